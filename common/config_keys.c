@@ -1,0 +1,72 @@
+/*
+ * The table of configuration keys: the only place a key is declared. Parsing,
+ * validation, every program's --help and docs/CONFIG.md all read this table.
+ * Keep rows grouped by prefix and descriptions to one sentence or two.
+ */
+#include "strata/config.h"
+
+#define MS(x) ((int64_t)(x))
+#define SEC(x) ((int64_t)(x)*1000)
+#define DAY(x) ((int64_t)(x)*86400000)
+
+static const strata_cfg_key_t keys[] = {
+    {"bootstrap.servers", STRATA_CFG_STRING, "", 0, 0, NULL, STRATA_CFG_ALL,
+     "Kafka brokers (host:port,...). Empty: start librdkafka's embedded mock "
+     "cluster in-process (development only: no real transactions)."},
+    {"topic.prefix", STRATA_CFG_STRING, "strata.", 0, 0, NULL, STRATA_CFG_ALL,
+     "Prefix of every topic name."},
+    {"topic.partitions", STRATA_CFG_INT, "4", 1, 4096, NULL, STRATA_CFG_ALL,
+     "Partition count shared by tier, delay, dispatch and events topics "
+     "(they are co-partitioned)."},
+    {"topic.replication.factor", STRATA_CFG_INT, "1", 1, 32, NULL,
+     STRATA_CFG_ALL, "Replication factor used when creating topics."},
+    {"tiers", STRATA_CFG_LIST, "critical,high,normal,low,background", 0, 0,
+     NULL, STRATA_CFG_ALL,
+     "Priority tiers, most urgent first; one topic each "
+     "(<prefix>tasks.<tier>)."},
+    {"tier.weights", STRATA_CFG_LIST, "40,25,20,10,5", 0, 0, NULL,
+     STRATA_CFG_ALL,
+     "Guaranteed share of dispatches per tier, in the order of `tiers`; "
+     "shares of idle tiers are lent to the others."},
+    {"delay.steps", STRATA_CFG_LIST, "1s,5s,30s,2m,10m,1h", 0, 0, NULL,
+     STRATA_CFG_ALL,
+     "Delay ladder: one topic (<prefix>delay.<step>) per fixed delay, "
+     "ascending."},
+    {"log.level", STRATA_CFG_ENUM, "info", 0, 0, "error|warn|info|debug",
+     STRATA_CFG_ALL, "Lowest level of log lines written to stderr."},
+    {"admin.listen", STRATA_CFG_STRING, "127.0.0.1:9464", 0, 0, NULL,
+     STRATA_CFG_SCHEDULER,
+     "Address of the admin HTTP endpoint (/metrics, /tasks, /healthz); "
+     "empty disables it."},
+    {"scheduler.group.id", STRATA_CFG_STRING, "strata-scheduler", 0, 0, NULL,
+     STRATA_CFG_SCHEDULER | STRATA_CFG_CLI,
+     "Consumer group of the scheduler instances."},
+    {"scheduler.max.tasks", STRATA_CFG_INT, "1000000", 1, 100000000, NULL,
+     STRATA_CFG_SCHEDULER,
+     "Most tasks the scheduler holds in memory; beyond it, fetching the tiers "
+     "stops and the backlog waits in Kafka."},
+    {"scheduler.tick", STRATA_CFG_DURATION, "10ms", MS(1), SEC(1), NULL,
+     STRATA_CFG_SCHEDULER,
+     "Longest the scheduler loop sleeps between decisions."},
+    {"idempotency.window", STRATA_CFG_DURATION, "24h", 0, DAY(30), NULL,
+     STRATA_CFG_SCHEDULER,
+     "How long a submitted idempotency key suppresses duplicates."},
+    {"worker.group.id", STRATA_CFG_STRING, "strata-worker", 0, 0, NULL,
+     STRATA_CFG_WORKER, "Consumer group of the workers."},
+    {"worker.concurrency", STRATA_CFG_INT, "4", 1, 4096, NULL,
+     STRATA_CFG_WORKER, "Tasks one worker process runs at once."},
+    {"worker.heartbeat.interval", STRATA_CFG_DURATION, "5s", MS(100), SEC(3600),
+     NULL, STRATA_CFG_WORKER,
+     "How often a running task's heartbeat event is written."},
+    {"worker.stderr.tail", STRATA_CFG_INT, "4096", 0, 1048576, NULL,
+     STRATA_CFG_WORKER,
+     "Bytes of an exec handler's stderr kept in its failure event."},
+    {"codec.max.record.bytes", STRATA_CFG_INT, "1048576", 1024, 67108864, NULL,
+     STRATA_CFG_ALL,
+     "Largest record accepted for decoding; larger ones go to the DLQ."},
+    {NULL, STRATA_CFG_STRING, NULL, 0, 0, NULL, 0, NULL},
+};
+
+const strata_cfg_key_t *strata_config_keys(void) {
+  return keys;
+}
