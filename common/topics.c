@@ -1,0 +1,318 @@
+/*
+ * The topic layout derived from the configuration, and `ensure`: compare it
+ * with the cluster's metadata, create what is missing through the Admin API,
+ * and report drift. Ensure never changes an existing topic: a partition count
+ * that differs is reported, because changing it would move keys between
+ * partitions and break co-partitioning.
+ */
+#include "strata/kafka.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TIERS 64
+#define MAX_STEPS 64
+
+const char *strata_topic_status_str(strata_topic_status_t status) {
+  switch (status) {
+  case STRATA_TOPIC_OK:
+    return "ok";
+  case STRATA_TOPIC_CREATED:
+    return "created";
+  case STRATA_TOPIC_MISSING:
+    return "missing";
+  case STRATA_TOPIC_DRIFT:
+    return "drift";
+  case STRATA_TOPIC_FAILED:
+    return "failed";
+  }
+  return "?";
+}
+
+static bool valid_topic_part(const char *s) {
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+      return false;
+  return true;
+}
+
+static strata_err_t add_topic(strata_layout_t *l, const char *prefix,
+                              const char *suffix, strata_topic_role_t role,
+                              int partitions, int64_t delay_ms,
+                              const char *tier) {
+  strata_topic_spec_t *t = &l->topics[l->count];
+  size_t n = strlen(prefix) + strlen(suffix) + 1;
+
+  if (!(t->name = malloc(n)))
+    return STRATA_ERR_NOMEM;
+  snprintf(t->name, n, "%s%s", prefix, suffix);
+  t->role = role;
+  t->partitions = partitions;
+  t->delay_ms = delay_ms;
+  t->tier = NULL;
+  if (tier && !(t->tier = strdup(tier))) {
+    free(t->name);
+    return STRATA_ERR_NOMEM;
+  }
+  l->count++;
+  return STRATA_OK;
+}
+
+strata_err_t strata_layout_build(const strata_config_t *cfg,
+                                 strata_layout_t *out, char *errstr,
+                                 size_t size) {
+  const char *prefix = strata_config_get_str(cfg, "topic.prefix");
+  int parts = (int)strata_config_get_int(cfg, "topic.partitions");
+  char *tiers[MAX_TIERS], *steps[MAX_STEPS], suffix[256];
+  int ntiers, nsteps = 0;
+  int64_t prev = -1;
+  strata_err_t err = STRATA_OK;
+
+  memset(out, 0, sizeof(*out));
+  out->replication_factor =
+      (int)strata_config_get_int(cfg, "topic.replication.factor");
+  if (!valid_topic_part(prefix))
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "topic.prefix: \"%s\" is not allowed; allowed: "
+                       "letters, digits, '.', '_' and '-'",
+                       prefix);
+  if ((ntiers = strata_config_get_list(cfg, "tiers", tiers, MAX_TIERS)) < 0)
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "tiers: more than %d tiers", MAX_TIERS);
+  if ((nsteps = strata_config_get_list(cfg, "delay.steps", steps, MAX_STEPS)) <
+      0) {
+    err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                      "delay.steps: more than %d steps", MAX_STEPS);
+    nsteps = 0;
+    goto done;
+  }
+  for (int i = 0; i < ntiers && !err; i++) {
+    if (!valid_topic_part(tiers[i]))
+      err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                        "tiers: \"%s\" is not a valid tier name; allowed: "
+                        "letters, digits, '.', '_' and '-'",
+                        tiers[i]);
+    for (int j = 0; j < i && !err; j++)
+      if (!strcmp(tiers[i], tiers[j]))
+        err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                          "tiers: \"%s\" appears twice", tiers[i]);
+  }
+  for (int i = 0; i < nsteps && !err; i++) {
+    int64_t ms;
+    if (!strata_parse_duration_ms(steps[i], &ms) || ms <= 0)
+      err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                        "delay.steps: \"%s\" is not a positive duration; "
+                        "allowed: e.g. 500ms, 1s, 5m, 1h",
+                        steps[i]);
+    else if (ms <= prev)
+      err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                        "delay.steps: \"%s\" is not longer than the step "
+                        "before it; steps must be strictly ascending",
+                        steps[i]);
+    prev = ms;
+  }
+  if (err)
+    goto done;
+  if (!(out->topics =
+            calloc((size_t)(ntiers + nsteps + 4), sizeof(*out->topics)))) {
+    err = STRATA_ERR_NOMEM;
+    goto done;
+  }
+  for (int i = 0; i < ntiers && !err; i++) {
+    snprintf(suffix, sizeof(suffix), "tasks.%s", tiers[i]);
+    err =
+        add_topic(out, prefix, suffix, STRATA_TOPIC_TASKS, parts, 0, tiers[i]);
+  }
+  for (int i = 0; i < nsteps && !err; i++) {
+    int64_t ms;
+    strata_parse_duration_ms(steps[i], &ms);
+    snprintf(suffix, sizeof(suffix), "delay.%s", steps[i]);
+    err = add_topic(out, prefix, suffix, STRATA_TOPIC_DELAY, parts, ms, NULL);
+  }
+  if (!err)
+    err = add_topic(out, prefix, "dispatch", STRATA_TOPIC_DISPATCH, parts, 0,
+                    NULL);
+  if (!err)
+    err = add_topic(out, prefix, "events", STRATA_TOPIC_EVENTS, parts, 0, NULL);
+  if (!err)
+    err = add_topic(out, prefix, "control", STRATA_TOPIC_CONTROL, 1, 0, NULL);
+  if (!err)
+    err = add_topic(out, prefix, "dlq", STRATA_TOPIC_DLQ, parts, 0, NULL);
+done:
+  for (int i = 0; i < ntiers; i++)
+    free(tiers[i]);
+  for (int i = 0; i < nsteps; i++)
+    free(steps[i]);
+  if (err)
+    strata_layout_clear(out);
+  return err;
+}
+
+void strata_layout_clear(strata_layout_t *layout) {
+  for (int i = 0; i < layout->count; i++) {
+    free(layout->topics[i].name);
+    free(layout->topics[i].tier);
+  }
+  free(layout->topics);
+  memset(layout, 0, sizeof(*layout));
+}
+
+/* Partition count of `name` in `md`, or -1 when the topic is absent. */
+static int md_partitions(const struct rd_kafka_metadata *md, const char *name) {
+  for (int i = 0; i < md->topic_cnt; i++)
+    if (!strcmp(md->topics[i].topic, name))
+      return md->topics[i].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                 ? -1
+                 : md->topics[i].partition_cnt;
+  return -1;
+}
+
+/* Creates the topics flagged in `missing`; fills per-topic errors. */
+static strata_err_t create_missing(rd_kafka_t *rk,
+                                   const strata_layout_t *layout,
+                                   const bool *missing, char **errors,
+                                   int timeout_ms, char *errstr, size_t size) {
+  rd_kafka_NewTopic_t **nt = calloc((size_t)layout->count, sizeof(*nt));
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t *opts =
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_event_t *ev = NULL;
+  strata_err_t err = STRATA_OK;
+  char reason[256];
+  int n = 0;
+
+  if (!nt) {
+    err = STRATA_ERR_NOMEM;
+    goto done;
+  }
+  rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, reason,
+                                              sizeof(reason));
+  rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, reason,
+                                            sizeof(reason));
+  for (int i = 0; i < layout->count; i++) {
+    if (!missing[i])
+      continue;
+    nt[n] = rd_kafka_NewTopic_new(
+        layout->topics[i].name, layout->topics[i].partitions,
+        layout->replication_factor, reason, sizeof(reason));
+    if (!nt[n]) {
+      err = strata_errf(STRATA_ERR_CONFIG, errstr, size, "topic %s: %s",
+                        layout->topics[i].name, reason);
+      goto done;
+    }
+    n++;
+  }
+  if (n == 0)
+    goto done;
+  rd_kafka_CreateTopics(rk, nt, (size_t)n, opts, q);
+  ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+  if (!ev || rd_kafka_event_error(ev)) {
+    err = strata_errf(STRATA_ERR_KAFKA, errstr, size, "creating topics: %s",
+                      ev ? rd_kafka_event_error_string(ev)
+                         : "no answer from the cluster in time");
+    goto done;
+  }
+  {
+    const rd_kafka_CreateTopics_result_t *res =
+        rd_kafka_event_CreateTopics_result(ev);
+    size_t cnt;
+    const rd_kafka_topic_result_t **tr =
+        rd_kafka_CreateTopics_result_topics(res, &cnt);
+    for (size_t j = 0; j < cnt; j++) {
+      rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(tr[j]);
+      if (!terr || terr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        continue;
+      for (int i = 0; i < layout->count; i++)
+        if (!strcmp(layout->topics[i].name, rd_kafka_topic_result_name(tr[j])))
+          errors[i] = strdup(rd_kafka_topic_result_error_string(tr[j])
+                                 ? rd_kafka_topic_result_error_string(tr[j])
+                                 : rd_kafka_err2str(terr));
+    }
+  }
+done:
+  if (ev)
+    rd_kafka_event_destroy(ev);
+  if (nt)
+    rd_kafka_NewTopic_destroy_array(nt, (size_t)n);
+  free(nt);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_queue_destroy(q);
+  return err;
+}
+
+strata_err_t strata_topics_ensure(rd_kafka_t *rk, const strata_layout_t *layout,
+                                  bool create, int timeout_ms,
+                                  strata_topics_report_cb report, void *opaque,
+                                  char *errstr, size_t size) {
+  const struct rd_kafka_metadata *md = NULL;
+  bool *missing = calloc((size_t)layout->count + 1, sizeof(*missing));
+  char **errors = calloc((size_t)layout->count + 1, sizeof(*errors));
+  strata_err_t err = STRATA_OK;
+  rd_kafka_resp_err_t kerr;
+  bool any_missing = false;
+
+  if (!missing || !errors) {
+    err = STRATA_ERR_NOMEM;
+    goto done;
+  }
+  if ((kerr = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))) {
+    err = strata_errf(STRATA_ERR_KAFKA, errstr, size,
+                      "reading cluster metadata: %s (is the broker at "
+                      "bootstrap.servers reachable?)",
+                      rd_kafka_err2str(kerr));
+    goto done;
+  }
+  for (int i = 0; i < layout->count; i++)
+    any_missing |= missing[i] = md_partitions(md, layout->topics[i].name) < 0;
+  if (create && any_missing &&
+      (err = create_missing(rk, layout, missing, errors, timeout_ms, errstr,
+                            size)))
+    goto done;
+
+  for (int i = 0; i < layout->count; i++) {
+    const strata_topic_spec_t *t = &layout->topics[i];
+    int actual = md_partitions(md, t->name);
+    strata_topic_status_t st;
+    char detail[512] = "";
+
+    if (missing[i] && !create) {
+      st = STRATA_TOPIC_MISSING;
+      snprintf(detail, sizeof(detail), "topic does not exist");
+    } else if (missing[i] && errors[i]) {
+      st = STRATA_TOPIC_FAILED;
+      snprintf(detail, sizeof(detail), "%s", errors[i]);
+    } else if (missing[i]) {
+      st = STRATA_TOPIC_CREATED;
+      actual = t->partitions;
+    } else if (actual != t->partitions) {
+      st = STRATA_TOPIC_DRIFT;
+      snprintf(detail, sizeof(detail),
+               "has %d partitions, expected %d (topic.partitions); "
+               "recreate it or set topic.partitions=%d",
+               actual, t->partitions, actual);
+    } else {
+      st = STRATA_TOPIC_OK;
+    }
+    if (st != STRATA_TOPIC_OK && st != STRATA_TOPIC_CREATED)
+      err = STRATA_ERR_DRIFT;
+    if (report)
+      report(t, st, actual, detail, opaque);
+  }
+  if (err == STRATA_ERR_DRIFT)
+    strata_errf(err, errstr, size,
+                "the topic layout on the cluster differs from the "
+                "configuration (see the lines above)");
+done:
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  if (errors)
+    for (int i = 0; i < layout->count; i++)
+      free(errors[i]);
+  free(errors);
+  free(missing);
+  return err;
+}

@@ -1,0 +1,118 @@
+/*
+ * Kafka plumbing shared by the programs: client configuration built from the
+ * Strata configuration, the embedded mock cluster used when no
+ * bootstrap.servers is configured, and the topic layout (names, partition
+ * counts) with an idempotent "ensure" that reports drift.
+ */
+#ifndef STRATA_KAFKA_H
+#define STRATA_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+
+#include "strata/config.h"
+#include "strata/err.h"
+
+/*
+ * A librdkafka configuration with bootstrap.servers, client.id
+ * ("strata-<role>"), the log callback routed into strata's log, and every
+ * kafka.* key applied. On a key librdkafka rejects, returns NULL with errstr
+ * naming "kafka.<prop>" and librdkafka's reason. Caller owns the result.
+ */
+rd_kafka_conf_t *strata_kafka_conf_new(const strata_config_t *cfg,
+                                       const char *role, char *errstr,
+                                       size_t size);
+
+/* Sets one librdkafka property or fails with a message naming it. */
+strata_err_t strata_kafka_conf_set(rd_kafka_conf_t *conf, const char *prop,
+                                   const char *value, char *errstr,
+                                   size_t size);
+
+/* The embedded broker: librdkafka's mock cluster on a loopback port. */
+typedef struct strata_mock_s strata_mock_t;
+
+/*
+ * Starts a mock cluster with one broker and creates the topic layout of `cfg`
+ * on it. Returns NULL with errstr on failure. The bootstrap address stays
+ * valid until strata_mock_destroy().
+ */
+strata_mock_t *strata_mock_new(const strata_config_t *cfg, char *errstr,
+                               size_t size);
+const char *strata_mock_bootstraps(const strata_mock_t *mock);
+void strata_mock_destroy(strata_mock_t *mock);
+
+/*
+ * If bootstrap.servers is empty, starts an embedded mock cluster, points
+ * cfg's bootstrap.servers at it and warns loudly that this is the
+ * development broker. *mock_out receives the cluster (NULL when a real
+ * broker is configured); the caller destroys it after its clients.
+ */
+strata_err_t strata_kafka_resolve_bootstrap(strata_config_t *cfg,
+                                            strata_mock_t **mock_out,
+                                            char *errstr, size_t size);
+
+/* ---- Topic layout -------------------------------------------------- */
+
+typedef enum {
+  STRATA_TOPIC_TASKS,
+  STRATA_TOPIC_DELAY,
+  STRATA_TOPIC_DISPATCH,
+  STRATA_TOPIC_EVENTS,
+  STRATA_TOPIC_CONTROL,
+  STRATA_TOPIC_DLQ,
+} strata_topic_role_t;
+
+typedef struct {
+  char *name;
+  strata_topic_role_t role;
+  int partitions;
+  int64_t delay_ms; /* DELAY topics: the step; else 0 */
+  char *tier;       /* TASKS topics: the tier; else NULL */
+} strata_topic_spec_t;
+
+typedef struct {
+  strata_topic_spec_t *topics;
+  int count;
+  int replication_factor;
+} strata_layout_t;
+
+/*
+ * Derives the layout from tiers, delay.steps, topic.prefix and
+ * topic.partitions. The tier, delay, dispatch and events topics share one
+ * partition count (co-partitioning); control has one partition (a total order
+ * every scheduler instance reads whole); dlq has topic.partitions.
+ */
+strata_err_t strata_layout_build(const strata_config_t *cfg,
+                                 strata_layout_t *out, char *errstr,
+                                 size_t size);
+void strata_layout_clear(strata_layout_t *layout);
+
+/* Outcome of strata_topics_ensure() for one topic. */
+typedef enum {
+  STRATA_TOPIC_OK,      /* present with the expected partitions */
+  STRATA_TOPIC_CREATED, /* was missing, now created */
+  STRATA_TOPIC_MISSING, /* missing and not created (check only) */
+  STRATA_TOPIC_DRIFT,   /* present with another partition count */
+  STRATA_TOPIC_FAILED,  /* creation failed */
+} strata_topic_status_t;
+
+typedef void (*strata_topics_report_cb)(const strata_topic_spec_t *spec,
+                                        strata_topic_status_t status,
+                                        int actual_partitions,
+                                        const char *detail, void *opaque);
+
+/*
+ * Checks every topic of `layout` on the cluster reached by `rk` and, when
+ * `create` is true, creates the missing ones through the Admin API. Calls
+ * `report` once per topic. Returns STRATA_OK when every topic ends up as
+ * expected, STRATA_ERR_DRIFT when any is missing, failed or has a different
+ * partition count, STRATA_ERR_KAFKA when the cluster cannot be reached.
+ */
+strata_err_t strata_topics_ensure(rd_kafka_t *rk, const strata_layout_t *layout,
+                                  bool create, int timeout_ms,
+                                  strata_topics_report_cb report, void *opaque,
+                                  char *errstr, size_t size);
+
+const char *strata_topic_status_str(strata_topic_status_t status);
+
+#endif /* STRATA_KAFKA_H */

@@ -1,0 +1,60 @@
+/*
+ * `strata`: the command-line tool. Each subcommand lives in its own file
+ * (cmd_*.c) and is listed in the table below, which also drives the
+ * subcommand part of --help.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_int.h"
+#include "strata/program.h"
+
+static const cli_command_t commands[] = {
+    {"topics", "topics ensure [--check]",
+     "create the topic layout (or only check it) and report drift",
+     cli_cmd_topics},
+    {"dev-broker", "dev-broker",
+     "run the embedded mock Kafka cluster with the topic layout until "
+     "interrupted; prints its bootstrap address last",
+     cli_cmd_dev_broker},
+    {"config", "config docs|check",
+     "print docs/CONFIG.md, or validate the configuration", cli_cmd_config},
+    {NULL, NULL, NULL, NULL},
+};
+
+static char usage[2048];
+
+static const strata_program_t prog = {
+    .name = "strata",
+    .summary = "submit and inspect tasks, manage Strata's topics",
+    .usage = usage,
+    .components = STRATA_CFG_CLI,
+};
+
+int main(int argc, char **argv) {
+  strata_config_t *cfg;
+  size_t len;
+  int rc;
+
+  len = (size_t)snprintf(usage, sizeof(usage),
+                         "Usage: strata [options] COMMAND [ARGS]\n\n"
+                         "Commands:\n");
+  for (int i = 0; commands[i].name && len < sizeof(usage); i++)
+    len += (size_t)snprintf(usage + len, sizeof(usage) - len, "  %-28s %s\n",
+                            commands[i].synopsis, commands[i].summary);
+
+  argc = strata_program_init(&prog, argc, argv, &cfg);
+  if (argc < 2) {
+    strata_config_destroy(cfg);
+    strata_program_usage_error(&prog, "missing COMMAND");
+  }
+  for (int i = 0; commands[i].name; i++) {
+    if (!strcmp(commands[i].name, argv[1])) {
+      rc = commands[i].run(&prog, cfg, argc - 1, argv + 1);
+      strata_config_destroy(cfg);
+      return rc;
+    }
+  }
+  strata_config_destroy(cfg);
+  strata_program_usage_error(&prog, "unknown command \"%s\"", argv[1]);
+}
