@@ -415,6 +415,15 @@ void strata_config_print_help(FILE *out, unsigned components) {
   }
 }
 
+/* Writes `s` with '|' escaped, so it can stand in a Markdown table cell. */
+static void md_cell(FILE *out, const char *s) {
+  for (; *s; s++) {
+    if (*s == '|')
+      fputc('\\', out);
+    fputc(*s, out);
+  }
+}
+
 void strata_config_write_markdown(FILE *out) {
   const strata_cfg_key_t *k = strata_config_keys();
   char buf[96];
@@ -433,8 +442,9 @@ void strata_config_write_markdown(FILE *out) {
           "|---|---|---|---|---|\n");
   for (int i = 0; k[i].name; i++) {
     unsigned c = k[i].components;
-    fprintf(out, "| `%s` | %s | `%s` | %s%s%s | %s |\n", k[i].name,
-            type_name(&k[i], buf, sizeof(buf)), k[i].def,
+    fprintf(out, "| `%s` | ", k[i].name);
+    md_cell(out, type_name(&k[i], buf, sizeof(buf)));
+    fprintf(out, " | `%s` | %s%s%s | %s |\n", k[i].def,
             (c & STRATA_CFG_CLI) ? "strata " : "",
             (c & STRATA_CFG_SCHEDULER) ? "strata-scheduler " : "",
             (c & STRATA_CFG_WORKER) ? "strata-worker" : "", k[i].desc);

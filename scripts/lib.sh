@@ -1,0 +1,64 @@
+# Shared by scripts/demo and scripts/test: installing what is missing and
+# building. Sourced, not run.
+
+STRATA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Packages for building and running Strata.
+STRATA_BUILD_PKGS="build-essential cmake ninja-build pkg-config librdkafka-dev
+  libavro-dev libjansson-dev libmicrohttpd-dev uthash-dev"
+# Extra packages for the test suite: cmocka, clang + its libFuzzer runtime,
+# valgrind, Python venv for the cross-language vectors, Java and Maven for
+# the local Apache Kafka broker.
+STRATA_TEST_PKGS="libcmocka-dev clang valgrind clang-format python3 python3-venv
+  openjdk-17-jdk-headless maven"
+
+# The libFuzzer runtime is in a differently named package per release.
+fuzzer_runtime_pkg() {
+  local p
+  for p in libclang-rt-14-dev libclang-rt-dev libclang-common-14-dev; do
+    if apt-cache show "$p" >/dev/null 2>&1; then echo "$p"; return; fi
+  done
+}
+
+# install_pkgs PKG...: apt-get installs whichever of PKG is not installed.
+install_pkgs() {
+  local missing=() p sudo=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get to install them"
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  say "installing ${missing[*]}"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+install_build_deps() {
+  # shellcheck disable=SC2086
+  install_pkgs $STRATA_BUILD_PKGS
+}
+
+install_test_deps() {
+  local rt
+  install_build_deps
+  # shellcheck disable=SC2086
+  install_pkgs $STRATA_TEST_PKGS
+  command -v apt-cache >/dev/null && rt=$(fuzzer_runtime_pkg) && [ -n "$rt" ] && install_pkgs "$rt"
+  return 0
+}
+
+# build DIR [cmake args...]: configures (once) and builds into DIR.
+build() {
+  local dir=$1
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    cmake -S "$STRATA_ROOT" -B "$dir" -G Ninja "$@" >/dev/null || die "cmake configure of $dir failed"
+  fi
+  cmake --build "$dir" --parallel "$(nproc)" || die "build in $dir failed"
+}

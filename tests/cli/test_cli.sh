@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Command-line contract of every program: --help and --version answer and exit
+# 0; a bad option, key or value exits 2 with a message naming it.
+# Usage: test_cli.sh BINDIR
+set -u
+bin=$1
+pass=0
+fail=0
+
+check() { # check NAME EXPECTED_RC REGEX CMD...
+  local name=$1 want=$2 re=$3 out rc
+  shift 3
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -eq "$want" ] && printf '%s' "$out" | grep -Eq -- "$re"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    printf 'FAIL %s: exit %s (want %s), output:\n%s\n' "$name" "$rc" "$want" "$out"
+  fi
+}
+
+for p in strata strata-scheduler strata-worker; do
+  check "$p --version" 0 "^$p [0-9]+\.[0-9]+\.[0-9]+" "$bin/$p" --version
+  check "$p --help" 0 "Configuration keys" "$bin/$p" --help
+  check "$p bad key" 2 "no\.such\.key: unknown configuration key" \
+    "$bin/$p" --set no.such.key=1
+  check "$p bad value" 2 'topic\.partitions: "zero" is not an integer' \
+    "$bin/$p" --set topic.partitions=zero
+  check "$p missing value" 2 "option --set needs a value" "$bin/$p" --set
+done
+check "strata unknown command" 2 'unknown command "frobnicate"' \
+  "$bin/strata" frobnicate
+check "strata no command" 2 "missing COMMAND" "$bin/strata"
+check "strata bad delay steps" 2 'delay\.steps: "1s" is not longer' \
+  "$bin/strata" --set delay.steps=5s,1s config check
+check "strata config check" 0 "configuration ok" "$bin/strata" config check
+check "config file error names file and line" 2 "/nonexistent.properties: cannot open" \
+  "$bin/strata" --config /nonexistent.properties config check
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

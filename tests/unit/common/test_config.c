@@ -1,0 +1,236 @@
+/*
+ * The configuration table: defaults, validation messages that name key,
+ * value and what is allowed, properties files, kafka.* pass-through, and the
+ * topic layout derived from it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "strata/config.h"
+#include "strata/kafka.h"
+
+static void test_config_defaults_come_from_the_key_table(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  (void)state;
+  assert_non_null(cfg);
+  assert_string_equal(strata_config_get_str(cfg, "topic.prefix"), "strata.");
+  assert_int_equal(strata_config_get_int(cfg, "topic.partitions"), 4);
+  assert_int_equal(strata_config_get_int(cfg, "idempotency.window"),
+                   24 * 3600 * 1000);
+  assert_string_equal(strata_config_get_str(cfg, "bootstrap.servers"), "");
+  strata_config_destroy(cfg);
+}
+
+static void
+test_config_rejects_out_of_range_int_naming_key_and_range(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  char err[256];
+  (void)state;
+  assert_int_equal(
+      strata_config_set(cfg, "topic.partitions", "0", err, sizeof(err)),
+      STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "topic.partitions"));
+  assert_non_null(strstr(err, "\"0\""));
+  assert_non_null(strstr(err, "1..4096"));
+  /* The old value stays. */
+  assert_int_equal(strata_config_get_int(cfg, "topic.partitions"), 4);
+  assert_int_equal(
+      strata_config_set(cfg, "topic.partitions", "12x", err, sizeof(err)),
+      STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "not an integer"));
+  strata_config_destroy(cfg);
+}
+
+static void test_config_rejects_unknown_key(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  char err[256];
+  (void)state;
+  assert_int_equal(
+      strata_config_set(cfg, "topic.partitons", "3", err, sizeof(err)),
+      STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "topic.partitons: unknown configuration key"));
+  strata_config_destroy(cfg);
+}
+
+static void test_config_parses_durations_with_units(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  char err[256];
+  int64_t ms;
+  (void)state;
+  assert_true(strata_parse_duration_ms("250ms", &ms) && ms == 250);
+  assert_true(strata_parse_duration_ms("2s", &ms) && ms == 2000);
+  assert_true(strata_parse_duration_ms("5m", &ms) && ms == 300000);
+  assert_true(strata_parse_duration_ms("1h", &ms) && ms == 3600000);
+  assert_true(strata_parse_duration_ms("7", &ms) && ms == 7);
+  assert_false(strata_parse_duration_ms("-1s", &ms));
+  assert_false(strata_parse_duration_ms("1y", &ms));
+  assert_false(strata_parse_duration_ms("", &ms));
+  assert_int_equal(
+      strata_config_set(cfg, "scheduler.tick", "5s", err, sizeof(err)),
+      STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "out of range"));
+  assert_int_equal(
+      strata_config_set(cfg, "scheduler.tick", "20ms", err, sizeof(err)),
+      STRATA_OK);
+  assert_int_equal(strata_config_get_int(cfg, "scheduler.tick"), 20);
+  strata_config_destroy(cfg);
+}
+
+static void test_config_enum_and_list_validation(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  char err[256], *items[8];
+  int n;
+  (void)state;
+  assert_int_equal(
+      strata_config_set(cfg, "log.level", "loud", err, sizeof(err)),
+      STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "error|warn|info|debug"));
+  assert_int_equal(strata_config_set(cfg, "tiers", "a,,b", err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "empty item"));
+  assert_int_equal(
+      strata_config_set(cfg, "tiers", "fast,slow", err, sizeof(err)),
+      STRATA_OK);
+  n = strata_config_get_list(cfg, "tiers", items, 8);
+  assert_int_equal(n, 2);
+  assert_string_equal(items[0], "fast");
+  assert_string_equal(items[1], "slow");
+  free(items[0]);
+  free(items[1]);
+  assert_int_equal(strata_config_get_list(cfg, "tiers", items, 1), -1);
+  strata_config_destroy(cfg);
+}
+
+typedef struct {
+  int n;
+  char seen[4][128];
+} kafka_seen_t;
+
+static void collect(const char *prop, const char *value, void *opaque) {
+  kafka_seen_t *s = opaque;
+  snprintf(s->seen[s->n++], sizeof(s->seen[0]), "%s=%s", prop, value);
+}
+
+static void test_config_file_and_overrides_and_kafka_passthrough(void **state) {
+  char path[] = "/tmp/strata-test-config-XXXXXX";
+  strata_config_t *cfg = strata_config_new();
+  kafka_seen_t seen = {0};
+  char err[256];
+  int fd = mkstemp(path);
+  FILE *f = fdopen(fd, "w");
+  (void)state;
+  fputs("# comment\n\ntopic.prefix = acme.\nkafka.linger.ms=5\n"
+        "kafka.acks=all\nkafka.linger.ms=7\n",
+        f);
+  fclose(f);
+  assert_int_equal(strata_config_load_file(cfg, path, err, sizeof(err)),
+                   STRATA_OK);
+  assert_string_equal(strata_config_get_str(cfg, "topic.prefix"), "acme.");
+  assert_int_equal(
+      strata_config_set_kv(cfg, "topic.prefix=beta.", err, sizeof(err)),
+      STRATA_OK);
+  assert_string_equal(strata_config_get_str(cfg, "topic.prefix"), "beta.");
+  strata_config_foreach_kafka(cfg, collect, &seen);
+  assert_int_equal(seen.n, 2);
+  assert_string_equal(seen.seen[0], "linger.ms=7");
+  assert_string_equal(seen.seen[1], "acks=all");
+
+  /* A bad line names the file and the line. */
+  f = fopen(path, "w");
+  fputs("topic.prefix=x.\ntopic.partitions=zero\n", f);
+  fclose(f);
+  assert_int_equal(strata_config_load_file(cfg, path, err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, ":2: topic.partitions"));
+  unlink(path);
+  assert_int_equal(strata_config_load_file(cfg, path, err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "cannot open"));
+  strata_config_destroy(cfg);
+}
+
+static void
+test_kafka_conf_names_the_rejected_librdkafka_property(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  rd_kafka_conf_t *conf;
+  char err[256];
+  (void)state;
+  assert_int_equal(
+      strata_config_set(cfg, "kafka.no.such.property", "1", err, sizeof(err)),
+      STRATA_OK);
+  conf = strata_kafka_conf_new(cfg, "test", err, sizeof(err));
+  assert_null(conf);
+  assert_non_null(strstr(err, "kafka.no.such.property"));
+  strata_config_destroy(cfg);
+}
+
+static void
+test_layout_co_partitions_tiers_delays_dispatch_and_events(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  strata_layout_t l;
+  char err[256];
+  (void)state;
+  strata_config_set(cfg, "topic.partitions", "6", err, sizeof(err));
+  strata_config_set(cfg, "tiers", "hi,lo", err, sizeof(err));
+  strata_config_set(cfg, "delay.steps", "1s,30s", err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)), STRATA_OK);
+  assert_int_equal(l.count, 2 + 2 + 4);
+  assert_string_equal(l.topics[0].name, "strata.tasks.hi");
+  assert_string_equal(l.topics[0].tier, "hi");
+  assert_string_equal(l.topics[2].name, "strata.delay.1s");
+  assert_int_equal(l.topics[3].delay_ms, 30000);
+  for (int i = 0; i < l.count; i++) {
+    if (l.topics[i].role == STRATA_TOPIC_CONTROL)
+      assert_int_equal(l.topics[i].partitions, 1);
+    else
+      assert_int_equal(l.topics[i].partitions, 6);
+  }
+  strata_layout_clear(&l);
+  strata_config_destroy(cfg);
+}
+
+static void
+test_layout_rejects_descending_steps_and_bad_tier_names(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  strata_layout_t l;
+  char err[256];
+  (void)state;
+  strata_config_set(cfg, "delay.steps", "5s,1s", err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "delay.steps: \"1s\""));
+  strata_config_set(cfg, "delay.steps", "1s", err, sizeof(err));
+  strata_config_set(cfg, "tiers", "ok,bad/name", err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "\"bad/name\""));
+  strata_config_set(cfg, "tiers", "a,a", err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "appears twice"));
+  strata_config_destroy(cfg);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_config_defaults_come_from_the_key_table),
+      cmocka_unit_test(
+          test_config_rejects_out_of_range_int_naming_key_and_range),
+      cmocka_unit_test(test_config_rejects_unknown_key),
+      cmocka_unit_test(test_config_parses_durations_with_units),
+      cmocka_unit_test(test_config_enum_and_list_validation),
+      cmocka_unit_test(test_config_file_and_overrides_and_kafka_passthrough),
+      cmocka_unit_test(test_kafka_conf_names_the_rejected_librdkafka_property),
+      cmocka_unit_test(
+          test_layout_co_partitions_tiers_delays_dispatch_and_events),
+      cmocka_unit_test(test_layout_rejects_descending_steps_and_bad_tier_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
