@@ -6,7 +6,7 @@
  *   C3 01 | 8-byte little-endian CRC-64-AVRO fingerprint of the writer
  *   schema's Parsing Canonical Form | Avro binary body.
  * Decoding resolves the writer schema from the fingerprint against an
- * allow-list (the current schemas/*.avsc plus schemas/history/*.avsc, all
+ * allow-list (the current schemas/<kind>.avsc plus schemas/history/, all
  * compiled into the library) and reads the body into the current C struct:
  * fields the writer lacks take their schema default, fields the reader does
  * not know are skipped. An unknown fingerprint is STRATA_ERR_UNKNOWN_SCHEMA.

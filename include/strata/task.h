@@ -1,8 +1,8 @@
 /*
  * The four record kinds Strata puts on Kafka, as plain C structs: Task,
  * TaskEvent (strata_event_t), Control and DeadLetter. Their Avro schemas are
- * schemas/*.avsc; field names here are the Avro field names, so a reader of
- * the schema can read this header and the other way round.
+ * the .avsc files in schemas/; field names here are the Avro field names, so a
+ * reader of the schema can read this header and the other way round.
  *
  * Ownership: every struct owns all its members. Strings, byte buffers and
  * arrays are malloc'd, and strata_<kind>_clear() frees them. A caller that
