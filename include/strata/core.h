@@ -79,7 +79,7 @@ typedef struct {
   /** Starvation bound in ms: a ready task that has waited this long is taken
    *  ahead of the tier rotation, oldest first. 0 disables aging. */
   int64_t starvation_bound_ms;
-  /** Look-ahead K >= 1: how many tasks of a tier are examined (urgency order)
+  /** Look-ahead K, 1..64: how many tasks of a tier are examined (urgency order)
    *  when the head does not fit the resource pools. */
   uint32_t lookahead;
   /** Urgency bonus in ms per dependent task waiting on this one. */
@@ -328,8 +328,11 @@ strata_err_t strata_core_cancel(strata_core_t *core, const char *id,
 
 /** Why the core gave up a task on its own. */
 typedef enum {
-  STRATA_CORE_OUTCOME_EXPIRED = 1,   /**< Hard deadline can no longer be met.*/
-  STRATA_CORE_OUTCOME_DEP_FAILED = 2 /**< A dependency failed (transitively).*/
+  STRATA_CORE_OUTCOME_EXPIRED = 1,    /**< Hard deadline can no longer be met.*/
+  STRATA_CORE_OUTCOME_DEP_FAILED = 2, /**< A dependency failed (transitively).*/
+  /** The core could not allocate memory to re-queue the task; it was
+   *  dropped rather than left in an inconsistent state. */
+  STRATA_CORE_OUTCOME_NOMEM = 3
 } strata_core_outcome_kind_t;
 
 /** A task the core removed on its own; copied out, owned by the caller. */
@@ -455,7 +458,8 @@ typedef struct {
   uint64_t placeholders; /**< Awaited dependencies not yet submitted. */
   uint64_t remembered;   /**< Succeeded ids remembered. */
   uint64_t outcomes_queued;
-  uint64_t decisions; /**< strata_core_next() calls that dispatched. */
+  uint64_t outcomes_lost; /**< Outcomes dropped for lack of memory. */
+  uint64_t decisions;     /**< strata_core_next() calls that dispatched. */
 } strata_core_stats_t;
 
 /** Fills `out` as of `now` (for wait gauges). O(tiers). */

@@ -1,0 +1,256 @@
+/*
+ * Internal structures of the scheduler core, shared by its .c files and by
+ * nothing else. Indices (uint32_t, CORE_NIL for none) link records instead of
+ * pointers: they halve the link size and stay valid when a slab grows.
+ *
+ * Invariants kept across the core:
+ * - A task record is in exactly one state. READY records are in their tier's
+ *   FIFO list and have exactly one live entry in their tier's heap (the one
+ *   whose seq equals rec->hseq); other heap entries pointing at them are
+ *   stale and counted in the heap's `stale`.
+ * - A record has at most one live timer entry, and it has one iff
+ *   TF_TIMER is set; a timer entry is live iff its seq equals rec->gen and
+ *   TF_TIMER is set. Timer entries that outlive their purpose are stale.
+ * - `held` counts READY, BLOCKED, DELAYED, RUNNING and PLACEHOLDER records.
+ */
+#ifndef STRATA_CORE_INT_H
+#define STRATA_CORE_INT_H
+
+#include "strata/core.h"
+
+#include <stdint.h>
+
+#define CORE_NIL UINT32_MAX
+#define CORE_ID_INLINE 23 /* ids up to this length live inside the record */
+#define CORE_DEM_INLINE 2 /* demands up to this count live inside it too */
+#define CORE_MAX_DEPS 4096
+#define CORE_MAX_DEPENDENTS 65535
+
+/* ---- 4-ary min-heap of (key, seq, idx), FIFO on equal keys ------------ */
+
+typedef struct {
+  int64_t key;
+  uint32_t seq; /* FIFO tie-break, compared with wrap-around */
+  uint32_t idx; /* task record index */
+} heap_ent_t;
+
+typedef struct {
+  heap_ent_t *mem; /* allocation; entries start at mem + 3 (cache alignment) */
+  heap_ent_t *a;   /* a[0] is the root */
+  uint32_t n, cap;
+  uint32_t stale; /* entries known to be stale */
+} heap_t;
+
+void heap_init(heap_t *h);
+void heap_free(heap_t *h);
+int heap_push(heap_t *h, int64_t key, uint32_t seq, uint32_t idx);
+void heap_pop(heap_t *h);
+void heap_heapify(heap_t *h);
+
+static inline int heap_less(const heap_ent_t *x, const heap_ent_t *y) {
+  if (x->key != y->key)
+    return x->key < y->key;
+  return (int32_t)(x->seq - y->seq) < 0;
+}
+
+/* ---- slab of fixed-size elements addressed by index ------------------- */
+
+#define SLAB_SHIFT 12
+#define SLAB_CHUNK (1u << SLAB_SHIFT)
+
+typedef struct {
+  char **chunks;
+  uint32_t nchunks, cap_chunks;
+  uint32_t elem;     /* element size in bytes */
+  uint32_t free;     /* free list head (link stored in the element's
+                        first 4 bytes) */
+  uint32_t used_end; /* elements [0, used_end) have been handed out once */
+  uint32_t live;
+} slab_t;
+
+void slab_init(slab_t *s, uint32_t elem);
+void slab_free_all(slab_t *s);
+uint32_t slab_alloc(slab_t *s); /* CORE_NIL when out of memory */
+void slab_release(slab_t *s, uint32_t idx);
+
+static inline void *slab_at(const slab_t *s, uint32_t idx) {
+  return s->chunks[idx >> SLAB_SHIFT] +
+         (size_t)(idx & (SLAB_CHUNK - 1)) * s->elem;
+}
+
+/* ---- task record ------------------------------------------------------ */
+
+enum {
+  TS_READY = STRATA_CORE_STATE_READY,
+  TS_BLOCKED = STRATA_CORE_STATE_BLOCKED,
+  TS_DELAYED = STRATA_CORE_STATE_DELAYED,
+  TS_RUNNING = STRATA_CORE_STATE_RUNNING,
+  TS_PLACEHOLDER = 4, /* awaited dependency, not submitted yet */
+  TS_DONE_OK = 5,     /* remembered success */
+  TS_DONE_FAIL = 6,   /* remembered failure (failed, cancelled, expired) */
+  TS_FREE = 7         /* on the slab's free list */
+};
+
+enum {
+  TF_HARD = 1u << 0,    /* hard deadline */
+  TF_SOFT = 1u << 1,    /* explicit soft deadline */
+  TF_TIMER = 1u << 2,   /* has a live timer entry */
+  TF_ID_EXT = 1u << 3,  /* id stored out of line */
+  TF_DEM_EXT = 1u << 4, /* demands stored out of line */
+  TF_VISIT = 1u << 5,   /* scratch: visited by a graph walk */
+  TF_TARGET = 1u << 6   /* scratch: a dependency of the task being added */
+};
+
+typedef struct {
+  uint16_t pool;
+  uint16_t pad;
+  uint32_t amount;
+} demand_t;
+
+typedef struct {
+  /* The slab keeps its free link in the first 4 bytes; `deadline` is
+     meaningless in a free record, `gen` must survive, so it is not first. */
+  int64_t deadline; /* effective: explicit or implicit */
+  int64_t t_enq;    /* submitted at */
+  int64_t since;    /* READY: ready since; RUNNING: dispatched at;
+                       BLOCKED/DELAYED: the not-before time */
+  uint64_t cookie;
+  uint32_t estimate;     /* ms */
+  uint32_t hseq;         /* seq of the live ready-heap entry */
+  uint32_t gen;          /* bumped on every allocation of the slot */
+  uint32_t hnext;        /* id hash chain */
+  uint32_t dnode;        /* dependency node, CORE_NIL if none */
+  uint32_t fprev, fnext; /* ready FIFO of the tier */
+  int16_t priority;
+  uint8_t state, tier, flags, ndemand, idlen;
+  union {
+    demand_t inl[CORE_DEM_INLINE];
+    demand_t *ext;
+  } dem;
+  union {
+    char inl[CORE_ID_INLINE + 1];
+    char *ext;
+  } id;
+} task_t;
+
+/* The record size is the main term of bytes per held task (docs/CORE.md). */
+_Static_assert(sizeof(task_t) == 112, "task_t grew; update docs/CORE.md");
+
+/* Dependency bookkeeping, allocated only for tasks that take part in the
+   graph. `out` lists edges to tasks waiting on this one (doubly linked so a
+   leaving dependent unlinks in O(1)); `in` lists this task's own unresolved
+   dependencies. */
+typedef struct {
+  uint32_t task;
+  uint32_t out_head;
+  uint32_t in_head;
+  uint16_t nwait;          /* unresolved dependencies */
+  uint16_t ndependents;    /* edges in `out` */
+  int64_t unblocked_at;    /* last dependency success; INT64_MIN if none */
+  int64_t unblock_latency; /* -1 until the task became ready after deps */
+} dnode_t;
+
+typedef struct {
+  uint32_t dependent;  /* task index */
+  uint32_t dependency; /* task index, CORE_NIL once resolved/detached */
+  uint32_t out_next, out_prev;
+  uint32_t in_next;
+} edge_t;
+
+/* ---- pools ------------------------------------------------------------ */
+
+typedef struct {
+  char name[STRATA_CORE_NAME_MAX + 1];
+  strata_core_pool_kind_t kind;
+  int64_t rate, period, burst, limit;
+  int64_t scaled; /* token bucket: tokens * period (fixed point) */
+  int64_t last;   /* last refill time; INT64_MIN before first use */
+  int64_t in_use; /* concurrency */
+  uint64_t reservations;
+} pool_t;
+
+void pool_refill(pool_t *p, int64_t now);
+/* Non-zero if `amount` fits now; else *until = earliest time it may fit
+   (STRATA_CORE_NEVER when only a release can make room). */
+int pool_fits(pool_t *p, int64_t amount, int64_t now, int64_t *until);
+void pool_take(pool_t *p, int64_t amount);
+void pool_release(pool_t *p, int64_t reserved, int64_t actual, int has_actual);
+int64_t pool_available(const pool_t *p);
+
+/* ---- tiers ------------------------------------------------------------ */
+
+typedef struct {
+  char name[STRATA_CORE_NAME_MAX + 1];
+  uint32_t weight;
+  int64_t target_wait;
+  uint64_t stride, pass;
+  heap_t heap;
+  uint32_t fhead, ftail; /* ready FIFO (oldest first) */
+  uint32_t nready;
+  strata_core_tier_stats_t st; /* counters; gauges filled on demand */
+} tier_t;
+
+typedef struct {
+  strata_core_outcome_kind_t kind;
+  uint32_t tier;
+  uint64_t cookie;
+  int64_t at;
+  char *id;     /* owned */
+  char *reason; /* owned */
+} outcome_int_t;
+
+struct strata_core_s {
+  strata_core_config_t cfg; /* tiers pointer not used after new() */
+  tier_t tiers[STRATA_CORE_MAX_TIERS];
+  uint32_t ntiers;
+  pool_t pools[STRATA_CORE_MAX_POOLS];
+  uint32_t npools;
+
+  slab_t tasks, dnodes, edges;
+  uint32_t *buckets;
+  uint32_t nbuckets; /* power of two */
+  uint32_t nhashed;
+
+  heap_t timers;
+  uint32_t seq;
+  uint64_t vtime;
+  int64_t now; /* largest time seen */
+
+  uint64_t held, placeholders, remembered, decisions, outcomes_lost;
+
+  /* ring of remembered completions: (idx, gen) */
+  uint32_t *rem_idx, *rem_gen;
+  uint32_t rem_head, rem_n;
+
+  outcome_int_t *out;
+  size_t out_head, out_n, out_cap;
+
+  /* scratch for graph walks */
+  uint32_t *scratch, *scratch2;
+  size_t scratch_cap;
+};
+
+/* ---- shared helpers (core.c) ------------------------------------------ */
+
+static inline task_t *core_task(const strata_core_t *c, uint32_t idx) {
+  return (task_t *)slab_at(&c->tasks, idx);
+}
+static inline dnode_t *core_dnode(const strata_core_t *c, uint32_t idx) {
+  return (dnode_t *)slab_at(&c->dnodes, idx);
+}
+static inline edge_t *core_edge(const strata_core_t *c, uint32_t idx) {
+  return (edge_t *)slab_at(&c->edges, idx);
+}
+static inline const char *task_id(const task_t *t) {
+  return (t->flags & TF_ID_EXT) ? t->id.ext : t->id.inl;
+}
+static inline const demand_t *task_demands(const task_t *t) {
+  return (t->flags & TF_DEM_EXT) ? t->dem.ext : t->dem.inl;
+}
+
+int64_t core_task_key(const strata_core_t *c, const task_t *t);
+uint32_t core_find(const strata_core_t *c, const char *id, size_t len);
+void core_fill_info(const strata_core_t *c, uint32_t idx,
+                    strata_core_task_info_t *out);
+
+#endif /* STRATA_CORE_INT_H */
