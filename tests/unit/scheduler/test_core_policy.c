@@ -1,0 +1,425 @@
+/*
+ * Dispatch policy of the scheduler core: shares across tiers, urgency order
+ * within a tier, aging, priority, dependency bonus and deadlines.
+ */
+#include "core_test_util.h"
+
+#include <stdlib.h>
+
+static strata_core_config_t no_aging_config(void) {
+  strata_core_config_t cfg;
+  strata_core_config_default(&cfg);
+  cfg.starvation_bound_ms = 0;
+  return cfg;
+}
+
+/* Fills each tier in `tiers` with n tasks submitted at time 0. */
+static void backlog(strata_core_t *c, const uint32_t *tiers, size_t ntiers,
+                    int n) {
+  char id[32];
+  for (size_t t = 0; t < ntiers; t++)
+    for (int i = 0; i < n; i++) {
+      snprintf(id, sizeof(id), "t%u-%d", (unsigned)tiers[t], i);
+      test_submit(c, id, tiers[t], 0);
+    }
+}
+
+static void test_drr_gives_each_backlogged_tier_its_share(void **state) {
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c = test_core(&cfg);
+  const uint32_t all[] = {0, 1, 2, 3, 4};
+  const double weights[] = {40, 25, 20, 10, 5};
+  uint64_t got[5] = {0};
+  strata_core_dispatch_t d;
+  const int total = 10000;
+
+  (void)state;
+  backlog(c, all, 5, total);
+  for (int i = 0; i < total; i++) {
+    assert_int_equal(strata_core_next(c, 1 + i, &d), 1);
+    got[d.tier]++;
+  }
+  for (int t = 0; t < 5; t++) {
+    double want = total * weights[t] / 100.0;
+    if (got[t] < want * 0.98 || got[t] > want * 1.02)
+      fail_msg("tier %d got %llu dispatches, want %.0f +-2%%", t,
+               (unsigned long long)got[t], want);
+  }
+  strata_core_destroy(c);
+}
+
+static void test_idle_tier_share_is_lent_to_backlogged_tiers(void **state) {
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c = test_core(&cfg);
+  const uint32_t busy[] = {0, 3}; /* critical (40) and low (10) */
+  uint64_t got[5] = {0};
+  strata_core_dispatch_t d;
+  const int total = 10000;
+
+  (void)state;
+  backlog(c, busy, 2, total);
+  for (int i = 0; i < total; i++) {
+    assert_int_equal(strata_core_next(c, 1 + i, &d), 1);
+    got[d.tier]++;
+  }
+  /* Work-conserving: every decision dispatched; the idle tiers' 50 % went
+     to the busy ones in proportion 40:10. */
+  assert_true(got[0] >= 0.98 * 8000 && got[0] <= 1.02 * 8000);
+  assert_true(got[3] >= 0.98 * 2000 && got[3] <= 1.02 * 2000);
+  assert_int_equal(got[0] + got[3], total);
+  strata_core_destroy(c);
+}
+
+static void test_tier_returning_from_idle_does_not_bank_credit(void **state) {
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c = test_core(&cfg);
+  const uint32_t crit[] = {0};
+  char id[32];
+  uint64_t got[5] = {0};
+  strata_core_dispatch_t d;
+
+  (void)state;
+  backlog(c, crit, 1, 2000);
+  for (int i = 0; i < 1000; i++)
+    assert_int_equal(strata_core_next(c, 1 + i, &d), 1);
+  /* background was idle for 1000 decisions; now it becomes backlogged and
+     must get its 5/45 share, not a burst paying back the idle time. */
+  for (int i = 0; i < 500; i++) {
+    snprintf(id, sizeof(id), "bg-%d", i);
+    test_submit(c, id, 4, 1001);
+  }
+  for (int i = 0; i < 450; i++) {
+    assert_int_equal(strata_core_next(c, 1001 + i, &d), 1);
+    got[d.tier]++;
+  }
+  assert_true(got[4] >= 48 && got[4] <= 52);
+  strata_core_destroy(c);
+}
+
+/* Two tiers, weights 1000:1. One decision per ms; the heavy tier starts
+   with 150 tasks and gets 0.9 more per ms, the light tier one every 50 ms:
+   a feasible load (0.92 arrivals per decision) in which the stride share
+   alone would starve the light tier while the heavy backlog drains.
+   Returns the longest wait of any task, dispatched or still waiting. */
+static int64_t run_starvation_scenario(int64_t bound, uint64_t *aged) {
+  strata_core_tier_config_t tiers[] = {{"heavy", 1000, 1000},
+                                       {"light", 1, 1000}};
+  strata_core_config_t cfg;
+  strata_core_t *c;
+  strata_core_dispatch_t d;
+  strata_core_stats_t st;
+  int64_t worst = 0;
+  char id[32];
+
+  strata_core_config_default(&cfg);
+  cfg.tiers = tiers;
+  cfg.ntiers = 2;
+  cfg.starvation_bound_ms = bound;
+  c = test_core(&cfg);
+  for (int i = 0; i < 150; i++) {
+    snprintf(id, sizeof(id), "h0-%d", i);
+    test_submit(c, id, 0, 0);
+  }
+  for (int64_t now = 1; now <= 5000; now++) {
+    if (now % 10 != 0) {
+      snprintf(id, sizeof(id), "h-%lld", (long long)now);
+      test_submit(c, id, 0, now);
+    }
+    if (now % 50 == 0) {
+      snprintf(id, sizeof(id), "l-%lld", (long long)now);
+      test_submit(c, id, 1, now);
+    }
+    if (!strata_core_next(c, now, &d))
+      continue;
+    if (d.wait_ms > worst)
+      worst = d.wait_ms;
+    test_complete(c, d.id, STRATA_CORE_SUCCEEDED, now);
+  }
+  strata_core_stats(c, 5000, &st);
+  /* Tasks still waiting count too: the bound is about every ready task. */
+  if (st.tiers[0].longest_wait_ms > worst)
+    worst = st.tiers[0].longest_wait_ms;
+  if (st.tiers[1].longest_wait_ms > worst)
+    worst = st.tiers[1].longest_wait_ms;
+  *aged = st.tiers[1].aged_dispatches;
+  strata_core_destroy(c);
+  return worst;
+}
+
+static void test_starvation_bound_holds_while_dispatching(void **state) {
+  uint64_t aged = 0;
+  int64_t worst;
+
+  (void)state;
+  /* Without aging the light tier waits ~1000 decisions per task. */
+  worst = run_starvation_scenario(0, &aged);
+  assert_true(worst > 1000);
+  /* With a 200 ms bound no task, dispatched or still waiting, waits longer
+     than the bound: one decision per ms, and an overdue task is taken the
+     first decision after it reaches the bound. */
+  worst = run_starvation_scenario(200, &aged);
+  assert_true(worst <= 200);
+  assert_true(aged > 0);
+}
+
+static void submit_deadline(strata_core_t *c, const char *id, int64_t deadline,
+                            int64_t estimate, int64_t now) {
+  strata_core_task_spec_t s = test_spec(id, 2);
+  s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+  s.deadline = deadline;
+  s.estimate_ms = estimate;
+  test_submit_spec(c, &s, now);
+}
+
+static void test_edf_orders_by_absolute_deadline(void **state) {
+  strata_core_t *c = test_core(NULL);
+
+  (void)state;
+  submit_deadline(c, "late", 3000, 0, 0);
+  submit_deadline(c, "soon", 1000, 0, 0);
+  submit_deadline(c, "mid", 2000, 0, 0);
+  test_expect_next(c, 10, "soon");
+  test_expect_next(c, 10, "mid");
+  test_expect_next(c, 10, "late");
+  strata_core_destroy(c);
+}
+
+static void test_least_laxity_orders_by_deadline_minus_estimate(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_task_info_t info;
+
+  (void)state;
+  /* "long" is due later but must start by 700; "short" can wait to 1000. */
+  submit_deadline(c, "short", 1000, 0, 0);
+  submit_deadline(c, "long", 1200, 500, 0);
+  assert_int_equal(strata_core_lookup(c, "long", &info), STRATA_OK);
+  assert_int_equal(info.key, 700);
+  test_expect_next(c, 10, "long");
+  test_expect_next(c, 10, "short");
+  strata_core_destroy(c);
+}
+
+static void test_implicit_deadline_ages_tasks_without_deadline(void **state) {
+  strata_core_t *c = test_core(NULL); /* normal tier: target wait 30 s */
+  strata_core_task_info_t info;
+
+  (void)state;
+  test_submit(c, "old", 2, 0);
+  assert_int_equal(strata_core_lookup(c, "old", &info), STRATA_OK);
+  assert_int_equal(info.deadline, 30000);
+  /* Submitted 20 s later with an explicit deadline 15 s out: due at 35 s,
+     after the old task's implicit 30 s. */
+  submit_deadline(c, "fresh", 35000, 0, 20000);
+  /* A newer task without a deadline is due at 50 s. */
+  test_submit(c, "newer", 2, 20000);
+  test_expect_next(c, 20001, "old");
+  test_expect_next(c, 20001, "fresh");
+  test_expect_next(c, 20001, "newer");
+  strata_core_destroy(c);
+}
+
+static void test_priority_shifts_key_by_step(void **state) {
+  strata_core_t *c = test_core(NULL); /* priority step 1000 ms */
+  strata_core_task_spec_t s;
+
+  (void)state;
+  submit_deadline(c, "plain", 5000, 0, 0);
+  s = test_spec("prio2", 2);
+  s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+  s.deadline = 6500;
+  s.priority = 2; /* key 6500 - 2000 = 4500 < 5000 */
+  test_submit_spec(c, &s, 0);
+  s = test_spec("prio1", 2);
+  s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+  s.deadline = 6500;
+  s.priority = 1; /* key 5500 > 5000 */
+  test_submit_spec(c, &s, 0);
+  s = test_spec("neg", 2);
+  s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+  s.deadline = 4000;
+  s.priority = -3; /* key 7000 */
+  test_submit_spec(c, &s, 0);
+  test_expect_next(c, 1, "prio2");
+  test_expect_next(c, 1, "plain");
+  test_expect_next(c, 1, "prio1");
+  test_expect_next(c, 1, "neg");
+  strata_core_destroy(c);
+}
+
+static void
+test_dependency_bonus_prefers_tasks_that_unblock_others(void **state) {
+  strata_core_config_t cfg;
+  strata_core_t *c;
+  strata_core_task_spec_t s;
+  strata_core_task_info_t info;
+  const char *dep_b[] = {"b"};
+  char id[16];
+
+  (void)state;
+  strata_core_config_default(&cfg);
+  cfg.dep_bonus_ms = 100;
+  cfg.dep_bonus_max = 3;
+  c = test_core(&cfg);
+  submit_deadline(c, "a", 1000, 0, 0);
+  submit_deadline(c, "b", 1250, 0, 0);
+  /* Five tasks wait on b; the bonus counts at most 3: 1250 - 300 = 950. */
+  for (int i = 0; i < 5; i++) {
+    snprintf(id, sizeof(id), "w%d", i);
+    s = test_spec(id, 0);
+    s.deps = dep_b;
+    s.ndeps = 1;
+    test_submit_spec(c, &s, 0);
+  }
+  assert_int_equal(strata_core_lookup(c, "b", &info), STRATA_OK);
+  assert_int_equal(info.dependents, 5);
+  assert_int_equal(info.key, 950);
+  test_expect_next(c, 1, "b");
+  test_expect_next(c, 1, "a");
+  strata_core_destroy(c);
+}
+
+static void test_dependency_bonus_shrinks_when_dependents_leave(void **state) {
+  strata_core_t *c = test_core(NULL); /* bonus 1000 ms per dependent */
+  strata_core_task_spec_t s;
+  strata_core_task_info_t info;
+  const char *dep_b[] = {"b"};
+
+  (void)state;
+  submit_deadline(c, "a", 5000, 0, 0);
+  submit_deadline(c, "b", 5500, 0, 0);
+  s = test_spec("w", 2);
+  s.deps = dep_b;
+  s.ndeps = 1;
+  test_submit_spec(c, &s, 0);
+  assert_int_equal(strata_core_lookup(c, "b", &info), STRATA_OK);
+  assert_int_equal(info.key, 4500);
+  assert_int_equal(strata_core_cancel(c, "w", 1), STRATA_OK);
+  assert_int_equal(strata_core_lookup(c, "b", &info), STRATA_OK);
+  assert_int_equal(info.key, 5500);
+  test_expect_next(c, 2, "a");
+  test_expect_next(c, 2, "b");
+  test_expect_none(c, 2);
+  strata_core_destroy(c);
+}
+
+static void test_equal_keys_leave_in_fifo_order(void **state) {
+  strata_core_t *c = test_core(NULL);
+  char id[16];
+
+  (void)state;
+  for (int i = 0; i < 50; i++) {
+    snprintf(id, sizeof(id), "f%02d", i);
+    submit_deadline(c, id, 1000, 0, 0);
+  }
+  for (int i = 0; i < 50; i++) {
+    snprintf(id, sizeof(id), "f%02d", i);
+    test_expect_next(c, 1, id);
+  }
+  strata_core_destroy(c);
+}
+
+static void test_hard_deadline_expires_instead_of_dispatching(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_task_spec_t s = test_spec("hard", 2);
+  strata_core_outcome_t out[4];
+  strata_core_stats_t st;
+
+  (void)state;
+  s.deadline_kind = STRATA_CORE_DEADLINE_HARD;
+  s.deadline = 100;
+  s.estimate_ms = 50;
+  s.cookie = 77;
+  test_submit_spec(c, &s, 0);
+  /* Latest start is 50; the expiry is a timer at 51. */
+  assert_int_equal(strata_core_next_wakeup(c), 51);
+  assert_int_equal(strata_core_poll_outcomes(c, 50, out, 4), 0);
+  test_expect_none(c, 60);
+  assert_int_equal(strata_core_poll_outcomes(c, 60, out, 4), 1);
+  assert_int_equal(out[0].kind, STRATA_CORE_OUTCOME_EXPIRED);
+  assert_string_equal(out[0].id, "hard");
+  assert_int_equal(out[0].cookie, 77);
+  assert_int_equal(out[0].at, 60);
+  assert_non_null(strstr(out[0].reason, "hard deadline 100"));
+  strata_core_stats(c, 60, &st);
+  assert_int_equal(st.tiers[2].hard_expiries, 1);
+  assert_int_equal(st.tiers[2].dispatched, 0);
+  assert_int_equal(st.held, 0);
+  assert_int_equal(strata_core_next_wakeup(c), STRATA_CORE_NEVER);
+  strata_core_destroy(c);
+}
+
+static void test_hard_task_in_time_is_dispatched(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_task_spec_t s = test_spec("hard", 2);
+  strata_core_outcome_t out[1];
+  strata_core_dispatch_t d;
+
+  (void)state;
+  s.deadline_kind = STRATA_CORE_DEADLINE_HARD;
+  s.deadline = 100;
+  s.estimate_ms = 50;
+  test_submit_spec(c, &s, 0);
+  assert_int_equal(strata_core_next(c, 50, &d), 1); /* 50 + 50 <= 100 */
+  assert_int_equal(d.deadline_kind, STRATA_CORE_DEADLINE_HARD);
+  assert_false(d.soft_missed);
+  /* The expiry timer is gone with the task. */
+  assert_int_equal(strata_core_poll_outcomes(c, 1000, out, 1), 0);
+  strata_core_destroy(c);
+}
+
+static void test_hard_task_that_cannot_make_it_expires_at_submit(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_task_spec_t s = test_spec("late", 2);
+  strata_core_outcome_t out[1];
+
+  (void)state;
+  s.deadline_kind = STRATA_CORE_DEADLINE_HARD;
+  s.deadline = 100;
+  s.estimate_ms = 50;
+  test_submit_spec(c, &s, 80);
+  test_expect_none(c, 80);
+  assert_int_equal(strata_core_poll_outcomes(c, 80, out, 1), 1);
+  assert_int_equal(out[0].kind, STRATA_CORE_OUTCOME_EXPIRED);
+  strata_core_destroy(c);
+}
+
+static void test_soft_deadline_miss_is_dispatched_and_counted(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_dispatch_t d;
+  strata_core_stats_t st;
+
+  (void)state;
+  submit_deadline(c, "soft", 100, 50, 0);
+  submit_deadline(c, "ok", 10000, 50, 0);
+  assert_int_equal(strata_core_next(c, 60, &d), 1);
+  assert_string_equal(d.id, "soft");
+  assert_true(d.soft_missed);
+  assert_int_equal(strata_core_next(c, 60, &d), 1);
+  assert_string_equal(d.id, "ok");
+  assert_false(d.soft_missed);
+  strata_core_stats(c, 60, &st);
+  assert_int_equal(st.tiers[2].soft_misses, 1);
+  assert_int_equal(st.tiers[2].dispatched, 2);
+  strata_core_destroy(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_drr_gives_each_backlogged_tier_its_share),
+      cmocka_unit_test(test_idle_tier_share_is_lent_to_backlogged_tiers),
+      cmocka_unit_test(test_tier_returning_from_idle_does_not_bank_credit),
+      cmocka_unit_test(test_starvation_bound_holds_while_dispatching),
+      cmocka_unit_test(test_edf_orders_by_absolute_deadline),
+      cmocka_unit_test(test_least_laxity_orders_by_deadline_minus_estimate),
+      cmocka_unit_test(test_implicit_deadline_ages_tasks_without_deadline),
+      cmocka_unit_test(test_priority_shifts_key_by_step),
+      cmocka_unit_test(test_dependency_bonus_prefers_tasks_that_unblock_others),
+      cmocka_unit_test(test_dependency_bonus_shrinks_when_dependents_leave),
+      cmocka_unit_test(test_equal_keys_leave_in_fifo_order),
+      cmocka_unit_test(test_hard_deadline_expires_instead_of_dispatching),
+      cmocka_unit_test(test_hard_task_in_time_is_dispatched),
+      cmocka_unit_test(test_hard_task_that_cannot_make_it_expires_at_submit),
+      cmocka_unit_test(test_soft_deadline_miss_is_dispatched_and_counted),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
