@@ -47,8 +47,9 @@ static void apply_kafka(const char *prop, const char *value, void *opaque) {
 }
 
 rd_kafka_conf_t *strata_kafka_conf_new(const strata_config_t *cfg,
-                                       const char *role, char *errstr,
-                                       size_t size) {
+                                       const char *role,
+                                       const char *const *defaults,
+                                       char *errstr, size_t size) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   apply_ctx_t ctx = {conf, errstr, size, STRATA_OK};
   const char *bootstrap = strata_config_get_str(cfg, "bootstrap.servers");
@@ -60,6 +61,9 @@ rd_kafka_conf_t *strata_kafka_conf_new(const strata_config_t *cfg,
                                            errstr, size)) ||
       strata_kafka_conf_set(conf, "client.id", client_id, errstr, size))
     goto err;
+  for (; defaults && defaults[0]; defaults += 2)
+    if (strata_kafka_conf_set(conf, defaults[0], defaults[1], errstr, size))
+      goto err;
   strata_config_foreach_kafka(cfg, apply_kafka, &ctx);
   if (ctx.err)
     goto err;

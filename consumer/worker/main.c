@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
   if (strata_layout_build(cfg, &layout, err, sizeof(err)))
     strata_program_usage_error(&prog, "%s", err);
   if (strata_kafka_resolve_bootstrap(cfg, &mock, err, sizeof(err)) ||
-      !(conf = strata_kafka_conf_new(cfg, "worker", err, sizeof(err)))) {
+      !(conf = strata_kafka_conf_new(cfg, "worker", NULL, err, sizeof(err)))) {
     fprintf(stderr, "strata-worker: %s\n", err);
     rc = STRATA_EXIT_USAGE;
     goto done;

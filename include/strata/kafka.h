@@ -15,13 +15,17 @@
 
 /*
  * A librdkafka configuration with bootstrap.servers, client.id
- * ("strata-<role>"), the log callback routed into strata's log, and every
- * kafka.* key applied. On a key librdkafka rejects, returns NULL with errstr
- * naming "kafka.<prop>" and librdkafka's reason. Caller owns the result.
+ * ("strata-<role>"), the log callback routed into strata's log, then the
+ * component's `defaults` (NULL-terminated list of property, value pairs; may
+ * be NULL), then every kafka.* key, so a user's kafka.* setting wins over a
+ * component default. On a property librdkafka rejects, returns NULL with
+ * errstr naming "kafka.<prop>" and librdkafka's reason. Caller owns the
+ * result.
  */
 rd_kafka_conf_t *strata_kafka_conf_new(const strata_config_t *cfg,
-                                       const char *role, char *errstr,
-                                       size_t size);
+                                       const char *role,
+                                       const char *const *defaults,
+                                       char *errstr, size_t size);
 
 /* Sets one librdkafka property or fails with a message naming it. */
 strata_err_t strata_kafka_conf_set(rd_kafka_conf_t *conf, const char *prop,

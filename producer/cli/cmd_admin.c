@@ -41,7 +41,7 @@ int cli_cmd_topics(const strata_program_t *prog, strata_config_t *cfg, int argc,
   if (strata_layout_build(cfg, &layout, err, sizeof(err)))
     strata_program_usage_error(prog, "%s", err);
   if (strata_kafka_resolve_bootstrap(cfg, &mock, err, sizeof(err)) ||
-      !(conf = strata_kafka_conf_new(cfg, "admin", err, sizeof(err)))) {
+      !(conf = strata_kafka_conf_new(cfg, "admin", NULL, err, sizeof(err)))) {
     fprintf(stderr, "strata: %s\n", err);
     rc = STRATA_EXIT_USAGE;
     goto done;

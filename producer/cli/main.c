@@ -10,6 +10,14 @@
 #include "strata/program.h"
 
 static const cli_command_t commands[] = {
+    {"submit", "submit [flags] | --jsonl F",
+     "submit tasks; prints each id once Kafka has it (see submit --help)",
+     cli_cmd_submit},
+    {"cancel", "cancel ID [--reason R]", "ask the scheduler to cancel a task",
+     cli_cmd_cancel},
+    {"read", "read TOPIC [--max N] [--follow]",
+     "print a topic's records as JSON lines (tier:T, dispatch, events, ...)",
+     cli_cmd_read},
     {"topics", "topics ensure [--check]",
      "create the topic layout (or only check it) and report drift",
      cli_cmd_topics},

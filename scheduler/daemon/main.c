@@ -40,7 +40,8 @@ int main(int argc, char **argv) {
   if (strata_layout_build(cfg, &layout, err, sizeof(err)))
     strata_program_usage_error(&prog, "%s", err);
   if (strata_kafka_resolve_bootstrap(cfg, &mock, err, sizeof(err)) ||
-      !(conf = strata_kafka_conf_new(cfg, "scheduler", err, sizeof(err)))) {
+      !(conf =
+            strata_kafka_conf_new(cfg, "scheduler", NULL, err, sizeof(err)))) {
     fprintf(stderr, "strata-scheduler: %s\n", err);
     rc = STRATA_EXIT_USAGE;
     goto done;

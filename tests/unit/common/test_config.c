@@ -165,7 +165,7 @@ test_kafka_conf_names_the_rejected_librdkafka_property(void **state) {
   assert_int_equal(
       strata_config_set(cfg, "kafka.no.such.property", "1", err, sizeof(err)),
       STRATA_OK);
-  conf = strata_kafka_conf_new(cfg, "test", err, sizeof(err));
+  conf = strata_kafka_conf_new(cfg, "test", NULL, err, sizeof(err));
   assert_null(conf);
   assert_non_null(strstr(err, "kafka.no.such.property"));
   strata_config_destroy(cfg);
