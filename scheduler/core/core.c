@@ -1542,7 +1542,7 @@ strata_err_t strata_core_complete(strata_core_t *c, const char *id,
                        "task %s: unknown result %d", id, (int)result);
   now = clamp_now(c, now);
   idx = core_find(c, id, strnlen(id, STRATA_CORE_ID_MAX + 1));
-  if (idx == CORE_NIL)
+  if (idx == CORE_NIL || core_task(c, idx)->state > TS_RUNNING)
     return strata_errf(STRATA_ERR_NOT_FOUND, errstr, size,
                        "task %s is not held", id);
   t = core_task(c, idx);
