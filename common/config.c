@@ -3,8 +3,9 @@
  *
  * Invariants: every table key always holds a valid value (the default until a
  * set succeeds), so getters never fail; a failed set leaves the old value.
- * `kafka.*` entries are kept in insertion order, a later set of the same
- * property replacing the earlier value in place.
+ * Namespaced entries (`kafka.*`, `exec.*`, `pool.*`) are kept in insertion
+ * order with their full key, a later set of the same key replacing the
+ * earlier value in place; their meaning is their reader's business.
  */
 #include "strata/config.h"
 
@@ -16,7 +17,7 @@
 #include <strings.h>
 
 typedef struct {
-  char *prop; /* without the "kafka." prefix */
+  char *prop; /* the full key, e.g. "kafka.linger.ms" */
   char *value;
 } kafka_entry_t;
 
@@ -213,14 +214,31 @@ void strata_config_destroy(strata_config_t *cfg) {
   free(cfg);
 }
 
+/* Key namespaces passed through to their readers, with what they hold. */
+static const struct {
+  const char *prefix, *what;
+} namespaces[] = {
+    {"kafka.", "a librdkafka property"},
+    {"exec.", "a task type (exec.<type>=command for strata-worker)"},
+    {"pool.", "a resource pool name (pool.<name>=...)"},
+};
+
+static const char *namespace_of(const char *key) {
+  for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+    if (!strncmp(key, namespaces[i].prefix, strlen(namespaces[i].prefix)))
+      return namespaces[i].what;
+  return NULL;
+}
+
 static strata_err_t set_kafka(strata_config_t *cfg, const char *prop,
                               const char *value, char *errstr, size_t size) {
+  const char *dot = strchr(prop, '.');
   char *v;
 
-  if (!*prop)
+  if (!dot[1])
     return strata_errf(STRATA_ERR_CONFIG, errstr, size,
-                       "kafka.: missing librdkafka property name after "
-                       "\"kafka.\"");
+                       "%s: missing %s after \"%.*s\"", prop,
+                       namespace_of(prop), (int)(dot - prop + 1), prop);
   if (!(v = strdup(value)))
     return STRATA_ERR_NOMEM;
   for (int i = 0; i < cfg->nkafka; i++) {
@@ -256,12 +274,13 @@ strata_err_t strata_config_set(strata_config_t *cfg, const char *key,
   char *copy;
   int i;
 
-  if (!strncmp(key, "kafka.", 6))
-    return set_kafka(cfg, key + 6, value, errstr, size);
+  if (namespace_of(key))
+    return set_kafka(cfg, key, value, errstr, size);
   if ((i = key_index(key)) < 0)
     return strata_errf(STRATA_ERR_CONFIG, errstr, size,
                        "%s: unknown configuration key; see --help for the "
-                       "keys, or use kafka.<property> for librdkafka",
+                       "keys, or kafka.<property> for librdkafka, "
+                       "exec.<type>, pool.<name>",
                        key);
   if ((err = validate(&k[i], value, &ival, errstr, size)) != STRATA_OK)
     return err;
@@ -373,10 +392,18 @@ int strata_config_get_list(const strata_config_t *cfg, const char *key,
   }
 }
 
+void strata_config_foreach_prefix(const strata_config_t *cfg,
+                                  const char *prefix, strata_config_kafka_cb cb,
+                                  void *opaque) {
+  size_t n = strlen(prefix);
+  for (int i = 0; i < cfg->nkafka; i++)
+    if (!strncmp(cfg->kafka[i].prop, prefix, n))
+      cb(cfg->kafka[i].prop + n, cfg->kafka[i].value, opaque);
+}
+
 void strata_config_foreach_kafka(const strata_config_t *cfg,
                                  strata_config_kafka_cb cb, void *opaque) {
-  for (int i = 0; i < cfg->nkafka; i++)
-    cb(cfg->kafka[i].prop, cfg->kafka[i].value, opaque);
+  strata_config_foreach_prefix(cfg, "kafka.", cb, opaque);
 }
 
 static const char *type_name(const strata_cfg_key_t *k, char *buf,
@@ -438,6 +465,15 @@ void strata_config_write_markdown(FILE *out) {
           "without the prefix, to librdkafka. A bad key or value exits with "
           "code 2 and a message naming the key, the value and what is "
           "allowed.\n\n"
+          "Namespaced keys, any number of each:\n\n"
+          "| namespace | read by | value |\n|---|---|---|\n"
+          "| `kafka.<property>` | all | a librdkafka property, e.g. "
+          "`kafka.security.protocol=ssl` |\n"
+          "| `exec.<type>` | strata-worker | the command (run by `/bin/sh "
+          "-c`) of the built-in exec handler for tasks of that type |\n"
+          "| `pool.<name>` | strata-scheduler | a resource pool: "
+          "`rate:<N>/<duration>[,burst:<M>]` (token bucket) or "
+          "`concurrency:<N>` |\n\n"
           "| key | type | default | programs | description |\n"
           "|---|---|---|---|---|\n");
   for (int i = 0; k[i].name; i++) {

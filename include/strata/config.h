@@ -3,7 +3,9 @@
  * drives parsing, validation, --help text and docs/CONFIG.md, so the three
  * never disagree. Sources, later ones winning: defaults, a Kafka-style
  * properties file (`key=value`, `#` comments), then `--set key=value`.
- * Keys starting with `kafka.` pass, without the prefix, to librdkafka.
+ * Keys starting with `kafka.` pass, without the prefix, to librdkafka;
+ * `exec.<type>` and `pool.<name>` keys are read by the worker and the
+ * scheduler.
  *
  * Errors name the key, the value and what is allowed, e.g.
  *   topic.partitions: "0" is out of range; allowed: integer 1..4096
@@ -88,6 +90,15 @@ typedef void (*strata_config_kafka_cb)(const char *prop, const char *value,
                                        void *opaque);
 void strata_config_foreach_kafka(const strata_config_t *cfg,
                                  strata_config_kafka_cb cb, void *opaque);
+
+/*
+ * Iterates the entries of one namespace, "kafka.", "exec." (strata-worker's
+ * exec handler: exec.<type>=command) or "pool." (resource pools:
+ * pool.<name>=...), in the order they were set, with the prefix stripped.
+ */
+void strata_config_foreach_prefix(const strata_config_t *cfg,
+                                  const char *prefix, strata_config_kafka_cb cb,
+                                  void *opaque);
 
 /* Parses a duration ("250ms", "2s", "5m", "1h", "1d"; a bare number is ms).
  * Returns false when malformed or negative. */
