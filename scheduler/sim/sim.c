@@ -41,6 +41,9 @@
 #define PRIORITY_RANK_STEP_MS (INT64_C(1) << 24)
 #define PRIORITY_PER_RANK 1000
 
+/* The core's largest look-ahead (docs/CORE.md). */
+#define BASELINE_LOOKAHEAD_MAX 64
+
 enum { T_WAITING = 0, T_HELD, T_RUNNING, T_DONE, T_EXPIRED, T_DEP_FAILED };
 
 typedef struct {
@@ -369,9 +372,11 @@ static strata_core_t *policy_core(sim_t *s, char *errstr, size_t size) {
       cfg.priority_step_ms = wl->priority_step_ms;
   } else {
     /* The baselines: one tier, no aging, no dependency bonus. What orders
-     * the tier is the urgency key, set per task in policy_spec(). The
-     * look-ahead stays the workload's, because skipping a resource-blocked
-     * head is admission control, which every policy gets. */
+     * the tier is the urgency key, set per task in policy_spec(). Skipping
+     * a resource-blocked head is admission control, which every policy
+     * gets in equal measure: strata examines up to K tasks in each of its
+     * tiers per decision, so the one baseline queue may examine K x tiers
+     * (capped at the core's limit, BASELINE_LOOKAHEAD_MAX). */
     tiers[0].name = "all";
     tiers[0].weight = 1;
     tiers[0].target_wait_ms = 0;
@@ -382,8 +387,13 @@ static strata_core_t *policy_core(sim_t *s, char *errstr, size_t size) {
     cfg.dep_bonus_max = 0;
     cfg.priority_step_ms =
         s->policy == STRATA_SIM_POLICY_PRIORITY ? PRIORITY_RANK_STEP_MS : 0;
-    if (wl->lookahead >= 0)
-      cfg.lookahead = (uint32_t)wl->lookahead;
+    {
+      uint64_t k = wl->lookahead >= 0 ? (uint64_t)wl->lookahead
+                                      : (uint64_t)cfg.lookahead;
+      k *= wl->ntiers;
+      cfg.lookahead =
+          (uint32_t)(k > BASELINE_LOOKAHEAD_MAX ? BASELINE_LOOKAHEAD_MAX : k);
+    }
   }
   core = strata_core_new(&cfg, errstr, size);
   if (!core)
@@ -578,7 +588,6 @@ static int record_dispatch(sim_t *s, strata_sim_result_t *res,
         strata_sim_samples_add(&res->overall.unblock, now - last))
       return -1;
   }
-  res->busy_ms += (uint64_t)t->run_ms;
   heap_push(s, (completion_t){now + t->run_ms, s->seq++, (uint32_t)i});
   return 0;
 }
@@ -591,6 +600,11 @@ static void account(sim_t *s, strata_sim_result_t *res, int64_t end) {
     strata_sim_tier_result_t *trs[2] = {&res->tiers[tier], &res->overall};
     int missed = 0;
 
+    /* Worker time up to the end of the run; a task still running at the
+     * end counts only its part inside the run. */
+    if (t->state == T_DONE || t->state == T_RUNNING)
+      res->busy_ms += (uint64_t)((t->state == T_DONE ? t->finished_at : end) -
+                                 t->dispatched_at);
     switch (t->state) {
     case T_DONE:
       missed =
