@@ -1,0 +1,315 @@
+/*
+ * Unit tests of the simulator library: the random streams and statistics it
+ * rests on, the workload parser's error messages, reproducibility of a whole
+ * run, and the policy comparison on a small overloaded system (4 workers,
+ * 130 % offered utilisation, 30 s of arrivals) small enough to run under
+ * valgrind in a few seconds.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim.h"
+
+/* 3 tiers; critical payments with hard deadlines and bursts of 6 every
+ * 10 s; webhooks that overload the normal tier; a low-tier workflow of
+ * 1 -> 2 -> 1 tasks. Utilisation = (2.6 x 100 + 13 x 300 + 0.25 x 4 x 1000)
+ * / 1000 / 4 = 1.29. */
+static const char small_overload[] =
+    "{\"name\": \"small-overload\", \"seed\": 3, \"duration_s\": 30,"
+    " \"drain_s\": 10, \"workers\": 4,"
+    " \"tiers\": ["
+    "  {\"name\": \"critical\", \"weight\": 40, \"target_wait_ms\": 1000},"
+    "  {\"name\": \"normal\", \"weight\": 20, \"target_wait_ms\": 30000},"
+    "  {\"name\": \"low\", \"weight\": 10, \"target_wait_ms\": 120000}],"
+    " \"pools\": [{\"name\": \"api.rpm\", \"kind\": \"token_bucket\","
+    "  \"rate\": 1200, \"period_ms\": 60000, \"burst\": 40}],"
+    " \"classes\": ["
+    "  {\"name\": \"pay\", \"tier\": \"critical\","
+    "   \"arrival\": {\"rate_per_s\": 2,"
+    "    \"burst\": {\"every_s\": 10, \"size\": 6, \"start_s\": 5}},"
+    "   \"run_ms\": {\"dist\": \"lognormal\", \"mean\": 100, \"sigma\": 0.4},"
+    "   \"estimate_factor\": {\"dist\": \"uniform\", \"min\": 0.9,"
+    "    \"max\": 1.3},"
+    "   \"deadline\": {\"relative_ms\": {\"dist\": \"uniform\","
+    "    \"min\": 1500, \"max\": 3000}, \"hard_share\": 1},"
+    "   \"demands\": [{\"pool\": \"api.rpm\", \"amount\": 1}]},"
+    "  {\"name\": \"hook\", \"tier\": \"normal\","
+    "   \"arrival\": {\"rate_per_s\": 13},"
+    "   \"run_ms\": {\"dist\": \"exponential\", \"mean\": 300},"
+    "   \"estimate_factor\": {\"dist\": \"uniform\", \"min\": 0.5, \"max\": 2},"
+    "   \"deadline\": {\"relative_ms\": {\"dist\": \"uniform\","
+    "    \"min\": 5000, \"max\": 10000}, \"hard_share\": 0.2},"
+    "   \"demands\": [{\"pool\": \"api.rpm\", \"amount\": 1}]},"
+    "  {\"name\": \"batch\", \"tier\": \"low\","
+    "   \"arrival\": {\"rate_per_s\": 0.25},"
+    "   \"run_ms\": {\"dist\": \"uniform\", \"min\": 500, \"max\": 1500},"
+    "   \"deadline\": {\"relative_ms\": 20000, \"hard_share\": 0},"
+    "   \"stages\": [1, 2, 1]}]}";
+
+static strata_sim_workload_t *load_small(void) {
+  char err[512];
+  strata_sim_workload_t *wl =
+      strata_sim_workload_parse(small_overload, "small", err, sizeof(err));
+  if (!wl)
+    fail_msg("small workload does not parse: %s", err);
+  return wl;
+}
+
+static char *run_json(const strata_sim_workload_t *wl,
+                      strata_sim_policy_t policy, uint64_t seed) {
+  strata_sim_options_t opt = {.policy = policy, .has_seed = 1, .seed = seed};
+  char err[512];
+  strata_sim_result_t *res = strata_sim_run(wl, &opt, err, sizeof(err));
+  char *json;
+
+  if (!res)
+    fail_msg("run failed: %s", err);
+  json = strata_sim_result_json(res);
+  strata_sim_result_destroy(res);
+  assert_non_null(json);
+  return json;
+}
+
+static void test_rng_streams_are_reproducible_and_distinct(void **state) {
+  strata_sim_rng_t a, b, c;
+
+  (void)state;
+  strata_sim_rng_seed(&a, 42, 1);
+  strata_sim_rng_seed(&b, 42, 1);
+  strata_sim_rng_seed(&c, 42, 2);
+  for (int i = 0; i < 1000; i++) {
+    uint64_t x = strata_sim_rng_next(&a);
+    assert_int_equal(x, strata_sim_rng_next(&b));
+    assert_int_not_equal(x, strata_sim_rng_next(&c));
+  }
+}
+
+static void test_distributions_have_their_means(void **state) {
+  const strata_sim_dist_t dists[] = {
+      {STRATA_SIM_DIST_CONSTANT, 7, 0},
+      {STRATA_SIM_DIST_UNIFORM, 10, 30},
+      {STRATA_SIM_DIST_EXPONENTIAL, 300, 0},
+      {STRATA_SIM_DIST_LOGNORMAL, 2000, 0.8},
+  };
+  strata_sim_rng_t rng;
+
+  (void)state;
+  strata_sim_rng_seed(&rng, 1, 0);
+  for (size_t d = 0; d < sizeof(dists) / sizeof(dists[0]); d++) {
+    double sum = 0, mean = strata_sim_dist_mean(&dists[d]);
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+      double x = strata_sim_dist_sample(&dists[d], &rng);
+      assert_true(x >= 0);
+      sum += x;
+    }
+    /* 2 % is more than 5 standard errors for every case above. */
+    if (fabs(sum / n - mean) > 0.02 * mean)
+      fail_msg("distribution %zu: sample mean %f, expected %f", d, sum / n,
+               mean);
+  }
+}
+
+static void test_percentiles_are_nearest_rank(void **state) {
+  strata_sim_samples_t s = {0};
+
+  (void)state;
+  assert_int_equal(strata_sim_samples_pct(&s, 50), 0);
+  for (int i = 100; i >= 1; i--)
+    assert_int_equal(strata_sim_samples_add(&s, i), 0);
+  assert_int_equal(strata_sim_samples_pct(&s, 50), 50);
+  assert_int_equal(strata_sim_samples_pct(&s, 99), 99);
+  assert_int_equal(strata_sim_samples_pct(&s, 99.5), 100);
+  assert_int_equal(strata_sim_samples_pct(&s, 100), 100);
+  assert_int_equal(strata_sim_samples_pct(&s, 0.1), 1);
+  strata_sim_samples_clear(&s);
+}
+
+static void test_utilisation_is_work_rate_over_workers(void **state) {
+  strata_sim_workload_t *wl = load_small();
+
+  (void)state;
+  /* (2 + 6/10) x 100 + 13 x 300 + 0.25 x 4 x 1000 = 5160 ms/s on 4. */
+  assert_true(fabs(strata_sim_workload_utilisation(wl) - 1.29) < 1e-9);
+  strata_sim_workload_destroy(wl);
+}
+
+static void test_same_seed_gives_identical_json(void **state) {
+  strata_sim_workload_t *wl = load_small();
+
+  (void)state;
+  for (int p = STRATA_SIM_POLICY_FIFO; p <= STRATA_SIM_POLICY_STRATA; p++) {
+    char *a = run_json(wl, (strata_sim_policy_t)p, 11);
+    char *b = run_json(wl, (strata_sim_policy_t)p, 11);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+  }
+  strata_sim_workload_destroy(wl);
+}
+
+static void test_different_seed_gives_different_json(void **state) {
+  strata_sim_workload_t *wl = load_small();
+  char *a, *b;
+
+  (void)state;
+  a = run_json(wl, STRATA_SIM_POLICY_STRATA, 11);
+  b = run_json(wl, STRATA_SIM_POLICY_STRATA, 12);
+  assert_string_not_equal(a, b);
+  free(a);
+  free(b);
+  strata_sim_workload_destroy(wl);
+}
+
+/* Replaces the first occurrence of `from` in the small workload. */
+static char *mutate(const char *from, const char *to) {
+  const char *at = strstr(small_overload, from);
+  size_t head, len;
+  char *out;
+
+  if (!at)
+    fail_msg("mutation anchor \"%s\" not found", from);
+  head = (size_t)(at - small_overload);
+  len = strlen(small_overload) - strlen(from) + strlen(to);
+  out = malloc(len + 1);
+  assert_non_null(out);
+  memcpy(out, small_overload, head);
+  memcpy(out + head, to, strlen(to));
+  strcpy(out + head + strlen(to), at + strlen(from));
+  return out;
+}
+
+static void expect_rejected(const char *text, const char *message) {
+  char err[512] = "";
+  strata_sim_workload_t *wl =
+      strata_sim_workload_parse(text, "bad.json", err, sizeof(err));
+
+  if (wl) {
+    strata_sim_workload_destroy(wl);
+    fail_msg("accepted a workload that should fail with \"%s\"", message);
+  }
+  if (!strstr(err, message))
+    fail_msg("error \"%s\" does not contain \"%s\"", err, message);
+}
+
+static void test_parser_rejects_bad_files_precisely(void **state) {
+  static const struct {
+    const char *from, *to, *message;
+  } cases[] = {
+      {"\"workers\": 4", "\"workers\": 0",
+       "bad.json: $.workers: expected an integer in [1, 1000000], got 0"},
+      {"\"rate_per_s\": 13", "\"rate_per_sec\": 13",
+       "bad.json: $.classes[1].arrival: unknown key \"rate_per_sec\"; "
+       "expected one of: rate_per_s, burst"},
+      {"\"dist\": \"exponential\"", "\"dist\": \"gauss\"",
+       "bad.json: $.classes[1].run_ms.dist: expected one of \"constant\", "
+       "\"uniform\", \"exponential\", \"lognormal\", got \"gauss\""},
+      {"\"tier\": \"low\"", "\"tier\": \"lowest\"",
+       "bad.json: $.classes[2].tier: unknown tier \"lowest\"; declare it in "
+       "$.tiers"},
+      {"\"pool\": \"api.rpm\"", "\"pool\": \"api.tpm\"",
+       "bad.json: $.classes[0].demands[0].pool: unknown pool \"api.tpm\""},
+      {"\"amount\": 1", "\"amount\": 41",
+       "bad.json: $.classes[0].demands[0].amount: expected a number in [1, "
+       "40], got 41"},
+      {"\"min\": 1500, \"max\": 3000", "\"min\": 1500, \"max\": 1000",
+       "bad.json: $.classes[0].deadline.relative_ms.max: expected max >= "
+       "min (1500), got 1000"},
+      {"\"hard_share\": 1", "\"hard_share\": \"yes\"",
+       "bad.json: $.classes[0].deadline.hard_share: expected a number in "
+       "[0, 1], got a string"},
+      {"\"stages\": [1, 2, 1]", "\"stages\": [1, 0, 1]",
+       "bad.json: $.classes[2].stages[1]: expected an integer in [1, 64]"},
+      {"\"duration_s\": 30,", "",
+       "bad.json: $.duration_s: missing; expected a number"},
+      {"\"kind\": \"token_bucket\"", "\"kind\": \"bucket\"",
+       "bad.json: $.pools[0].kind: expected \"token_bucket\" or "
+       "\"concurrency\", got \"bucket\""},
+      {"\"workers\": 4", "\"workers\": 4,", "bad.json:1:"},
+  };
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char *text = mutate(cases[i].from, cases[i].to);
+    expect_rejected(text, cases[i].message);
+    free(text);
+  }
+}
+
+static void test_load_names_a_missing_file(void **state) {
+  char err[512];
+
+  (void)state;
+  assert_null(
+      strata_sim_workload_load("/nonexistent/w.json", err, sizeof(err)));
+  assert_non_null(strstr(err, "/nonexistent/w.json: cannot open"));
+}
+
+static void test_policy_names_round_trip(void **state) {
+  strata_sim_policy_t p;
+
+  (void)state;
+  for (int i = STRATA_SIM_POLICY_FIFO; i <= STRATA_SIM_POLICY_STRATA; i++) {
+    assert_int_equal(strata_sim_policy_parse(
+                         strata_sim_policy_name((strata_sim_policy_t)i), &p),
+                     0);
+    assert_int_equal(p, i);
+  }
+  assert_int_equal(strata_sim_policy_parse("lifo", &p), -1);
+}
+
+static strata_sim_result_t *run(const strata_sim_workload_t *wl,
+                                strata_sim_policy_t policy) {
+  strata_sim_options_t opt = {.policy = policy};
+  char err[512];
+  strata_sim_result_t *res = strata_sim_run(wl, &opt, err, sizeof(err));
+
+  if (!res)
+    fail_msg("run failed: %s", err);
+  return res;
+}
+
+static void test_strata_beats_fifo_on_small_overload(void **state) {
+  strata_sim_workload_t *wl = load_small();
+  strata_sim_result_t *fifo, *strata;
+
+  (void)state;
+  fifo = run(wl, STRATA_SIM_POLICY_FIFO);
+  strata = run(wl, STRATA_SIM_POLICY_STRATA);
+  /* Every policy sees the very same tasks. */
+  assert_int_equal(fifo->overall.submitted, strata->overall.submitted);
+  assert_true(fifo->overall.with_deadline > 0);
+  /* The comparison is meaningful only if FIFO does miss critical work. */
+  assert_true(fifo->tiers[0].misses_hard > 0);
+  assert_int_equal(strata->tiers[0].misses_hard, 0);
+  assert_true(strata->weighted_misses < fifo->weighted_misses);
+  for (size_t t = 0; t < strata->ntiers; t++)
+    if (strata->tiers[t].completed == 0)
+      fail_msg("tier %s starved under strata", strata->tiers[t].name);
+  strata_sim_result_destroy(fifo);
+  strata_sim_result_destroy(strata);
+  strata_sim_workload_destroy(wl);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_rng_streams_are_reproducible_and_distinct),
+      cmocka_unit_test(test_distributions_have_their_means),
+      cmocka_unit_test(test_percentiles_are_nearest_rank),
+      cmocka_unit_test(test_utilisation_is_work_rate_over_workers),
+      cmocka_unit_test(test_same_seed_gives_identical_json),
+      cmocka_unit_test(test_different_seed_gives_different_json),
+      cmocka_unit_test(test_parser_rejects_bad_files_precisely),
+      cmocka_unit_test(test_load_names_a_missing_file),
+      cmocka_unit_test(test_policy_names_round_trip),
+      cmocka_unit_test(test_strata_beats_fifo_on_small_overload),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
