@@ -134,11 +134,11 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
   slab_init(&c->dnodes, sizeof(dnode_t));
   slab_init(&c->edges, sizeof(edge_t));
   heap_init(&c->timers);
-  c->nbuckets = 1024;
-  c->buckets = malloc(c->nbuckets * sizeof(uint32_t));
-  if (!c->buckets)
+  c->nslots = 1024;
+  c->slots = malloc(c->nslots * sizeof(hslot_t));
+  if (!c->slots)
     goto nomem;
-  memset(c->buckets, 0xff, c->nbuckets * sizeof(uint32_t));
+  memset(c->slots, 0xff, c->nslots * sizeof(hslot_t));
   if (cfg->remember_succeeded) {
     c->rem_idx = malloc(cfg->remember_succeeded * sizeof(uint32_t));
     c->rem_gen = malloc(cfg->remember_succeeded * sizeof(uint32_t));
@@ -183,7 +183,7 @@ void strata_core_destroy(strata_core_t *c) {
     free(c->out[i].reason);
   }
   free(c->out);
-  free(c->buckets);
+  free(c->slots);
   free(c->rem_idx);
   free(c->rem_gen);
   free(c->scratch);
@@ -302,63 +302,88 @@ static uint32_t id_hash(const char *s, size_t len) {
 }
 
 uint32_t core_find(const strata_core_t *c, const char *id, size_t len) {
-  uint32_t i = c->buckets[id_hash(id, len) & (c->nbuckets - 1)];
+  uint32_t h = id_hash(id, len), m = c->nslots - 1;
 
-  while (i != CORE_NIL) {
-    const task_t *t = core_task(c, i);
-    if (t->idlen == len && !memcmp(task_id(t), id, len))
-      return i;
-    i = t->hnext;
-  }
-  return CORE_NIL;
-}
-
-static void hash_grow(strata_core_t *c) {
-  uint32_t nb = c->nbuckets * 2, *b;
-
-  if (nb < c->nbuckets)
-    return;
-  b = malloc((size_t)nb * sizeof(uint32_t));
-  if (!b)
-    return; /* longer chains, still correct */
-  memset(b, 0xff, (size_t)nb * sizeof(uint32_t));
-  for (uint32_t k = 0; k < c->nbuckets; k++) {
-    uint32_t i = c->buckets[k];
-    while (i != CORE_NIL) {
-      task_t *t = core_task(c, i);
-      uint32_t next = t->hnext, h = id_hash(task_id(t), t->idlen) & (nb - 1);
-      t->hnext = b[h];
-      b[h] = i;
-      i = next;
+  for (uint32_t i = h & m;; i = (i + 1) & m) {
+    const hslot_t *s = &c->slots[i];
+    if (s->idx == CORE_NIL)
+      return CORE_NIL;
+    if (s->hash == h) {
+      const task_t *t = core_task(c, s->idx);
+      if (t->idlen == len && !memcmp(task_id(t), id, len))
+        return s->idx;
     }
   }
-  free(c->buckets);
-  c->buckets = b;
-  c->nbuckets = nb;
 }
 
-static void hash_insert(strata_core_t *c, uint32_t idx) {
-  task_t *t = core_task(c, idx);
-  uint32_t h = id_hash(task_id(t), t->idlen) & (c->nbuckets - 1);
+static void slot_put(hslot_t *slots, uint32_t m, uint32_t idx, uint32_t h) {
+  uint32_t i = h & m;
 
-  t->hnext = c->buckets[h];
-  c->buckets[h] = idx;
-  if (++c->nhashed > c->nbuckets)
-    hash_grow(c);
+  while (slots[i].idx != CORE_NIL)
+    i = (i + 1) & m;
+  slots[i].idx = idx;
+  slots[i].hash = h;
 }
 
+/* Doubles the table; the stored hashes make this a pass over the slots
+   alone, without touching task records. */
+static int hash_grow(strata_core_t *c) {
+  uint32_t ns = c->nslots * 2;
+  hslot_t *s;
+
+  if (ns < c->nslots)
+    return -1;
+  s = malloc((size_t)ns * sizeof(*s));
+  if (!s)
+    return -1;
+  memset(s, 0xff, (size_t)ns * sizeof(*s));
+  for (uint32_t i = 0; i < c->nslots; i++)
+    if (c->slots[i].idx != CORE_NIL)
+      slot_put(s, ns - 1, c->slots[i].idx, c->slots[i].hash);
+  free(c->slots);
+  c->slots = s;
+  c->nslots = ns;
+  return 0;
+}
+
+static int hash_insert(strata_core_t *c, uint32_t idx) {
+  const task_t *t = core_task(c, idx);
+
+  /* Load factor at most 1/2 keeps probe sequences short; past it, a failed
+     grow is tolerated until the table is 7/8 full. */
+  if ((uint64_t)(c->nhashed + 1) * 2 > c->nslots && hash_grow(c) &&
+      (uint64_t)(c->nhashed + 1) * 8 > (uint64_t)c->nslots * 7)
+    return -1;
+  slot_put(c->slots, c->nslots - 1, idx, id_hash(task_id(t), t->idlen));
+  c->nhashed++;
+  return 0;
+}
+
+/* Backward-shift deletion: no tombstones, so lookups never slow down. */
 static void hash_remove(strata_core_t *c, uint32_t idx) {
-  task_t *t = core_task(c, idx);
-  uint32_t *p = &c->buckets[id_hash(task_id(t), t->idlen) & (c->nbuckets - 1)];
+  const task_t *t = core_task(c, idx);
+  uint32_t m = c->nslots - 1, h = id_hash(task_id(t), t->idlen), i = h & m, j;
 
-  while (*p != CORE_NIL) {
-    if (*p == idx) {
-      *p = t->hnext;
-      c->nhashed--;
+  while (c->slots[i].idx != idx) {
+    if (c->slots[i].idx == CORE_NIL)
       return;
-    }
-    p = &core_task(c, *p)->hnext;
+    i = (i + 1) & m;
   }
+  for (j = i;;) {
+    uint32_t k;
+    j = (j + 1) & m;
+    if (c->slots[j].idx == CORE_NIL)
+      break;
+    k = c->slots[j].hash & m;
+    /* The entry at j may move to the hole at i unless its home k lies
+       cyclically in (i, j]. */
+    if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+      continue;
+    c->slots[i] = c->slots[j];
+    i = j;
+  }
+  c->slots[i].idx = CORE_NIL;
+  c->nhashed--;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -409,7 +434,13 @@ static uint32_t task_alloc(strata_core_t *c, const char *id, size_t len) {
     t->id.ext[len] = '\0';
     t->flags |= TF_ID_EXT;
   }
-  hash_insert(c, idx);
+  if (hash_insert(c, idx)) {
+    if (t->flags & TF_ID_EXT)
+      free(t->id.ext);
+    t->flags = 0;
+    slab_release(&c->tasks, idx);
+    return CORE_NIL;
+  }
   return idx;
 }
 
@@ -1455,6 +1486,10 @@ static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
     if (task_fits(c, core_task(c, e.idx), now, &pool, &until)) {
       chosen = e.idx;
       heap_pop(h);
+      /* The next head is likely the next decision here: start its cache
+         miss now so it overlaps with the caller's work. */
+      if (h->n)
+        __builtin_prefetch(core_task(c, h->a[0].idx));
       break;
     }
     if (j == 0) {

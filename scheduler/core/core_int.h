@@ -118,7 +118,6 @@ typedef struct {
   uint32_t estimate;     /* ms */
   uint32_t hseq;         /* seq of the live ready-heap entry */
   uint32_t gen;          /* bumped on every allocation of the slot */
-  uint32_t hnext;        /* id hash chain */
   uint32_t dnode;        /* dependency node, CORE_NIL if none */
   uint32_t fprev, fnext; /* ready FIFO of the tier */
   int16_t priority;
@@ -134,7 +133,7 @@ typedef struct {
 } task_t;
 
 /* The record size is the main term of bytes per held task (docs/CORE.md). */
-_Static_assert(sizeof(task_t) == 112, "task_t grew; update docs/CORE.md");
+_Static_assert(sizeof(task_t) == 104, "task_t grew; update docs/CORE.md");
 
 /* Dependency bookkeeping, allocated only for tasks that take part in the
    graph. `out` lists edges to tasks waiting on this one (doubly linked so a
@@ -156,6 +155,13 @@ typedef struct {
   uint32_t out_next, out_prev;
   uint32_t in_next;
 } edge_t;
+
+/* One slot of the id hash. The full 32-bit hash is kept beside the index
+   so a probe touches a task record only when the hashes match. */
+typedef struct {
+  uint32_t idx; /* CORE_NIL when empty */
+  uint32_t hash;
+} hslot_t;
 
 /* ---- pools ------------------------------------------------------------ */
 
@@ -207,8 +213,8 @@ struct strata_core_s {
   uint32_t npools;
 
   slab_t tasks, dnodes, edges;
-  uint32_t *buckets;
-  uint32_t nbuckets; /* power of two */
+  hslot_t *slots;  /* id hash: open addressing, linear probing */
+  uint32_t nslots; /* power of two, at least twice nhashed */
   uint32_t nhashed;
 
   heap_t timers;
