@@ -104,13 +104,14 @@ static void test_distributions_have_their_means(void **state) {
   strata_sim_rng_seed(&rng, 1, 0);
   for (size_t d = 0; d < sizeof(dists) / sizeof(dists[0]); d++) {
     double sum = 0, mean = strata_sim_dist_mean(&dists[d]);
-    const int n = 200000;
+    const int n = 50000;
     for (int i = 0; i < n; i++) {
       double x = strata_sim_dist_sample(&dists[d], &rng);
       assert_true(x >= 0);
       sum += x;
     }
-    /* 2 % is more than 5 standard errors for every case above. */
+    /* 2 % is more than 4 standard errors for every case above (the seed
+     * is fixed, so this never flakes; it guards the formulas). */
     if (fabs(sum / n - mean) > 0.02 * mean)
       fail_msg("distribution %zu: sample mean %f, expected %f", d, sum / n,
                mean);
