@@ -5,13 +5,13 @@
  * A task moves READY / BLOCKED / DELAYED -> RUNNING -> gone, or leaves early
  * by cancel, hard-deadline expiry or a failed dependency. Tasks awaited by
  * others but not yet submitted exist as PLACEHOLDER records; completed ids
- * are remembered for a while as DONE_OK / DONE_FAIL so late dependents
+ * are remembered for a while (recent.c) so late dependents
  * resolve. docs/CORE.md states the policy; the comments here say why the
  * code is shaped the way it is.
  *
  * Invariants (besides those in core_int.h):
  * - set_state() is the only writer of rec->state, so the per-tier depth
- *   gauges, `held`, `placeholders` and `remembered` always match the records.
+ *   gauges, `held` and `placeholders` always match the records.
  * - A BLOCKED task has a dnode with nwait > 0; every unresolved edge is in
  *   both the dependency's out list and the dependent's in list.
  * - Every READY task is in its tier's FIFO in order of `since`, because the
@@ -139,12 +139,8 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
   if (!c->slots)
     goto nomem;
   memset(c->slots, 0xff, c->nslots * sizeof(hslot_t));
-  if (cfg->remember_succeeded) {
-    c->rem_idx = malloc(cfg->remember_succeeded * sizeof(uint32_t));
-    c->rem_gen = malloc(cfg->remember_succeeded * sizeof(uint32_t));
-    if (!c->rem_idx || !c->rem_gen)
-      goto nomem;
-  }
+  if (recent_init(c, cfg->remember_succeeded))
+    goto nomem;
   c->now = INT64_MIN;
   return c;
 
@@ -184,8 +180,7 @@ void strata_core_destroy(strata_core_t *c) {
   }
   free(c->out);
   free(c->slots);
-  free(c->rem_idx);
-  free(c->rem_gen);
+  recent_free(c);
   free(c->scratch);
   free(c->scratch2);
   free(c);
@@ -292,17 +287,8 @@ strata_err_t strata_core_pool_info(strata_core_t *c, int id,
 /* Id hash                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static uint32_t id_hash(const char *s, size_t len) {
-  uint64_t h = UINT64_C(1469598103934665603);
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= UINT64_C(1099511628211);
-  }
-  return (uint32_t)(h ^ (h >> 32));
-}
-
 uint32_t core_find(const strata_core_t *c, const char *id, size_t len) {
-  uint32_t h = id_hash(id, len), m = c->nslots - 1;
+  uint32_t h = core_id_hash(id, len), m = c->nslots - 1;
 
   for (uint32_t i = h & m;; i = (i + 1) & m) {
     const hslot_t *s = &c->slots[i];
@@ -354,7 +340,7 @@ static int hash_insert(strata_core_t *c, uint32_t idx) {
   if ((uint64_t)(c->nhashed + 1) * 2 > c->nslots && hash_grow(c) &&
       (uint64_t)(c->nhashed + 1) * 8 > (uint64_t)c->nslots * 7)
     return -1;
-  slot_put(c->slots, c->nslots - 1, idx, id_hash(task_id(t), t->idlen));
+  slot_put(c->slots, c->nslots - 1, idx, core_id_hash(task_id(t), t->idlen));
   c->nhashed++;
   return 0;
 }
@@ -362,7 +348,8 @@ static int hash_insert(strata_core_t *c, uint32_t idx) {
 /* Backward-shift deletion: no tombstones, so lookups never slow down. */
 static void hash_remove(strata_core_t *c, uint32_t idx) {
   const task_t *t = core_task(c, idx);
-  uint32_t m = c->nslots - 1, h = id_hash(task_id(t), t->idlen), i = h & m, j;
+  uint32_t m = c->nslots - 1, h = core_id_hash(task_id(t), t->idlen), i = h & m,
+           j;
 
   while (c->slots[i].idx != idx) {
     if (c->slots[i].idx == CORE_NIL)
@@ -401,8 +388,6 @@ static void set_state(strata_core_t *c, task_t *t, uint8_t ns) {
       (uint64_t)(ns <= TS_PLACEHOLDER) - (uint64_t)(os <= TS_PLACEHOLDER);
   c->placeholders +=
       (uint64_t)(ns == TS_PLACEHOLDER) - (uint64_t)(os == TS_PLACEHOLDER);
-  c->remembered += (uint64_t)(ns == TS_DONE_OK || ns == TS_DONE_FAIL) -
-                   (uint64_t)(os == TS_DONE_OK || os == TS_DONE_FAIL);
   t->state = ns;
 }
 
@@ -929,35 +914,25 @@ static void cascade(strata_core_t *c, uint32_t root, int64_t now,
 /* Remembered completions                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Ends a task's life as a held task: if others may still depend on it by id,
-   keep a small DONE record in a bounded ring; otherwise free it. */
+/* Ends a task's life as a held task: its id goes to the set of recent
+   completions (so late dependents resolve) and the record is freed. */
 static void remember(strata_core_t *c, uint32_t idx, uint8_t state) {
   task_t *t = core_task(c, idx);
-  uint32_t cap = c->cfg.remember_succeeded;
 
-  if (cap == 0) {
-    task_release(c, idx);
-    return;
-  }
   if (t->dnode != CORE_NIL) {
     dnode_t *d = core_dnode(c, t->dnode);
     free_in_edges(c, d);
-    if (d->out_head == CORE_NIL)
-      dnode_release(c, t);
+    if (d->out_head != CORE_NIL) {
+      /* Only when a cascade ran out of memory: waiters still point here,
+         so keep the record (not held) rather than leave them dangling. */
+      task_drop_demands(t);
+      set_state(c, t, TS_DONE_FAIL);
+      return;
+    }
   }
-  task_drop_demands(t);
-  set_state(c, t, state);
-  if (c->rem_n == cap) {
-    uint32_t oi = c->rem_idx[c->rem_head], og = c->rem_gen[c->rem_head];
-    task_t *ot = core_task(c, oi);
-    if (ot->gen == og && (ot->state == TS_DONE_OK || ot->state == TS_DONE_FAIL))
-      task_release(c, oi);
-    c->rem_head = (c->rem_head + 1) % cap;
-    c->rem_n--;
-  }
-  c->rem_idx[(c->rem_head + c->rem_n) % cap] = idx;
-  c->rem_gen[(c->rem_head + c->rem_n) % cap] = t->gen;
-  c->rem_n++;
+  recent_add(c, task_id(t), t->idlen, core_id_hash(task_id(t), t->idlen),
+             state == TS_DONE_OK);
+  task_release(c, idx);
 }
 
 /* Removes a held task the core can no longer track for lack of memory; the
@@ -1216,27 +1191,34 @@ strata_err_t strata_core_submit(strata_core_t *c,
   len = strlen(s->id);
   existing = core_find(c, s->id, len);
   if (existing != CORE_NIL) {
-    task_t *et = core_task(c, existing);
-    if (et->state == TS_DONE_FAIL) {
-      task_release(c, existing); /* a failed id may be submitted again */
-      existing = CORE_NIL;
-    } else if (et->state != TS_PLACEHOLDER) {
+    if (core_task(c, existing)->state != TS_PLACEHOLDER)
       return strata_errf(STRATA_ERR_EXISTS, errstr, size,
-                         "task %s is already %s", s->id,
-                         et->state == TS_DONE_OK ? "done (succeeded)" : "held");
-    }
+                         "task %s is already held", s->id);
+  } else {
+    int64_t pos = recent_find(c, s->id, len, core_id_hash(s->id, len));
+    if (pos >= 0 && c->rring[pos].ok)
+      return strata_errf(STRATA_ERR_EXISTS, errstr, size,
+                         "task %s already succeeded", s->id);
+    if (pos >= 0)
+      recent_remove(c, (uint32_t)pos); /* a failed id may run again */
   }
 
   /* Resolve dependencies without changing anything yet. */
   for (size_t i = 0; i < s->ndeps; i++) {
-    uint32_t di = core_find(c, s->deps[i], strlen(s->deps[i]));
+    size_t dl = strlen(s->deps[i]);
+    uint32_t di = core_find(c, s->deps[i], dl);
     task_t *dt;
     if (di == CORE_NIL) {
-      nunknown++;
+      int64_t pos =
+          recent_find(c, s->deps[i], dl, core_id_hash(s->deps[i], dl));
+      if (pos < 0)
+        nunknown++;
+      else if (!c->rring[pos].ok && !failed_dep)
+        failed_dep = s->deps[i];
       continue;
     }
     dt = core_task(c, di);
-    if (dt->state == TS_DONE_OK || (dt->flags & TF_TARGET))
+    if (dt->flags & TF_TARGET)
       continue;
     if (dt->state == TS_DONE_FAIL) {
       if (!failed_dep)
@@ -1328,6 +1310,8 @@ strata_err_t strata_core_submit(strata_core_t *c,
     uint32_t di = core_find(c, s->deps[i], dl);
     task_t *dt;
     if (di == CORE_NIL) {
+      if (recent_find(c, s->deps[i], dl, core_id_hash(s->deps[i], dl)) >= 0)
+        continue; /* done already */
       di = task_alloc(c, s->deps[i], dl);
       if (di == CORE_NIL)
         goto oom;
@@ -1663,12 +1647,12 @@ strata_err_t strata_core_mark_succeeded(strata_core_t *c, const char *id,
   now = clamp_now(c, now);
   idx = core_find(c, id, len);
   if (idx == CORE_NIL) {
-    if (!c->cfg.remember_succeeded)
-      return STRATA_OK;
-    idx = task_alloc(c, id, len);
-    if (idx == CORE_NIL)
-      return STRATA_ERR_NOMEM;
-    remember(c, idx, TS_DONE_OK);
+    uint32_t h = core_id_hash(id, len);
+    int64_t pos = recent_find(c, id, len, h);
+    if (pos >= 0)
+      c->rring[pos].ok = 1;
+    else
+      recent_add(c, id, len, h, 1);
     return STRATA_OK;
   }
   t = core_task(c, idx);
@@ -1677,10 +1661,8 @@ strata_err_t strata_core_mark_succeeded(strata_core_t *c, const char *id,
     resolve_success(c, idx, now);
     remember(c, idx, TS_DONE_OK);
     return STRATA_OK;
-  case TS_DONE_OK:
   case TS_DONE_FAIL:
-    set_state(c, t, TS_DONE_OK);
-    return STRATA_OK;
+    return STRATA_ERR_STATE;
   default:
     return STRATA_ERR_STATE;
   }

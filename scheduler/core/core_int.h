@@ -86,8 +86,8 @@ enum {
   TS_DELAYED = STRATA_CORE_STATE_DELAYED,
   TS_RUNNING = STRATA_CORE_STATE_RUNNING,
   TS_PLACEHOLDER = 4, /* awaited dependency, not submitted yet */
-  TS_DONE_OK = 5,     /* remembered success */
-  TS_DONE_FAIL = 6,   /* remembered failure (failed, cancelled, expired) */
+  TS_DONE_OK = 5,     /* finished, about to be freed */
+  TS_DONE_FAIL = 6,   /* failed, about to be freed (or kept, see remember()) */
   TS_FREE = 7         /* on the slab's free list */
 };
 
@@ -163,6 +163,14 @@ typedef struct {
   uint32_t hash;
 } hslot_t;
 
+/* A remembered completion. */
+typedef struct {
+  uint32_t hash;
+  uint8_t ok, len, live;
+  char *ext; /* the id when len > CORE_ID_INLINE */
+  char inl[CORE_ID_INLINE + 1];
+} rem_t;
+
 /* ---- pools ------------------------------------------------------------ */
 
 typedef struct {
@@ -224,9 +232,10 @@ struct strata_core_s {
 
   uint64_t held, placeholders, remembered, decisions, outcomes_lost;
 
-  /* ring of remembered completions: (idx, gen) */
-  uint32_t *rem_idx, *rem_gen;
-  uint32_t rem_head, rem_n;
+  /* recently completed ids (recent.c) */
+  rem_t *rring;
+  uint32_t *rslots; /* ring positions, CORE_NIL when empty */
+  uint32_t rcap, rhead, rn, nrslots;
 
   outcome_int_t *out;
   size_t out_head, out_n, out_cap;
@@ -236,7 +245,26 @@ struct strata_core_s {
   size_t scratch_cap;
 };
 
-/* ---- shared helpers (core.c) ------------------------------------------ */
+/* ---- shared helpers ----------------------------------------------------- */
+
+/* FNV-1a over the id bytes, folded to 32 bits. */
+static inline uint32_t core_id_hash(const char *s, size_t len) {
+  uint64_t h = UINT64_C(1469598103934665603);
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)s[i];
+    h *= UINT64_C(1099511628211);
+  }
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+int recent_init(strata_core_t *c, uint32_t cap);
+void recent_free(strata_core_t *c);
+/* Ring position of a remembered id, or -1. */
+int64_t recent_find(const strata_core_t *c, const char *id, size_t len,
+                    uint32_t h);
+void recent_add(strata_core_t *c, const char *id, size_t len, uint32_t h,
+                int ok);
+void recent_remove(strata_core_t *c, uint32_t pos);
 
 static inline task_t *core_task(const strata_core_t *c, uint32_t idx) {
   return (task_t *)slab_at(&c->tasks, idx);

@@ -79,6 +79,52 @@ static void sift_down(heap_ent_t *a, uint32_t n, uint32_t i) {
   a[i] = e;
 }
 
+/* Index of the smallest of the four children starting at c (all present),
+   without data-dependent branches: at this depth the comparisons are
+   unpredictable and mispredictions cost more than the compares. */
+static inline uint32_t min_of_four(const heap_ent_t *a, uint32_t c) {
+  uint32_t x = heap_less(&a[c + 1], &a[c]) ? c + 1 : c;
+  uint32_t y = heap_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
+  return heap_less(&a[y], &a[x]) ? y : x;
+}
+
+/* Removes the root (Floyd's bottom-up variant): walk the hole down along
+   the smallest children to a leaf, then sift the last entry up from there.
+   The last entry usually belongs near the bottom, so this does about one
+   comparison per level instead of four plus one. While walking down, the
+   cache lines of the grandchildren are prefetched so the misses of the
+   next level overlap with the work of this one. */
+static void pop_root(heap_ent_t *a, uint32_t n) {
+  heap_ent_t e = a[n];
+  uint32_t i = 0;
+
+  for (;;) {
+    uint32_t c = 4 * i + 1, best;
+    if (c + 3 < n) {
+      best = min_of_four(a, c);
+    } else if (c < n) {
+      best = c;
+      for (uint32_t k = c + 1; k < n; k++)
+        if (heap_less(&a[k], &a[best]))
+          best = k;
+    } else {
+      break;
+    }
+    if (4 * best + 1 < n)
+      __builtin_prefetch(&a[4 * best + 1]);
+    a[i] = a[best];
+    i = best;
+  }
+  while (i > 0) {
+    uint32_t p = (i - 1) / 4;
+    if (!heap_less(&e, &a[p]))
+      break;
+    a[i] = a[p];
+    i = p;
+  }
+  a[i] = e;
+}
+
 int heap_push(heap_t *h, int64_t key, uint32_t seq, uint32_t idx) {
   if (h->n == h->cap && heap_grow(h))
     return -1;
@@ -92,10 +138,8 @@ int heap_push(heap_t *h, int64_t key, uint32_t seq, uint32_t idx) {
 void heap_pop(heap_t *h) {
   if (!h->n)
     return;
-  if (--h->n) {
-    h->a[0] = h->a[h->n];
-    sift_down(h->a, h->n, 0);
-  }
+  if (--h->n)
+    pop_root(h->a, h->n);
 }
 
 void heap_heapify(heap_t *h) {

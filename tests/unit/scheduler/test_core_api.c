@@ -359,6 +359,37 @@ static void test_destroy_frees_everything(void **state) {
   strata_core_destroy(c); /* valgrind/ASan check that nothing leaked */
 }
 
+static void test_mass_cancellation_keeps_order_of_the_rest(void **state) {
+  strata_core_t *c = test_core(NULL);
+  char id[32];
+  int expect = 0;
+
+  (void)state;
+  /* Keys descend with i; cancelling 4 of every 5 leaves mostly stale heap
+     entries, which the core compacts away. */
+  for (int i = 0; i < 5000; i++) {
+    strata_core_task_spec_t s;
+    snprintf(id, sizeof(id), "m%d", i);
+    s = test_spec(id, 2);
+    s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+    s.deadline = 100000 - i;
+    test_submit_spec(c, &s, 0);
+  }
+  for (int i = 0; i < 5000; i++)
+    if (i % 5) {
+      snprintf(id, sizeof(id), "m%d", i);
+      assert_int_equal(strata_core_cancel(c, id, 1), STRATA_OK);
+    }
+  assert_int_equal(strata_core_held(c), 1000);
+  for (int i = 4995; i >= 0; i -= 5, expect++) {
+    snprintf(id, sizeof(id), "m%d", i);
+    test_expect_next(c, 2, id);
+  }
+  assert_int_equal(expect, 1000);
+  test_expect_none(c, 2);
+  strata_core_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_not_before_timer_holds_task_until_due),
@@ -372,6 +403,7 @@ int main(void) {
       cmocka_unit_test(test_duplicate_id_is_rejected),
       cmocka_unit_test(test_config_is_validated),
       cmocka_unit_test(test_time_going_backwards_is_clamped),
+      cmocka_unit_test(test_mass_cancellation_keeps_order_of_the_rest),
       cmocka_unit_test(test_destroy_frees_everything),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -261,6 +261,35 @@ static void test_expired_dependency_fails_dependents(void **state) {
   strata_core_destroy(c);
 }
 
+static void
+test_remembered_ids_are_forgotten_after_the_ring_fills(void **state) {
+  strata_core_config_t cfg;
+  strata_core_t *c;
+  const char *on_a[] = {"a"}, *on_c[] = {"c"};
+  strata_core_stats_t st;
+
+  (void)state;
+  strata_core_config_default(&cfg);
+  cfg.remember_succeeded = 2;
+  c = test_core(&cfg);
+  test_submit(c, "a", 2, 0);
+  test_submit(c, "b", 2, 0);
+  test_submit(c, "c", 2, 0);
+  for (int i = 0; i < 3; i++) {
+    strata_core_dispatch_t d;
+    assert_int_equal(strata_core_next(c, 1, &d), 1);
+    test_complete(c, d.id, STRATA_CORE_SUCCEEDED, 2);
+  }
+  strata_core_stats(c, 2, &st);
+  assert_int_equal(st.remembered, 2);
+  /* "a" fell out of the ring: a new dependent waits for it again. */
+  submit_deps(c, "after-a", on_a, 1, 3);
+  assert_int_equal(state_of(c, "after-a"), STRATA_CORE_STATE_BLOCKED);
+  submit_deps(c, "after-c", on_c, 1, 3);
+  assert_int_equal(state_of(c, "after-c"), STRATA_CORE_STATE_READY);
+  strata_core_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_task_waits_until_all_dependencies_succeed),
@@ -272,6 +301,7 @@ int main(void) {
       cmocka_unit_test(test_unblock_latency_is_reported),
       cmocka_unit_test(test_cancelled_dependency_fails_dependents),
       cmocka_unit_test(test_expired_dependency_fails_dependents),
+      cmocka_unit_test(test_remembered_ids_are_forgotten_after_the_ring_fills),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
