@@ -88,8 +88,9 @@ typedef struct {
   uint32_t dep_bonus_max;
   /** Urgency shift in ms per unit of priority (higher priority = sooner). */
   int64_t priority_step_ms;
-  /** How many recently succeeded task ids the core remembers so that a task
-   *  submitted later with a dependency on them is not blocked. 0 = none. */
+  /** How many recently completed task ids (successes and failures) the
+   *  core remembers, so that a task submitted later with a dependency on
+   *  them resolves at once (satisfied or failed). 0 = none. */
   uint32_t remember_succeeded;
 } strata_core_config_t;
 
