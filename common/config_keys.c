@@ -41,6 +41,22 @@ static const strata_cfg_key_t keys[] = {
     {"scheduler.group.id", STRATA_CFG_STRING, "strata-scheduler", 0, 0, NULL,
      STRATA_CFG_SCHEDULER | STRATA_CFG_CLI,
      "Consumer group of the scheduler instances."},
+    {"tier.target.waits", STRATA_CFG_LIST, "1s,5s,30s,2m,10m", 0, 0, NULL,
+     STRATA_CFG_SCHEDULER,
+     "Implicit relative deadline per tier (order of `tiers`) for tasks "
+     "submitted without one, so they still age."},
+    {"scheduler.instance.id", STRATA_CFG_STRING, "", 0, 0, NULL,
+     STRATA_CFG_SCHEDULER,
+     "Stable name of this scheduler instance (default: the host name); its "
+     "transactional.id is strata-scheduler-<id>, so a restarted instance "
+     "fences its predecessor at once. Give each instance its own."},
+    {"scheduler.starvation.bound", STRATA_CFG_DURATION, "60s", 0, DAY(1),
+     NULL, STRATA_CFG_SCHEDULER,
+     "A ready task that has waited this long is dispatched ahead of the tier "
+     "rotation; 0 disables aging."},
+    {"scheduler.batch", STRATA_CFG_INT, "1000", 1, 100000, NULL,
+     STRATA_CFG_SCHEDULER,
+     "Most dispatch decisions committed in one Kafka transaction."},
     {"scheduler.max.tasks", STRATA_CFG_INT, "1000000", 1, 100000000, NULL,
      STRATA_CFG_SCHEDULER,
      "Most tasks the scheduler holds in memory; beyond it, fetching the tiers "

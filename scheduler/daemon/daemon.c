@@ -1,0 +1,1276 @@
+/*
+ * The scheduler daemon loop: tier topics in, the core in the middle, dispatch
+ * records out, each turn committed as one Kafka transaction.
+ *
+ * One thread. A turn: read worker events and control commands (a separate
+ * consumer that is assigned every events partition and the control
+ * partition), read tier records while the core has room, let the core decide,
+ * then write every dispatch, event and dead letter of the turn together with
+ * the input offsets in one transaction.
+ *
+ * Invariants that make a crash lose and duplicate nothing:
+ *  - A tier record's offset is committed only once the record is finished
+ *    (dispatched, dead-lettered, cancelled or skipped) in a transaction that
+ *    also holds the consequence: the committed offset of each tier partition
+ *    is the first unfinished record (tracker.c).
+ *  - Every decision about a task writes an event to the events partition of
+ *    the task's own partition number in the same transaction; the commit
+ *    metadata of each tier partition names the events offset ("mark") from
+ *    which a successor must re-read events to learn which records above the
+ *    committed offset were already decided. After an assignment, tier
+ *    partitions stay paused until that scan reached the end of the events
+ *    partition as it was at assignment time.
+ *  - The transactional.id is stable per instance and offsets are sent with the
+ *    consumer group metadata (KIP-447), so a zombie is fenced.
+ *  - Tier, events and dispatch topics are co-partitioned (same count, same
+ *    key, range assignor): partition p of every tier goes to one instance, and
+ *    its dispatch and event records go to partition p explicitly.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sched_int.h"
+#include "strata/codec.h"
+#include "strata/core.h"
+#include "strata/kafka.h"
+#include "strata/log.h"
+
+#define COMP "scheduler"
+#define MAX_TIERS STRATA_CORE_MAX_TIERS
+
+typedef struct {
+  void *value; /* the original Task record (owned) */
+  size_t len;
+  char *key; /* routing key (owned) */
+  int32_t partition;
+  int tier;
+  uint64_t seq; /* tracker sequence */
+  int32_t attempt;
+  int64_t offset;
+  bool in_use;
+} held_t;
+
+/* A record to write in the current transaction. */
+typedef struct {
+  int topic; /* index into s->out_topics */
+  int32_t partition;
+  char *key;
+  void *value;
+  size_t len;
+} out_msg_t;
+
+enum { OUT_DISPATCH, OUT_EVENTS, OUT_DLQ, OUT__COUNT };
+
+/* A ledger entry to apply once the transaction commits. */
+typedef struct {
+  char *id;
+  int32_t attempt;
+} pending_decision_t;
+
+typedef struct {
+  strata_config_t *cfg;
+  strata_layout_t layout;
+  char *tiers[MAX_TIERS];
+  int ntiers;
+  int nparts;
+  char topic_tasks[MAX_TIERS][256];
+  char out_topics[OUT__COUNT][256];
+  char topic_events[256], topic_control[256];
+
+  rd_kafka_t *in;  /* tier consumer: group member */
+  rd_kafka_t *aux; /* events + control: assigned, never commits */
+  rd_kafka_t *tx;  /* transactional producer */
+  rd_kafka_consumer_group_metadata_t *cgmd;
+
+  strata_core_t *core;
+  ledger_t *ledger;
+  held_t *held;
+  uint64_t nheld_cap;
+  uint64_t *free_slots;
+  uint64_t nfree;
+
+  tracker_t *trackers; /* [tier * nparts + p] */
+  bool *assigned;      /* [p] */
+  bool *recovering;    /* [p]: tier partitions paused until events scanned */
+  int64_t *recover_until;
+  int64_t *events_pos; /* [p]: events offset known to be read */
+  bool paused_full;
+
+  out_msg_t *out;
+  size_t nout, capout;
+  pending_decision_t *pend;
+  size_t npend, cappend;
+
+  int64_t window_ms;
+  int batch;
+  int fatal;
+  uint64_t dispatched, dead_lettered, duplicates, undecodable, expired;
+} sched_t;
+
+/* ---- helpers -------------------------------------------------------------*/
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n);
+  if (!q) {
+    fprintf(stderr, "strata-scheduler: out of memory\n");
+    abort();
+  }
+  return q;
+}
+
+static char *xstrdup(const char *s) {
+  char *d = strdup(s);
+  if (!d) {
+    fprintf(stderr, "strata-scheduler: out of memory\n");
+    abort();
+  }
+  return d;
+}
+
+static tracker_t *tracker_of(sched_t *s, int tier, int32_t p) {
+  return &s->trackers[tier * s->nparts + p];
+}
+
+static int tier_of_topic(const sched_t *s, const char *topic) {
+  for (int i = 0; i < s->ntiers; i++)
+    if (!strcmp(s->topic_tasks[i], topic))
+      return i;
+  return -1;
+}
+
+/* The record structs own their members, but encoding only reads them; a
+ * borrowed pointer lets the hot path encode without copying strings. The
+ * struct is never cleared while it borrows. */
+static char *borrow(const char *s) {
+  union {
+    const char *c;
+    char *m;
+  } u = {s};
+  return u.m;
+}
+
+static uint8_t *borrow_bytes(const void *p) {
+  union {
+    const void *c;
+    uint8_t *m;
+  } u = {p};
+  return u.m;
+}
+
+/* Queues a record for the current transaction; takes `value`. */
+static void out_add(sched_t *s, int topic, int32_t partition, const char *key,
+                    void *value, size_t len) {
+  if (s->nout == s->capout) {
+    s->capout = s->capout ? s->capout * 2 : 256;
+    s->out = xrealloc(s->out, s->capout * sizeof(*s->out));
+  }
+  s->out[s->nout++] =
+      (out_msg_t){topic, partition, xstrdup(key ? key : ""), value, len};
+}
+
+static void pend_decision(sched_t *s, const char *id, int32_t attempt) {
+  if (s->npend == s->cappend) {
+    s->cappend = s->cappend ? s->cappend * 2 : 256;
+    s->pend = xrealloc(s->pend, s->cappend * sizeof(*s->pend));
+  }
+  s->pend[s->npend++] = (pending_decision_t){xstrdup(id), attempt};
+}
+
+static void clear_outputs(sched_t *s) {
+  for (size_t i = 0; i < s->nout; i++) {
+    free(s->out[i].key);
+    free(s->out[i].value);
+  }
+  s->nout = 0;
+  for (size_t i = 0; i < s->npend; i++)
+    free(s->pend[i].id);
+  s->npend = 0;
+}
+
+/* Writes an event about a task to the events partition `p`. */
+static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
+                       const char *routing_key, int32_t attempt, int tier,
+                       int32_t p, const char *error) {
+  strata_event_t e;
+  void *buf;
+  size_t len;
+  char err[256];
+
+  strata_event_init(&e);
+  e.kind = kind;
+  e.task_id = borrow(id);
+  e.routing_key = borrow(routing_key);
+  e.attempt = attempt;
+  e.tier = s->tiers[tier];
+  e.time_ms = strata_epoch_now_ms();
+  e.error = borrow(error);
+  e.worker_id = NULL;
+  if (strata_event_encode(&e, &buf, &len, err, sizeof(err)))
+    STRATA_ERROR(COMP, "encoding a %s event for %s: %s",
+                 strata_event_kind_name(kind), id, err);
+  else
+    out_add(s, OUT_EVENTS, p, routing_key, buf, len);
+  /* The struct borrowed every pointer: nothing to clear. */
+}
+
+/* Writes a dead letter for a record. `task` may be NULL (undecodable). */
+static void emit_dlq(sched_t *s, strata_dlq_reason_t reason, const char *detail,
+                     const strata_task_t *task, const void *orig,
+                     size_t origlen, const char *topic, int32_t p,
+                     int64_t offset) {
+  strata_deadletter_t d;
+  strata_task_t copy;
+  void *buf;
+  size_t len;
+  char err[256];
+
+  strata_deadletter_init(&d);
+  d.reason = reason;
+  d.detail = borrow(detail);
+  d.task_id = task ? task->id : NULL;
+  d.original = borrow_bytes(orig);
+  d.original_len = origlen;
+  d.original_topic = borrow(topic);
+  d.original_partition = p;
+  d.original_offset = offset;
+  d.dead_lettered_ms = strata_epoch_now_ms();
+  strata_task_init(&copy);
+  if (task && strata_task_copy(&copy, task, err, sizeof(err)) == STRATA_OK)
+    d.task = &copy;
+  if (strata_deadletter_encode(&d, &buf, &len, err, sizeof(err)))
+    STRATA_ERROR(COMP,
+                 "encoding a dead letter for %s[%" PRId32 "]@%" PRId64 ": %s",
+                 topic, p, offset, err);
+  else
+    out_add(s, OUT_DLQ, p, task ? task->id : "", buf, len);
+  strata_task_clear(&copy);
+  s->dead_lettered++;
+}
+
+/* ---- held tasks ----------------------------------------------------------*/
+
+static uint64_t held_alloc(sched_t *s) {
+  if (s->nfree)
+    return s->free_slots[--s->nfree];
+  uint64_t old = s->nheld_cap, cap = old ? old * 2 : 1024;
+  s->held = xrealloc(s->held, cap * sizeof(*s->held));
+  s->free_slots = xrealloc(s->free_slots, cap * sizeof(*s->free_slots));
+  memset(s->held + old, 0, (cap - old) * sizeof(*s->held));
+  for (uint64_t i = cap; i > old + 1; i--)
+    s->free_slots[s->nfree++] = i - 1;
+  s->nheld_cap = cap;
+  return old;
+}
+
+static void held_free(sched_t *s, uint64_t slot) {
+  held_t *h = &s->held[slot];
+  free(h->value);
+  free(h->key);
+  memset(h, 0, sizeof(*h));
+  s->free_slots[s->nfree++] = slot;
+}
+
+/* Finishes a held record: its tracker entry becomes committable. */
+static void held_finish(sched_t *s, uint64_t slot) {
+  held_t *h = &s->held[slot];
+  tracker_done(tracker_of(s, h->tier, h->partition), h->seq);
+  held_free(s, slot);
+}
+
+/* ---- core setup ----------------------------------------------------------*/
+
+/* Parses pool.<name>=rate:N/D[,burst:M] | concurrency:N. */
+typedef struct {
+  sched_t *s;
+  char *err;
+  size_t size;
+  strata_err_t rc;
+} pool_ctx_t;
+
+static void add_pool(const char *name, const char *value, void *opaque) {
+  pool_ctx_t *ctx = opaque;
+  strata_core_pool_config_t pc;
+  char unit[32];
+  long long n, m;
+  int used = 0;
+
+  if (ctx->rc)
+    return;
+  memset(&pc, 0, sizeof(pc));
+  if (sscanf(value, "concurrency:%lld%n", &n, &used) == 1 &&
+      value[used] == '\0' && n > 0) {
+    pc.kind = STRATA_CORE_POOL_CONCURRENCY;
+    pc.limit = n;
+  } else if (sscanf(value, "rate:%lld/%31[^,]%n", &n, unit, &used) == 2 &&
+             n > 0 && strata_parse_duration_ms(unit, &pc.period_ms) &&
+             pc.period_ms > 0) {
+    pc.kind = STRATA_CORE_POOL_TOKEN_BUCKET;
+    pc.rate = n;
+    pc.burst = n;
+    if (value[used] == ',') {
+      int more = 0;
+      if (sscanf(value + used, ",burst:%lld%n", &m, &more) != 1 ||
+          value[used + more] != '\0' || m <= 0) {
+        ctx->rc = strata_errf(STRATA_ERR_CONFIG, ctx->err, ctx->size,
+                              "pool.%s: \"%s\": bad burst; allowed: "
+                              "rate:<N>/<duration>[,burst:<M>]",
+                              name, value);
+        return;
+      }
+      pc.burst = m;
+    } else if (value[used] != '\0') {
+      ctx->rc = strata_errf(STRATA_ERR_CONFIG, ctx->err, ctx->size,
+                            "pool.%s: \"%s\": trailing text; allowed: "
+                            "rate:<N>/<duration>[,burst:<M>]",
+                            name, value);
+      return;
+    }
+  } else {
+    ctx->rc = strata_errf(STRATA_ERR_CONFIG, ctx->err, ctx->size,
+                          "pool.%s: \"%s\" is not a pool; allowed: "
+                          "rate:<N>/<duration>[,burst:<M>] or "
+                          "concurrency:<N>",
+                          name, value);
+    return;
+  }
+  ctx->rc =
+      strata_core_pool_add(ctx->s->core, name, &pc, NULL, ctx->err, ctx->size);
+}
+
+static strata_err_t core_create(sched_t *s, char *err, size_t size) {
+  strata_core_tier_config_t tc[MAX_TIERS];
+  char *weights[MAX_TIERS], *waits[MAX_TIERS];
+  int nw, nt;
+  strata_core_config_t cc;
+  strata_err_t rc = STRATA_OK;
+
+  nw = strata_config_get_list(s->cfg, "tier.weights", weights, MAX_TIERS);
+  nt = strata_config_get_list(s->cfg, "tier.target.waits", waits, MAX_TIERS);
+  if (nw != s->ntiers || nt != s->ntiers) {
+    rc = strata_errf(STRATA_ERR_CONFIG, err, size,
+                     "%s: has %d items but `tiers` has %d; give one per tier",
+                     nw != s->ntiers ? "tier.weights" : "tier.target.waits",
+                     nw != s->ntiers ? nw : nt, s->ntiers);
+    goto done;
+  }
+  for (int i = 0; i < s->ntiers; i++) {
+    char *end;
+    long w = strtol(weights[i], &end, 10);
+    if (*end || w < 1 || w > 1000000) {
+      rc = strata_errf(STRATA_ERR_CONFIG, err, size,
+                       "tier.weights: \"%s\" (tier %s) is not allowed; "
+                       "allowed: integer 1..1000000",
+                       weights[i], s->tiers[i]);
+      goto done;
+    }
+    tc[i].name = s->tiers[i];
+    tc[i].weight = (uint32_t)w;
+    if (!strata_parse_duration_ms(waits[i], &tc[i].target_wait_ms)) {
+      rc = strata_errf(STRATA_ERR_CONFIG, err, size,
+                       "tier.target.waits: \"%s\" (tier %s) is not a "
+                       "duration",
+                       waits[i], s->tiers[i]);
+      goto done;
+    }
+  }
+  strata_core_config_default(&cc);
+  cc.tiers = tc;
+  cc.ntiers = (size_t)s->ntiers;
+  cc.max_tasks = (uint64_t)strata_config_get_int(s->cfg, "scheduler.max.tasks");
+  cc.starvation_bound_ms =
+      strata_config_get_int(s->cfg, "scheduler.starvation.bound");
+  if (!(s->core = strata_core_new(&cc, err, size))) {
+    rc = STRATA_ERR_CONFIG;
+    goto done;
+  }
+  {
+    pool_ctx_t ctx = {s, err, size, STRATA_OK};
+    strata_config_foreach_prefix(s->cfg, "pool.", add_pool, &ctx);
+    rc = ctx.rc;
+  }
+done:
+  for (int i = 0; i < nw; i++)
+    free(weights[i]);
+  for (int i = 0; i < nt; i++)
+    free(waits[i]);
+  return rc;
+}
+
+/* Drops everything derived from the current assignment. */
+static void state_reset(sched_t *s) {
+  char err[256];
+  strata_core_destroy(s->core);
+  s->core = NULL;
+  for (uint64_t i = 0; i < s->nheld_cap; i++)
+    if (s->held[i].in_use)
+      held_free(s, i);
+  for (int i = 0; i < s->ntiers * s->nparts; i++)
+    tracker_clear(&s->trackers[i]);
+  for (int p = 0; p < s->nparts; p++) {
+    s->assigned[p] = false;
+    s->recovering[p] = false;
+  }
+  s->paused_full = false;
+  clear_outputs(s);
+  /* Config was validated at start-up; a failure here is out of memory. */
+  if (core_create(s, err, sizeof(err))) {
+    fprintf(stderr, "strata-scheduler: %s\n", err);
+    abort();
+  }
+}
+
+/* ---- recovery ------------------------------------------------------------*/
+
+/* Re-points the aux consumer: events partitions of `from` (>= 0) start
+ * there, the others keep their position; control keeps its position. */
+static void aux_reassign(sched_t *s, const int64_t *from) {
+  rd_kafka_topic_partition_list_t *cur = NULL, *next;
+
+  rd_kafka_assignment(s->aux, &cur);
+  rd_kafka_position(s->aux, cur);
+  next = rd_kafka_topic_partition_list_new(cur->cnt);
+  for (int i = 0; i < cur->cnt; i++) {
+    rd_kafka_topic_partition_t *tp = &cur->elems[i];
+    rd_kafka_topic_partition_t *n =
+        rd_kafka_topic_partition_list_add(next, tp->topic, tp->partition);
+    n->offset = tp->offset < 0 ? RD_KAFKA_OFFSET_END : tp->offset;
+    if (!strcmp(tp->topic, s->topic_events) && from[tp->partition] >= 0)
+      n->offset = from[tp->partition];
+  }
+  rd_kafka_assign(s->aux, next);
+  rd_kafka_topic_partition_list_destroy(next);
+  rd_kafka_topic_partition_list_destroy(cur);
+}
+
+/* Events offset at time `t` on partition p, or the end when none. */
+static int64_t events_offset_for_time(sched_t *s, int32_t p,
+                                      strata_epoch_ms_t t) {
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  int64_t off = RD_KAFKA_OFFSET_END;
+  rd_kafka_topic_partition_list_add(l, s->topic_events, p)->offset = t;
+  if (rd_kafka_offsets_for_times(s->aux, l, 10000) == 0 && l->elems[0].err == 0)
+    off = l->elems[0].offset;
+  rd_kafka_topic_partition_list_destroy(l);
+  return off;
+}
+
+/*
+ * A new assignment: fetch committed offsets and marks, start consuming the
+ * tier partitions from there but paused, and rewind the events partitions to
+ * the marks (or the idempotency window, whichever is earlier) so the ledger
+ * learns what was decided above the committed offsets.
+ */
+static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
+  int64_t *from = calloc((size_t)s->nparts, sizeof(*from));
+  strata_epoch_ms_t now = strata_epoch_now_ms();
+  rd_kafka_resp_err_t kerr;
+
+  state_reset(s);
+  for (int p = 0; p < s->nparts; p++)
+    from[p] = -1;
+  kerr = rd_kafka_committed(s->in, parts, 30000);
+  if (kerr)
+    STRATA_WARN(COMP,
+                "fetching committed offsets: %s; starting from the "
+                "earliest offsets",
+                rd_kafka_err2str(kerr));
+  for (int i = 0; i < parts->cnt; i++) {
+    rd_kafka_topic_partition_t *tp = &parts->elems[i];
+    int64_t mark = -1;
+    int32_t p = tp->partition;
+    if (p >= s->nparts)
+      continue;
+    s->assigned[p] = true;
+    s->recovering[p] = true;
+    if (tp->offset >= 0 && tp->metadata && tp->metadata_size > 2 &&
+        !strncmp(tp->metadata, "m=", 2)) {
+      char buf[32];
+      size_t n = tp->metadata_size < sizeof(buf) - 1 ? tp->metadata_size
+                                                     : sizeof(buf) - 1;
+      memcpy(buf, tp->metadata, n);
+      buf[n] = '\0';
+      mark = strtoll(buf + 2, NULL, 10);
+    } else if (tp->offset >= 0) {
+      /* Committed without our metadata: scan the whole events partition. */
+      mark = 0;
+    }
+    if (mark >= 0 && (from[p] < 0 || mark < from[p]))
+      from[p] = mark;
+    if (tp->offset < 0)
+      tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  for (int p = 0; p < s->nparts; p++) {
+    int64_t lo, hi, w;
+    if (!s->assigned[p])
+      continue;
+    /* Idempotency keys of the window live in the events partition too. */
+    w = events_offset_for_time(s, p, now - s->window_ms);
+    if (w >= 0 && (from[p] < 0 || w < from[p]))
+      from[p] = w;
+    if (rd_kafka_query_watermark_offsets(s->aux, s->topic_events, p, &lo, &hi,
+                                         10000)) {
+      lo = 0;
+      hi = 0;
+    }
+    if (from[p] < 0 || hi <= from[p]) {
+      /* Nothing to scan: the partition is ready at once. */
+      s->recovering[p] = false;
+      from[p] = -1;
+    } else {
+      if (from[p] < lo)
+        from[p] = lo;
+      s->recover_until[p] = hi;
+      STRATA_INFO(COMP,
+                  "partition %d: re-reading events %" PRId64 "..%" PRId64
+                  " before consuming its tiers",
+                  p, from[p], hi);
+    }
+  }
+  rd_kafka_assign(s->in, parts);
+  {
+    rd_kafka_topic_partition_list_t *pause =
+        rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+      if (s->recovering[parts->elems[i].partition])
+        rd_kafka_topic_partition_list_add(pause, parts->elems[i].topic,
+                                          parts->elems[i].partition);
+    if (pause->cnt)
+      rd_kafka_pause_partitions(s->in, pause);
+    rd_kafka_topic_partition_list_destroy(pause);
+  }
+  aux_reassign(s, from);
+  free(from);
+}
+
+/* Resumes the tier partitions of `p` once its events scan is complete. */
+static void recovery_done(sched_t *s, int32_t p) {
+  rd_kafka_topic_partition_list_t *l =
+      rd_kafka_topic_partition_list_new(s->ntiers);
+  s->recovering[p] = false;
+  for (int t = 0; t < s->ntiers; t++)
+    rd_kafka_topic_partition_list_add(l, s->topic_tasks[t], p);
+  if (!s->paused_full)
+    rd_kafka_resume_partitions(s->in, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  STRATA_INFO(COMP, "partition %d: recovered; consuming its tiers", p);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+  sched_t *s = opaque;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    STRATA_INFO(COMP, "assigned %d tier partitions", parts->cnt);
+    on_assign(s, parts);
+  } else {
+    STRATA_INFO(COMP, "revoked %d tier partitions", parts->cnt);
+    rd_kafka_assign(rk, NULL);
+    state_reset(s);
+  }
+}
+
+/* ---- input ---------------------------------------------------------------*/
+
+/* Fills a core spec from a task; `demands` has room for every demand. */
+static void spec_from_task(const strata_task_t *t, int tier, uint64_t cookie,
+                           strata_core_task_spec_t *spec,
+                           strata_core_demand_t *demands) {
+  memset(spec, 0, sizeof(*spec));
+  spec->id = t->id;
+  spec->tier = (uint32_t)tier;
+  spec->priority = t->priority;
+  spec->deadline_kind = !t->has_deadline_ms ? STRATA_CORE_DEADLINE_NONE
+                        : t->deadline_hard  ? STRATA_CORE_DEADLINE_HARD
+                                            : STRATA_CORE_DEADLINE_SOFT;
+  spec->deadline = t->deadline_ms;
+  spec->not_before = t->has_not_before_ms ? t->not_before_ms : 0;
+  spec->estimate_ms = t->has_estimate_ms ? t->estimate_ms : 0;
+  for (size_t i = 0; i < t->demands_count; i++)
+    demands[i] = (strata_core_demand_t){t->demands[i].key, t->demands[i].value};
+  spec->demands = demands;
+  spec->ndemands = t->demands_count;
+  spec->deps = (const char *const *)t->depends_on;
+  spec->ndeps = t->depends_on_count;
+  spec->cookie = cookie;
+}
+
+static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
+  const char *topic = rd_kafka_topic_name(m->rkt);
+  int tier = tier_of_topic(s, topic);
+  int32_t p = m->partition;
+  strata_epoch_ms_t now = strata_epoch_now_ms();
+  tracker_t *tr;
+  strata_task_t t;
+  char err[512];
+  uint64_t seq, slot;
+  strata_err_t rc;
+
+  if (tier < 0 || p >= s->nparts)
+    return;
+  tr = tracker_of(s, tier, p);
+  seq = tracker_push(tr, m->offset, s->events_pos[p]);
+  if (seq == UINT64_MAX) {
+    fprintf(stderr, "strata-scheduler: out of memory\n");
+    abort();
+  }
+  strata_task_init(&t);
+  if ((rc = strata_task_decode(m->payload, m->len, &t, err, sizeof(err)))) {
+    STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": undecodable, dead-lettered: %s",
+                topic, p, m->offset, err);
+    emit_dlq(s, STRATA_DLQ_UNDECODABLE, err, NULL, m->payload, m->len, topic, p,
+             m->offset);
+    s->undecodable++;
+    tracker_done(tr, seq);
+    return;
+  }
+  if ((rc = strata_task_validate(&t, err, sizeof(err))) == STRATA_OK &&
+      strcmp(t.tier, s->tiers[tier])) {
+    rc = strata_errf(STRATA_ERR_INVALID_TASK, err, sizeof(err),
+                     "Task.tier: \"%s\" does not match the topic %s", t.tier,
+                     topic);
+  }
+  if (rc) {
+    STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": invalid task %s, dead-lettered: %s",
+                topic, p, m->offset, t.id, err);
+    emit_dlq(s, STRATA_DLQ_INVALID, err, &t, m->payload, m->len, topic, p,
+             m->offset);
+    emit_event(s, STRATA_EVENT_DEAD_LETTERED, t.id,
+               t.idempotency_key ? t.idempotency_key : t.id, t.attempt, tier, p,
+               err);
+    pend_decision(s, t.id, t.attempt);
+    tracker_done(tr, seq);
+    strata_task_clear(&t);
+    return;
+  }
+  if (ledger_is_decided(s->ledger, t.id, t.attempt) ||
+      (t.idempotency_key &&
+       !ledger_claim_key(s->ledger, t.idempotency_key, t.id, now))) {
+    /* Decided before a restart, or a duplicate submission. */
+    s->duplicates++;
+    STRATA_DEBUG(COMP,
+                 "%s[%d]@%" PRId64 ": task %s attempt %d already "
+                 "decided or a duplicate; skipped",
+                 topic, p, m->offset, t.id, t.attempt);
+    tracker_done(tr, seq);
+    strata_task_clear(&t);
+    return;
+  }
+
+  slot = held_alloc(s);
+  {
+    held_t *h = &s->held[slot];
+    strata_core_task_spec_t spec;
+    strata_core_demand_t *demands =
+        calloc(t.demands_count + 1, sizeof(*demands));
+    if (!demands) {
+      fprintf(stderr, "strata-scheduler: out of memory\n");
+      abort();
+    }
+    h->in_use = true;
+    h->value = malloc(m->len);
+    memcpy(h->value, m->payload, m->len);
+    h->len = m->len;
+    h->key = xstrdup(t.idempotency_key ? t.idempotency_key : t.id);
+    h->partition = p;
+    h->tier = tier;
+    h->seq = seq;
+    h->attempt = t.attempt;
+    h->offset = m->offset;
+    spec_from_task(&t, tier, slot, &spec, demands);
+    rc = strata_core_submit(s->core, &spec, now, err, sizeof(err));
+    free(demands);
+  }
+  if (rc == STRATA_ERR_EXISTS) {
+    s->duplicates++;
+    held_finish(s, slot);
+  } else if (rc) {
+    STRATA_WARN(COMP,
+                "%s[%d]@%" PRId64 ": task %s refused, dead-lettered: "
+                "%s",
+                topic, p, m->offset, t.id, err);
+    emit_dlq(s, STRATA_DLQ_INVALID, err, &t, m->payload, m->len, topic, p,
+             m->offset);
+    emit_event(s, STRATA_EVENT_DEAD_LETTERED, t.id, s->held[slot].key,
+               t.attempt, tier, p, err);
+    pend_decision(s, t.id, t.attempt);
+    held_finish(s, slot);
+  }
+  strata_task_clear(&t);
+}
+
+static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
+  strata_event_t e;
+  strata_epoch_ms_t now = strata_epoch_now_ms();
+  char err[256];
+  int32_t p = m->partition;
+
+  if (p < s->nparts && m->offset + 1 > s->events_pos[p])
+    s->events_pos[p] = m->offset + 1;
+  strata_event_init(&e);
+  if (strata_event_decode(m->payload, m->len, &e, err, sizeof(err))) {
+    STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": undecodable event ignored: %s",
+                s->topic_events, p, m->offset, err);
+    return;
+  }
+  switch (e.kind) {
+  case STRATA_EVENT_DISPATCHED:
+  case STRATA_EVENT_DEADLINE_MISSED:
+  case STRATA_EVENT_DEAD_LETTERED:
+  case STRATA_EVENT_CANCELLED:
+    ledger_decided(s->ledger, e.task_id, e.attempt, e.time_ms);
+    if (e.idempotency_key)
+      ledger_claim_key(s->ledger, e.idempotency_key, e.task_id, e.time_ms);
+    if (e.kind == STRATA_EVENT_CANCELLED && e.worker_id)
+      strata_core_complete(s->core, e.task_id, STRATA_CORE_CANCELLED, NULL, 0,
+                           now, err, sizeof(err));
+    break;
+  case STRATA_EVENT_SUCCEEDED: {
+    strata_core_usage_t usage[64];
+    size_t n = e.usage_count < 64 ? e.usage_count : 64;
+    for (size_t i = 0; i < n; i++)
+      usage[i] = (strata_core_usage_t){e.usage[i].key, e.usage[i].value};
+    if (strata_core_complete(s->core, e.task_id, STRATA_CORE_SUCCEEDED, usage,
+                             n, now, err, sizeof(err)))
+      strata_core_mark_succeeded(s->core, e.task_id, now);
+    break;
+  }
+  case STRATA_EVENT_FAILED:
+  case STRATA_EVENT_TIMED_OUT:
+    strata_core_complete(s->core, e.task_id, STRATA_CORE_FAILED, NULL, 0, now,
+                         err, sizeof(err));
+    break;
+  default:
+    break;
+  }
+  strata_event_clear(&e);
+}
+
+static void handle_control(sched_t *s, const rd_kafka_message_t *m) {
+  strata_control_t c;
+  strata_core_task_info_t info;
+  strata_epoch_ms_t now = strata_epoch_now_ms();
+  char err[256];
+
+  strata_control_init(&c);
+  if (strata_control_decode(m->payload, m->len, &c, err, sizeof(err))) {
+    STRATA_WARN(COMP,
+                "%s@%" PRId64 ": undecodable control record ignored: "
+                "%s",
+                s->topic_control, m->offset, err);
+    return;
+  }
+  if (c.kind == STRATA_CONTROL_CANCEL && c.task_id) {
+    if (strata_core_lookup(s->core, c.task_id, &info) == STRATA_OK &&
+        info.state != STRATA_CORE_STATE_RUNNING &&
+        strata_core_cancel(s->core, c.task_id, now) == STRATA_OK) {
+      held_t *h = &s->held[info.cookie];
+      emit_event(s, STRATA_EVENT_CANCELLED, c.task_id, h->key, h->attempt,
+                 h->tier, h->partition, c.reason);
+      pend_decision(s, c.task_id, h->attempt);
+      held_finish(s, info.cookie);
+    } else {
+      /* Not held here (yet): remember, so a later arrival never runs. */
+      ledger_decided(s->ledger, c.task_id, INT32_MAX, now);
+    }
+  }
+  strata_control_clear(&c);
+}
+
+/* ---- decisions -----------------------------------------------------------*/
+
+static void dispatch_one(sched_t *s, const strata_core_dispatch_t *d) {
+  held_t *h = &s->held[d->cookie];
+  void *value = h->value;
+
+  h->value = NULL; /* the dispatch record takes the bytes */
+  out_add(s, OUT_DISPATCH, h->partition, h->key, value, h->len);
+  emit_event(s, STRATA_EVENT_DISPATCHED, d->id, h->key, h->attempt, h->tier,
+             h->partition, NULL);
+  pend_decision(s, d->id, h->attempt);
+  held_finish(s, d->cookie);
+  s->dispatched++;
+}
+
+static void outcome_one(sched_t *s, const strata_core_outcome_t *o) {
+  held_t *h = &s->held[o->cookie];
+  strata_task_t t;
+  char err[256];
+  bool drop = false;
+
+  strata_task_init(&t);
+  if (strata_task_decode(h->value, h->len, &t, err, sizeof(err)) == STRATA_OK)
+    drop = o->kind == STRATA_CORE_OUTCOME_EXPIRED &&
+           t.expiry_policy == STRATA_EXPIRY_DROP;
+  if (o->kind == STRATA_CORE_OUTCOME_EXPIRED) {
+    s->expired++;
+    emit_event(s, STRATA_EVENT_DEADLINE_MISSED, o->id, h->key, h->attempt,
+               h->tier, h->partition, o->reason);
+  }
+  if (!drop) {
+    emit_dlq(s,
+             o->kind == STRATA_CORE_OUTCOME_EXPIRED
+                 ? STRATA_DLQ_DEADLINE_EXPIRED
+                 : STRATA_DLQ_DEPENDENCY_FAILED,
+             o->reason, &t, h->value, h->len, s->topic_tasks[h->tier],
+             h->partition, h->offset);
+    emit_event(s, STRATA_EVENT_DEAD_LETTERED, o->id, h->key, h->attempt,
+               h->tier, h->partition, o->reason);
+  }
+  pend_decision(s, o->id, h->attempt);
+  held_finish(s, o->cookie);
+  strata_task_clear(&t);
+}
+
+/* ---- transactions --------------------------------------------------------*/
+
+static bool any_dirty(sched_t *s) {
+  for (int i = 0; i < s->ntiers * s->nparts; i++)
+    if (s->trackers[i].dirty)
+      return true;
+  return false;
+}
+
+/* Returns 0 on success, -1 when the transaction was aborted (state must be
+ * rebuilt), -2 on a fatal error. */
+static int commit_turn(sched_t *s) {
+  rd_kafka_topic_partition_list_t *offsets;
+  rd_kafka_error_t *error;
+  char meta[32];
+
+  if (s->nout == 0 && !any_dirty(s))
+    return 0;
+  if ((error = rd_kafka_begin_transaction(s->tx))) {
+    STRATA_ERROR(COMP, "begin_transaction: %s", rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return -2;
+  }
+  for (size_t i = 0; i < s->nout; i++) {
+    out_msg_t *o = &s->out[i];
+    rd_kafka_resp_err_t kerr;
+    for (;;) {
+      kerr = rd_kafka_producev(s->tx, RD_KAFKA_V_TOPIC(s->out_topics[o->topic]),
+                               RD_KAFKA_V_PARTITION(o->partition),
+                               RD_KAFKA_V_KEY(o->key, strlen(o->key)),
+                               RD_KAFKA_V_VALUE(o->value, o->len),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_END);
+      if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        break;
+      rd_kafka_poll(s->tx, 10);
+    }
+    if (kerr) {
+      STRATA_ERROR(COMP, "producing to %s: %s", s->out_topics[o->topic],
+                   rd_kafka_err2str(kerr));
+      goto abort;
+    }
+  }
+  offsets = rd_kafka_topic_partition_list_new(s->ntiers * s->nparts);
+  for (int t = 0; t < s->ntiers; t++) {
+    for (int p = 0; p < s->nparts; p++) {
+      tracker_t *tr = tracker_of(s, t, p);
+      int64_t off = tracker_commit_offset(tr);
+      rd_kafka_topic_partition_t *tp;
+      int n;
+      if (!s->assigned[p] || off < 0)
+        continue;
+      tp = rd_kafka_topic_partition_list_add(offsets, s->topic_tasks[t], p);
+      tp->offset = off;
+      n = snprintf(meta, sizeof(meta), "m=%" PRId64,
+                   tracker_commit_mark(tr, s->events_pos[p]));
+      tp->metadata = malloc((size_t)n);
+      memcpy(tp->metadata, meta, (size_t)n);
+      tp->metadata_size = (size_t)n;
+    }
+  }
+  error = offsets->cnt ? rd_kafka_send_offsets_to_transaction(s->tx, offsets,
+                                                              s->cgmd, -1)
+                       : NULL;
+  rd_kafka_topic_partition_list_destroy(offsets);
+  if (error)
+    goto txn_error;
+  if ((error = rd_kafka_commit_transaction(s->tx, -1)))
+    goto txn_error;
+
+  for (size_t i = 0; i < s->npend; i++)
+    ledger_decided(s->ledger, s->pend[i].id, s->pend[i].attempt,
+                   strata_epoch_now_ms());
+  for (int i = 0; i < s->ntiers * s->nparts; i++)
+    s->trackers[i].dirty = false;
+  clear_outputs(s);
+  return 0;
+
+txn_error:
+  STRATA_ERROR(COMP, "transaction: %s", rd_kafka_error_string(error));
+  if (rd_kafka_error_is_fatal(error)) {
+    rd_kafka_error_destroy(error);
+    return -2;
+  }
+  rd_kafka_error_destroy(error);
+abort:
+  if ((error = rd_kafka_abort_transaction(s->tx, -1))) {
+    STRATA_ERROR(COMP, "abort_transaction: %s", rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return -2;
+  }
+  clear_outputs(s);
+  return -1;
+}
+
+/* After an aborted transaction: forget everything and start again from the
+ * committed offsets of the current assignment. */
+static void rewind_to_committed(sched_t *s) {
+  rd_kafka_topic_partition_list_t *cur = NULL;
+  if (rd_kafka_assignment(s->in, &cur) == 0 && cur) {
+    rd_kafka_topic_partition_list_t *copy =
+        rd_kafka_topic_partition_list_copy(cur);
+    on_assign(s, copy);
+    rd_kafka_topic_partition_list_destroy(copy);
+    rd_kafka_topic_partition_list_destroy(cur);
+  }
+}
+
+/* ---- setup and loop ------------------------------------------------------*/
+
+static rd_kafka_t *make_client(sched_t *s, rd_kafka_type_t type,
+                               const char *role, const char *const *defaults,
+                               bool rebalance, char *err, size_t size) {
+  rd_kafka_conf_t *conf =
+      strata_kafka_conf_new(s->cfg, role, defaults, err, size);
+  rd_kafka_t *rk;
+  if (!conf)
+    return NULL;
+  if (rebalance) {
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, s);
+  }
+  if (!(rk = rd_kafka_new(type, conf, err, size)))
+    rd_kafka_conf_destroy(conf);
+  return rk;
+}
+
+static int sched_setup(sched_t *s, char *err, size_t size) {
+  const char *group = strata_config_get_str(s->cfg, "scheduler.group.id");
+  const char *prefix = strata_config_get_str(s->cfg, "topic.prefix");
+  const char *instance = strata_config_get_str(s->cfg, "scheduler.instance.id");
+  char txid[300], host[200], auxgroup[300];
+  rd_kafka_topic_partition_list_t *l;
+  rd_kafka_error_t *error;
+
+  if (!*instance) {
+    if (gethostname(host, sizeof(host)))
+      snprintf(host, sizeof(host), "default");
+    host[sizeof(host) - 1] = '\0';
+    instance = host;
+  }
+  snprintf(txid, sizeof(txid), "strata-scheduler-%s", instance);
+  snprintf(auxgroup, sizeof(auxgroup), "%s-aux-%s", group, instance);
+  const char *const in_defaults[] = {"group.id",
+                                     group,
+                                     "enable.auto.commit",
+                                     "false",
+                                     "enable.auto.offset.store",
+                                     "false",
+                                     "isolation.level",
+                                     "read_committed",
+                                     "auto.offset.reset",
+                                     "earliest",
+                                     "partition.assignment.strategy",
+                                     "range",
+                                     NULL};
+  const char *const aux_defaults[] = {"group.id",
+                                      auxgroup,
+                                      "enable.auto.commit",
+                                      "false",
+                                      "enable.partition.eof",
+                                      "true",
+                                      "isolation.level",
+                                      "read_committed",
+                                      "auto.offset.reset",
+                                      "latest",
+                                      NULL};
+  const char *const tx_defaults[] = {"transactional.id",
+                                     txid,
+                                     "enable.idempotence",
+                                     "true",
+                                     "transaction.timeout.ms",
+                                     "10000",
+                                     "message.timeout.ms",
+                                     "9000",
+                                     "linger.ms",
+                                     "1",
+                                     NULL};
+
+  if ((s->ntiers =
+           strata_config_get_list(s->cfg, "tiers", s->tiers, MAX_TIERS)) < 0) {
+    s->ntiers = 0;
+    return strata_errf(STRATA_ERR_CONFIG, err, size, "tiers: more than %d",
+                       MAX_TIERS);
+  }
+  if (strata_layout_build(s->cfg, &s->layout, err, size))
+    return STRATA_ERR_CONFIG;
+  s->nparts = (int)strata_config_get_int(s->cfg, "topic.partitions");
+  s->window_ms = strata_config_get_int(s->cfg, "idempotency.window");
+  s->batch = (int)strata_config_get_int(s->cfg, "scheduler.batch");
+  for (int i = 0; i < s->ntiers; i++)
+    snprintf(s->topic_tasks[i], sizeof(s->topic_tasks[i]), "%stasks.%s", prefix,
+             s->tiers[i]);
+  snprintf(s->out_topics[OUT_DISPATCH], 256, "%sdispatch", prefix);
+  snprintf(s->out_topics[OUT_EVENTS], 256, "%sevents", prefix);
+  snprintf(s->out_topics[OUT_DLQ], 256, "%sdlq", prefix);
+  snprintf(s->topic_events, 256, "%sevents", prefix);
+  snprintf(s->topic_control, 256, "%scontrol", prefix);
+  s->trackers = calloc((size_t)(s->ntiers * s->nparts), sizeof(tracker_t));
+  s->assigned = calloc((size_t)s->nparts, sizeof(bool));
+  s->recovering = calloc((size_t)s->nparts, sizeof(bool));
+  s->recover_until = calloc((size_t)s->nparts, sizeof(int64_t));
+  s->events_pos = calloc((size_t)s->nparts, sizeof(int64_t));
+  s->ledger = ledger_new();
+  if (!s->trackers || !s->assigned || !s->recovering || !s->recover_until ||
+      !s->events_pos || !s->ledger)
+    return STRATA_ERR_NOMEM;
+  for (int i = 0; i < s->ntiers * s->nparts; i++)
+    tracker_init(&s->trackers[i]);
+  if (core_create(s, err, size))
+    return STRATA_ERR_CONFIG;
+
+  if (!(s->tx = make_client(s, RD_KAFKA_PRODUCER, "scheduler-tx", tx_defaults,
+                            false, err, size)) ||
+      !(s->aux = make_client(s, RD_KAFKA_CONSUMER, "scheduler-aux",
+                             aux_defaults, false, err, size)) ||
+      !(s->in = make_client(s, RD_KAFKA_CONSUMER, "scheduler", in_defaults,
+                            true, err, size)))
+    return STRATA_ERR_CONFIG;
+  if ((error = rd_kafka_init_transactions(s->tx, 30000))) {
+    strata_errf(STRATA_ERR_KAFKA, err, size,
+                "init_transactions (transactional.id %s): %s", txid,
+                rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return STRATA_ERR_KAFKA;
+  }
+  /* Events of every partition (dependencies cross partitions) and the one
+   * control partition, from the end: history is read on assignment. */
+  l = rd_kafka_topic_partition_list_new(s->nparts + 1);
+  for (int p = 0; p < s->nparts; p++)
+    rd_kafka_topic_partition_list_add(l, s->topic_events, p)->offset =
+        RD_KAFKA_OFFSET_END;
+  {
+    int64_t w = -1;
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(c, s->topic_control, 0)->offset =
+        strata_epoch_now_ms() - s->window_ms;
+    if (rd_kafka_offsets_for_times(s->aux, c, 10000) == 0 &&
+        c->elems[0].err == 0)
+      w = c->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(c);
+    rd_kafka_topic_partition_list_add(l, s->topic_control, 0)->offset =
+        w >= 0 ? w : RD_KAFKA_OFFSET_END;
+  }
+  rd_kafka_assign(s->aux, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  for (int p = 0; p < s->nparts; p++) {
+    int64_t lo, hi;
+    if (rd_kafka_query_watermark_offsets(s->aux, s->topic_events, p, &lo, &hi,
+                                         10000) == 0)
+      s->events_pos[p] = hi;
+  }
+  l = rd_kafka_topic_partition_list_new(s->ntiers);
+  for (int i = 0; i < s->ntiers; i++)
+    rd_kafka_topic_partition_list_add(l, s->topic_tasks[i],
+                                      RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(s->in, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  s->cgmd = rd_kafka_consumer_group_metadata(s->in);
+  STRATA_INFO(COMP,
+              "started: transactional.id %s, group %s, %d tiers x %d "
+              "partitions",
+              txid, group, s->ntiers, s->nparts);
+  return STRATA_OK;
+}
+
+static void sched_teardown(sched_t *s) {
+  clear_outputs(s);
+  if (s->in) {
+    rd_kafka_consumer_close(s->in);
+    rd_kafka_destroy(s->in);
+  }
+  if (s->aux) {
+    rd_kafka_consumer_close(s->aux);
+    rd_kafka_destroy(s->aux);
+  }
+  if (s->cgmd)
+    rd_kafka_consumer_group_metadata_destroy(s->cgmd);
+  if (s->tx)
+    rd_kafka_destroy(s->tx);
+  for (uint64_t i = 0; i < s->nheld_cap; i++)
+    if (s->held[i].in_use)
+      held_free(s, i);
+  free(s->held);
+  free(s->free_slots);
+  if (s->trackers)
+    for (int i = 0; i < s->ntiers * s->nparts; i++)
+      tracker_clear(&s->trackers[i]);
+  free(s->trackers);
+  free(s->assigned);
+  free(s->recovering);
+  free(s->recover_until);
+  free(s->events_pos);
+  free(s->out);
+  free(s->pend);
+  ledger_destroy(s->ledger);
+  strata_core_destroy(s->core);
+  strata_layout_clear(&s->layout);
+  for (int i = 0; i < s->ntiers; i++)
+    free(s->tiers[i]);
+}
+
+/* Pauses all tier partitions when the core is full; resumes below 90 %. */
+static void flow_control(sched_t *s) {
+  uint64_t held = strata_core_held(s->core);
+  uint64_t max = (uint64_t)strata_config_get_int(s->cfg, "scheduler.max.tasks");
+  bool full = strata_core_is_full(s->core);
+  rd_kafka_topic_partition_list_t *l;
+
+  if (full == s->paused_full &&
+      (full || held >= max / 10 * 9 || !s->paused_full))
+    return;
+  if (!full && s->paused_full && held >= max / 10 * 9)
+    return;
+  l = rd_kafka_topic_partition_list_new(s->ntiers * s->nparts);
+  for (int p = 0; p < s->nparts; p++)
+    if (s->assigned[p] && !s->recovering[p])
+      for (int t = 0; t < s->ntiers; t++)
+        rd_kafka_topic_partition_list_add(l, s->topic_tasks[t], p);
+  if (full) {
+    rd_kafka_pause_partitions(s->in, l);
+    STRATA_WARN(COMP,
+                "the core holds %" PRIu64 " tasks (scheduler.max.tasks): "
+                "not fetching the tiers until it drains",
+                held);
+  } else {
+    rd_kafka_resume_partitions(s->in, l);
+  }
+  s->paused_full = full;
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
+int sched_run(strata_config_t *cfg, volatile int *stop) {
+  sched_t s;
+  char err[512];
+  int rc = 1;
+  int64_t tick = strata_config_get_int(cfg, "scheduler.tick");
+  strata_mono_us_t last_prune = strata_mono_now_us();
+
+  memset(&s, 0, sizeof(s));
+  s.cfg = cfg;
+  if (strata_codec_init(err, sizeof(err)) ||
+      sched_setup(&s, err, sizeof(err))) {
+    fprintf(stderr, "strata-scheduler: %s\n", err);
+    sched_teardown(&s);
+    return 2;
+  }
+  while (!*stop) {
+    strata_epoch_ms_t now;
+    strata_core_dispatch_t d;
+    strata_core_outcome_t outs[64];
+    size_t nouts;
+    int n = 0, work = 0, r;
+
+    /* Worker events and control commands. */
+    for (int i = 0; i < 1000; i++) {
+      rd_kafka_message_t *m = rd_kafka_consumer_poll(s.aux, 0);
+      if (!m)
+        break;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        const char *t = rd_kafka_topic_name(m->rkt);
+        int32_t p = m->partition;
+        if (!strcmp(t, s.topic_events) && p < s.nparts) {
+          if (m->offset > s.events_pos[p])
+            s.events_pos[p] = m->offset;
+          if (s.recovering[p] && m->offset >= s.recover_until[p])
+            recovery_done(&s, p);
+        }
+      } else if (m->err) {
+        STRATA_WARN(COMP, "events/control: %s", rd_kafka_message_errstr(m));
+      } else if (!strcmp(rd_kafka_topic_name(m->rkt), s.topic_control)) {
+        handle_control(&s, m);
+      } else {
+        handle_event(&s, m);
+        if (s.recovering[m->partition] &&
+            m->offset + 1 >= s.recover_until[m->partition])
+          recovery_done(&s, m->partition);
+      }
+      rd_kafka_message_destroy(m);
+      work++;
+    }
+
+    /* Tier records while the core has room. */
+    flow_control(&s);
+    for (int i = 0; i < s.batch && !strata_core_is_full(s.core); i++) {
+      rd_kafka_message_t *m = rd_kafka_consumer_poll(s.in, 0);
+      if (!m)
+        break;
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          STRATA_WARN(COMP, "tiers: %s", rd_kafka_message_errstr(m));
+      } else {
+        handle_task(&s, m);
+        work++;
+      }
+      rd_kafka_message_destroy(m);
+    }
+
+    /* Decisions. */
+    now = strata_epoch_now_ms();
+    while ((nouts = strata_core_poll_outcomes(s.core, now, outs, 64)) > 0) {
+      for (size_t i = 0; i < nouts; i++)
+        outcome_one(&s, &outs[i]);
+      work++;
+    }
+    while (n < s.batch && strata_core_next(s.core, now, &d)) {
+      dispatch_one(&s, &d);
+      n++;
+    }
+    work += n;
+
+    r = commit_turn(&s);
+    if (r == -2) {
+      fprintf(stderr, "strata-scheduler: fatal Kafka transaction error "
+                      "(see the log); exiting so a restart can recover\n");
+      break;
+    } else if (r == -1) {
+      rewind_to_committed(&s);
+    }
+
+    if (strata_mono_now_us() - last_prune > 60 * 1000000LL) {
+      ledger_prune(s.ledger, now - s.window_ms);
+      last_prune = strata_mono_now_us();
+    }
+    if (!work) {
+      /* Idle: block on the tier consumer until the next timer or a tick. */
+      strata_epoch_ms_t wake = strata_core_next_wakeup(s.core);
+      int64_t wait = tick;
+      if (wake != STRATA_CORE_NEVER && wake - now < wait)
+        wait = wake - now < 0 ? 0 : wake - now;
+      rd_kafka_message_t *m = strata_core_is_full(s.core)
+                                  ? (rd_kafka_poll(s.in, (int)wait), NULL)
+                                  : rd_kafka_consumer_poll(s.in, (int)wait);
+      if (m) {
+        if (!m->err)
+          handle_task(&s, m);
+        rd_kafka_message_destroy(m);
+      }
+    }
+  }
+  if (!*stop)
+    rc = 1;
+  else
+    rc = 0;
+  STRATA_INFO(COMP,
+              "stopping: dispatched %" PRIu64 ", dead-lettered %" PRIu64
+              ", duplicates skipped %" PRIu64 ", undecodable %" PRIu64,
+              s.dispatched, s.dead_lettered, s.duplicates, s.undecodable);
+  sched_teardown(&s);
+  return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * Internal interface of strata-scheduler: the offset tracker (what may be
+ * committed on each input partition), the ledger (what was already decided,
+ * for recovery and idempotency), and the daemon loop.
+ */
+#ifndef STRATA_SCHED_INT_H
+#define STRATA_SCHED_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "strata/config.h"
+#include "strata/err.h"
+#include "strata/time.h"
+
+/* ---- Offset tracker ------------------------------------------------------
+ *
+ * One per consumed input partition. Records arrive in offset order and are
+ * finished (dispatched, dead-lettered, skipped) in any order. The committable
+ * offset is the first unfinished one: everything below it is finished, so a
+ * restart that resumes there loses nothing. Each entry also keeps the events
+ * partition position seen when the record was consumed (its "mark"): any
+ * event the scheduler writes about that record or a later one lies at or
+ * after the mark, so a recovery scan of the events partition from the mark
+ * of the first unfinished record sees every decision that matters.
+ */
+typedef struct {
+  int64_t offset;
+  int64_t mark;
+  bool done;
+} tracker_entry_t;
+
+typedef struct {
+  tracker_entry_t *ring;
+  uint64_t cap, head, count; /* ring indices; seq = head_seq + i */
+  uint64_t head_seq;         /* sequence number of ring[head] */
+  int64_t next_offset;       /* last consumed offset + 1; -1 before any */
+  bool dirty;                /* committable position moved since commit */
+} tracker_t;
+
+void tracker_init(tracker_t *t);
+void tracker_clear(tracker_t *t);
+/* Appends a consumed record; returns its sequence number, or UINT64_MAX on
+ * OOM. */
+uint64_t tracker_push(tracker_t *t, int64_t offset, int64_t mark);
+/* Marks record `seq` finished. */
+void tracker_done(tracker_t *t, uint64_t seq);
+/* The offset to commit (-1 when nothing was consumed) and its mark (the
+ * current events position when everything is finished). */
+int64_t tracker_commit_offset(const tracker_t *t);
+int64_t tracker_commit_mark(const tracker_t *t, int64_t current_mark);
+
+/* ---- Ledger ----------------------------------------------------------------
+ *
+ * Decisions already made for (task id, attempt), learnt from the events topic
+ * during a recovery scan and from this process's own committed transactions,
+ * and idempotency keys seen within the window, with the task id that claimed
+ * each one.
+ */
+typedef struct ledger_s ledger_t;
+
+ledger_t *ledger_new(void);
+void ledger_destroy(ledger_t *l);
+/* Records that (id, attempt) was decided at `at`. */
+strata_err_t ledger_decided(ledger_t *l, const char *id, int32_t attempt,
+                            strata_epoch_ms_t at);
+bool ledger_is_decided(const ledger_t *l, const char *id, int32_t attempt);
+/* Claims idempotency key `key` for task `id`. Returns true when the key is
+ * free or already claimed by the same id, false when another task holds it
+ * (a duplicate submission). */
+bool ledger_claim_key(ledger_t *l, const char *key, const char *id,
+                      strata_epoch_ms_t at);
+/* Forgets entries older than `before`. */
+void ledger_prune(ledger_t *l, strata_epoch_ms_t before);
+uint64_t ledger_size(const ledger_t *l);
+
+/* ---- Daemon --------------------------------------------------------------*/
+
+/* Runs the scheduler until *stop becomes non-zero. Returns an exit code. */
+int sched_run(strata_config_t *cfg, volatile int *stop);
+
+#endif /* STRATA_SCHED_INT_H */
