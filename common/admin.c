@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,77 +86,91 @@ bad:
                      addr, s);
 }
 
-/* Fills `ss` from "host:port", "[v6]:port" or ":port". */
-static strata_err_t parse_listen(const char *addr, struct sockaddr_storage *ss,
-                                 socklen_t *sslen, char *errstr, size_t size) {
-  char host[64];
-  const char *port_str;
-  size_t hostlen;
-  int port;
-  strata_err_t err;
-
-  memset(ss, 0, sizeof(*ss));
-  if (addr[0] == '[') {
-    const char *close = strchr(addr, ']');
-
-    if (!close || close[1] != ':')
-      return strata_errf(STRATA_ERR_CONFIG, errstr, size,
-                         "admin listen address \"%s\": an IPv6 address needs "
-                         "\"]:port\" after it; " ADMIN_EXPECTED_FORM,
-                         addr);
-    hostlen = (size_t)(close - addr - 1);
-    port_str = close + 2;
-    if (hostlen >= sizeof(host))
-      goto bad_host;
-    memcpy(host, addr + 1, hostlen);
-    host[hostlen] = '\0';
-    err = parse_port(addr, port_str, &port, errstr, size);
-    if (err)
-      return err;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-      goto bad_host;
-    *sslen = sizeof(*sin6);
-    return STRATA_OK;
-  }
-
-  port_str = strrchr(addr, ':');
-  if (!port_str)
-    return strata_errf(
-        STRATA_ERR_CONFIG, errstr, size,
-        "admin listen address \"%s\": no port; " ADMIN_EXPECTED_FORM, addr);
-  hostlen = (size_t)(port_str - addr);
-  if (memchr(addr, ':', hostlen))
-    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
-                       "admin listen address \"%s\": an IPv6 address must be "
-                       "in brackets; " ADMIN_EXPECTED_FORM,
-                       addr);
-  if (hostlen >= sizeof(host))
-    goto bad_host;
-  memcpy(host, addr, hostlen);
-  host[hostlen] = '\0';
-  port_str++;
-  err = parse_port(addr, port_str, &port, errstr, size);
-  if (err)
-    return err;
-  struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-  sin->sin_family = AF_INET;
-  sin->sin_port = htons((uint16_t)port);
-  if (hostlen == 0 || strcmp(host, "localhost") == 0)
-    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-    goto bad_host;
-  *sslen = sizeof(*sin);
-  return STRATA_OK;
-
-bad_host:
+static strata_err_t bad_host(const char *addr, char *errstr, size_t size) {
   return strata_errf(STRATA_ERR_CONFIG, errstr, size,
                      "admin listen address \"%s\": host is not an IPv4 "
                      "address, \"localhost\" or a bracketed IPv6 "
                      "address; " ADMIN_EXPECTED_FORM,
                      addr);
+}
+
+/*
+ * Splits "host:port", "[v6]:port" or ":port" into `host` (without brackets)
+ * and the port text; `bracketed` tells which form it was.
+ */
+static strata_err_t split_listen(const char *addr, char *host, size_t hostsize,
+                                 const char **port_str, bool *bracketed,
+                                 char *errstr, size_t size) {
+  const char *host_start = addr, *host_end;
+
+  *bracketed = addr[0] == '[';
+  if (*bracketed) {
+    host_start = addr + 1;
+    host_end = strchr(addr, ']');
+    if (!host_end || host_end[1] != ':')
+      return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                         "admin listen address \"%s\": an IPv6 address needs "
+                         "\"]:port\" after it; " ADMIN_EXPECTED_FORM,
+                         addr);
+    *port_str = host_end + 2;
+  } else {
+    host_end = strrchr(addr, ':');
+    if (!host_end)
+      return strata_errf(
+          STRATA_ERR_CONFIG, errstr, size,
+          "admin listen address \"%s\": no port; " ADMIN_EXPECTED_FORM, addr);
+    if (memchr(addr, ':', (size_t)(host_end - addr)))
+      return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                         "admin listen address \"%s\": an IPv6 address must "
+                         "be in brackets; " ADMIN_EXPECTED_FORM,
+                         addr);
+    *port_str = host_end + 1;
+  }
+  if ((size_t)(host_end - host_start) >= hostsize)
+    return bad_host(addr, errstr, size);
+  memcpy(host, host_start, (size_t)(host_end - host_start));
+  host[host_end - host_start] = '\0';
+  return STRATA_OK;
+}
+
+/* Fills `ss` and `sslen` from a listen address. */
+static strata_err_t parse_listen(const char *addr, struct sockaddr_storage *ss,
+                                 socklen_t *sslen, char *errstr, size_t size) {
+  struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+  char host[INET6_ADDRSTRLEN];
+  const char *port_str = "";
+  bool bracketed, ok;
+  int port = 0;
+  strata_err_t err;
+
+  err = split_listen(addr, host, sizeof(host), &port_str, &bracketed, errstr,
+                     size);
+  if (err)
+    return err;
+  err = parse_port(addr, port_str, &port, errstr, size);
+  if (err)
+    return err;
+
+  memset(ss, 0, sizeof(*ss));
+  if (bracketed) {
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    ok = inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1;
+    *sslen = sizeof(*sin6);
+  } else {
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    /* No host means loopback: exposing more must be asked for. */
+    if (!host[0] || strcmp(host, "localhost") == 0) {
+      sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ok = true;
+    } else {
+      ok = inet_pton(AF_INET, host, &sin->sin_addr) == 1;
+    }
+    *sslen = sizeof(*sin);
+  }
+  return ok ? STRATA_OK : bad_host(addr, errstr, size);
 }
 
 /* A listening socket on `addr`, or -1 with errstr filled. */
