@@ -194,6 +194,8 @@ static void clear_outputs(sched_t *s) {
 static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
                        const char *routing_key, int32_t attempt, int tier,
                        int32_t p, const char *error) {
+  /* The routing key is the idempotency key whenever it differs from the id. */
+  const char *idem = strcmp(routing_key, id) ? routing_key : NULL;
   strata_event_t e;
   void *buf;
   size_t len;
@@ -203,6 +205,7 @@ static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
   e.kind = kind;
   e.task_id = borrow(id);
   e.routing_key = borrow(routing_key);
+  e.idempotency_key = borrow(idem);
   e.attempt = attempt;
   e.tier = s->tiers[tier];
   e.time_ms = strata_epoch_now_ms();
@@ -978,6 +981,10 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
                                      "earliest",
                                      "partition.assignment.strategy",
                                      "range",
+                                     "group.instance.id",
+                                     instance,
+                                     "session.timeout.ms",
+                                     "10000",
                                      NULL};
   const char *const aux_defaults[] = {"group.id",
                                       auxgroup,
