@@ -12,7 +12,8 @@ STRATA_BUILD_PKGS="build-essential cmake ninja-build pkg-config librdkafka-dev
 # Extra packages for the test suite: cmocka, clang + its libFuzzer runtime,
 # valgrind, Python venv for the cross-language vectors, Java and Maven for
 # the local Apache Kafka broker.
-STRATA_TEST_PKGS="libcmocka-dev clang valgrind clang-format python3 python3-venv
+STRATA_TEST_PKGS="libcmocka-dev libcurl4-openssl-dev prometheus clang valgrind clang-format
+  python3 python3-venv
   openjdk-17-jdk-headless maven"
 
 # The libFuzzer runtime is in a differently named package per release.
