@@ -77,6 +77,14 @@ static const strata_cfg_key_t keys[] = {
     {"worker.stderr.tail", STRATA_CFG_INT, "4096", 0, 1048576, NULL,
      STRATA_CFG_WORKER,
      "Bytes of an exec handler's stderr kept in its failure event."},
+    {"worker.shutdown.timeout", STRATA_CFG_DURATION, "10s", 0, SEC(3600),
+     NULL, STRATA_CFG_WORKER,
+     "How long a stopping worker, or one losing a partition, waits for "
+     "running tasks before handing them back to the group."},
+    {"worker.kill.grace", STRATA_CFG_DURATION, "5s", 0, SEC(600), NULL,
+     STRATA_CFG_WORKER,
+     "Time between SIGTERM and SIGKILL to a cancelled exec command's process "
+     "group."},
     {"codec.max.record.bytes", STRATA_CFG_INT, "1048576", 1024, 67108864, NULL,
      STRATA_CFG_ALL,
      "Largest record accepted for decoding; larger ones go to the DLQ."},

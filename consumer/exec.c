@@ -1,0 +1,501 @@
+/*
+ * The built-in exec handler: runs `/bin/sh -c <command>` for each task of a
+ * type configured as `exec.<type>=<command>`.
+ *
+ * Contract with the command (docs/ARCHITECTURE.md, "Workers"): the payload on
+ * stdin; STRATA_TASK_ID, STRATA_TASK_TYPE, STRATA_TIER, STRATA_ATTEMPT,
+ * STRATA_IDEMPOTENCY_KEY, STRATA_WORKER_ID, STRATA_DEADLINE_MS (when the task
+ * has a deadline) and STRATA_HEADER_<KEY> per header in its environment; exit
+ * 0 succeeds, 65 (EX_DATAERR) fails for good, any other exit or a signal
+ * fails retryably; the last worker.stderr.tail bytes of stderr go into the
+ * failure's error text.
+ *
+ * The child leads its own process group, so cancellation (user request,
+ * start_to_close timeout, worker stop) reaches everything it started: SIGTERM
+ * to the group, SIGKILL after worker.kill.grace. Pipes are close-on-exec, so
+ * concurrent spawns never inherit each other's ends (a leaked stdin write end
+ * would keep a sibling's stdin from ever reaching EOF).
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include "worker_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "strata/log.h"
+
+extern char **environ;
+
+#define EXIT_PERMANENT 65 /* EX_DATAERR: the input is wrong, do not retry */
+#define IO_TICK_MS 50
+
+typedef struct {
+  char *command;
+} exec_cmd_t;
+
+typedef struct {
+  char *types; /* "a, b, c" */
+} exec_unknown_t;
+
+/* ---- environment ---------------------------------------------------- */
+
+typedef struct {
+  char **v;
+  size_t n, cap;
+  bool oom;
+} envv_t;
+
+static void env_add(envv_t *e, char *entry) {
+  if (!entry) {
+    e->oom = true;
+    return;
+  }
+  if (e->n + 2 > e->cap) {
+    size_t cap = e->cap ? e->cap * 2 : 64;
+    char **v = realloc(e->v, cap * sizeof(*v));
+    if (!v) {
+      free(entry);
+      e->oom = true;
+      return;
+    }
+    e->v = v;
+    e->cap = cap;
+  }
+  e->v[e->n++] = entry;
+  e->v[e->n] = NULL;
+}
+
+static char *env_entry(const char *name, const char *value) {
+  size_t n = strlen(name) + strlen(value) + 2;
+  char *s = malloc(n);
+  if (s)
+    snprintf(s, n, "%s=%s", name, value);
+  return s;
+}
+
+static void env_free(envv_t *e) {
+  for (size_t i = 0; i < e->n; i++)
+    free(e->v[i]);
+  free(e->v);
+}
+
+/* True when `entry` ("NAME=value") is one the handler sets itself. */
+static bool env_is_ours(const char *entry) {
+  static const char *const names[] = {"STRATA_TASK_ID",
+                                      "STRATA_TASK_TYPE",
+                                      "STRATA_TIER",
+                                      "STRATA_ATTEMPT",
+                                      "STRATA_DEADLINE_MS",
+                                      "STRATA_WORKER_ID",
+                                      "STRATA_IDEMPOTENCY_KEY",
+                                      NULL};
+  const char *eq = strchr(entry, '=');
+  size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+
+  if (!strncmp(entry, "STRATA_HEADER_", 14))
+    return true;
+  for (int i = 0; names[i]; i++)
+    if (strlen(names[i]) == len && !strncmp(entry, names[i], len))
+      return true;
+  return false;
+}
+
+static void build_env(const strata_job_t *job, envv_t *e) {
+  const strata_task_t *t = strata_job_task(job);
+  char num[32];
+
+  for (char **p = environ; p && *p; p++)
+    if (!env_is_ours(*p))
+      env_add(e, strdup(*p));
+  env_add(e, env_entry("STRATA_TASK_ID", t->id ? t->id : ""));
+  env_add(e, env_entry("STRATA_TASK_TYPE", t->type ? t->type : "default"));
+  env_add(e, env_entry("STRATA_TIER", t->tier ? t->tier : ""));
+  snprintf(num, sizeof(num), "%d", (int)t->attempt);
+  env_add(e, env_entry("STRATA_ATTEMPT", num));
+  env_add(e,
+          env_entry("STRATA_IDEMPOTENCY_KEY", strata_job_idempotency_key(job)));
+  env_add(e, env_entry("STRATA_WORKER_ID", strata_worker_id(job->w)));
+  if (t->has_deadline_ms) {
+    snprintf(num, sizeof(num), "%lld", (long long)t->deadline_ms);
+    env_add(e, env_entry("STRATA_DEADLINE_MS", num));
+  }
+  for (size_t i = 0; i < t->headers_count; i++) {
+    size_t klen = strlen(t->headers[i].key);
+    char *name = malloc(14 + klen + 1);
+    if (!name) {
+      e->oom = true;
+      continue;
+    }
+    memcpy(name, "STRATA_HEADER_", 14);
+    for (size_t k = 0; k < klen; k++) {
+      unsigned char c = (unsigned char)t->headers[i].key[k];
+      name[14 + k] = isalnum(c) && c < 128 ? (char)toupper(c) : '_';
+    }
+    name[14 + klen] = '\0';
+    env_add(e, env_entry(name, t->headers[i].value));
+    free(name);
+  }
+}
+
+/* ---- stderr tail ------------------------------------------------------ */
+
+typedef struct {
+  char *buf;
+  size_t cap, len;
+  size_t total; /* bytes read in all */
+} tail_t;
+
+static void tail_append(tail_t *t, const char *data, size_t n) {
+  t->total += n;
+  if (t->cap == 0)
+    return;
+  if (n >= t->cap) {
+    memcpy(t->buf, data + (n - t->cap), t->cap);
+    t->len = t->cap;
+    return;
+  }
+  if (t->len + n > t->cap) {
+    size_t drop = t->len + n - t->cap;
+    memmove(t->buf, t->buf + drop, t->len - drop);
+    t->len -= drop;
+  }
+  memcpy(t->buf + t->len, data, n);
+  t->len += n;
+}
+
+/* Reads what `fd` has now; returns false at EOF or on an error. */
+static bool tail_read(tail_t *t, int fd) {
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n > 0) {
+      tail_append(t, chunk, (size_t)n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return true;
+    return false;
+  }
+}
+
+/* ---- the handler ------------------------------------------------------ */
+
+static strata_mono_us_t mono_ms(void) {
+  return strata_mono_now_us() / 1000;
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
+}
+
+/* Swallows a SIGPIPE raised by writing to a dead child's stdin; it is
+ * blocked on handler threads, so it is pending rather than delivered. */
+static void clear_sigpipe(void) {
+  sigset_t set;
+  struct timespec zero = {0, 0};
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  while (sigtimedwait(&set, NULL, &zero) == SIGPIPE)
+    ;
+}
+
+static int spawn_child(const char *command, envv_t *env, int in_r, int err_w,
+                       pid_t *pid) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t empty, defs;
+  char *argv[] = {"sh", "-c", (char *)(uintptr_t)command, NULL};
+  static const int defsigs[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,
+                                SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2};
+  int rc;
+
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
+  posix_spawnattr_init(&attr);
+  sigemptyset(&empty);
+  sigemptyset(&defs);
+  for (size_t i = 0; i < sizeof(defsigs) / sizeof(defsigs[0]); i++)
+    sigaddset(&defs, defsigs[i]);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &defs);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+                                      POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+  rc = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, env->v);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc;
+}
+
+static const char *signal_name(int sig) {
+  switch (sig) {
+  case SIGKILL:
+    return "SIGKILL";
+  case SIGTERM:
+    return "SIGTERM";
+  case SIGINT:
+    return "SIGINT";
+  case SIGSEGV:
+    return "SIGSEGV";
+  case SIGABRT:
+    return "SIGABRT";
+  case SIGPIPE:
+    return "SIGPIPE";
+  default:
+    return "signal";
+  }
+}
+
+static strata_handler_status_t exec_run(strata_job_t *job, void *opaque) {
+  const exec_cmd_t *cmd = opaque;
+  const strata_task_t *t = strata_job_task(job);
+  size_t tail_cap = strata_worker_stderr_tail(job->w);
+  int64_t grace_ms = strata_worker_kill_grace_ms(job->w);
+  envv_t env = {0};
+  tail_t tail = {0};
+  int in[2] = {-1, -1}, err[2] = {-1, -1};
+  size_t written = 0;
+  pid_t pid = -1;
+  int status = 0, rc;
+  bool exited = false, cancelled = false;
+  int64_t kill_at = -1; /* when SIGKILL is due, ms monotonic; -1: not yet */
+  strata_handler_status_t result = STRATA_HANDLER_FAILED;
+
+  build_env(job, &env);
+  if (env.oom || (tail_cap && !(tail.buf = malloc(tail_cap)))) {
+    strata_job_fail(job, true, "exec: out of memory");
+    goto out;
+  }
+  tail.cap = tail_cap;
+  if (pipe2(in, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+    strata_job_fail(job, true, "exec: pipe: %s", strerror(errno));
+    goto out;
+  }
+  if ((rc = spawn_child(cmd->command, &env, in[0], err[1], &pid))) {
+    strata_job_fail(job, true, "exec: cannot start /bin/sh: %s", strerror(rc));
+    pid = -1;
+    goto out;
+  }
+  close_fd(&in[0]);
+  close_fd(&err[1]);
+  fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
+  fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK);
+  if (t->payload_len == 0)
+    close_fd(&in[1]);
+
+  while (!exited) {
+    struct pollfd pfd[2];
+    int nfd = 0;
+    pid_t r;
+
+    if (in[1] >= 0)
+      pfd[nfd++] = (struct pollfd){in[1], POLLOUT, 0};
+    if (err[0] >= 0)
+      pfd[nfd++] = (struct pollfd){err[0], POLLIN, 0};
+    if (poll(pfd, (nfds_t)nfd, IO_TICK_MS) < 0 && errno != EINTR)
+      break;
+    if (in[1] >= 0) {
+      ssize_t n = write(in[1], t->payload + written, t->payload_len - written);
+      if (n > 0)
+        written += (size_t)n;
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) ||
+          written == t->payload_len) {
+        if (n < 0 && errno == EPIPE)
+          clear_sigpipe();
+        close_fd(&in[1]); /* EOF for the child, or it stopped reading */
+      }
+    }
+    if (err[0] >= 0 && !tail_read(&tail, err[0]))
+      close_fd(&err[0]);
+    if ((r = waitpid(pid, &status, WNOHANG)) == pid)
+      exited = true;
+    else if (r < 0 && errno != EINTR)
+      break;
+    if (!exited && !cancelled && strata_job_cancel_requested(job)) {
+      cancelled = true;
+      kill(-pid, SIGTERM);
+      kill_at = mono_ms() + grace_ms;
+    }
+    if (!exited && kill_at >= 0 && mono_ms() >= kill_at) {
+      kill(-pid, SIGKILL);
+      kill_at = -1;
+    }
+  }
+  /* Whatever is left in the pipe now; a grandchild that keeps stderr open
+   * is not waited for. */
+  if (err[0] >= 0)
+    tail_read(&tail, err[0]);
+  if (cancelled)
+    kill(-pid, SIGKILL); /* leftovers of the group, if any */
+
+  if (!exited) {
+    strata_job_fail(job, true, "exec: lost track of child %ld: %s", (long)pid,
+                    strerror(errno));
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    result = STRATA_HANDLER_SUCCEEDED;
+  } else if (cancelled) {
+    result = STRATA_HANDLER_CANCELLED;
+    /* The runtime reports TIMED_OUT or hands back when it asked for the
+     * stop; only a user's cancel is a CANCELLED outcome. */
+    if (atomic_load(&job->cancel_reason) != STRATA_JOB_CANCEL_USER)
+      result = STRATA_HANDLER_FAILED;
+  } else {
+    char what[96];
+    bool retryable = true;
+    if (WIFEXITED(status)) {
+      snprintf(what, sizeof(what), "exited with code %d", WEXITSTATUS(status));
+      retryable = WEXITSTATUS(status) != EXIT_PERMANENT;
+    } else {
+      snprintf(what, sizeof(what), "was killed by %s (%d)",
+               signal_name(WTERMSIG(status)), WTERMSIG(status));
+    }
+    if (tail.total == 0)
+      strata_job_fail(job, retryable, "command %s; stderr was empty", what);
+    else if (tail.total > tail.len)
+      strata_job_fail(job, retryable,
+                      "command %s; last %zu of %zu stderr bytes: %.*s", what,
+                      tail.len, tail.total, (int)tail.len, tail.buf);
+    else
+      strata_job_fail(job, retryable, "command %s; stderr: %.*s", what,
+                      (int)tail.len, tail.buf);
+  }
+  if (result == STRATA_HANDLER_FAILED && !exited && pid > 0) {
+    kill(-pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+out:
+  close_fd(&in[0]);
+  close_fd(&in[1]);
+  close_fd(&err[0]);
+  close_fd(&err[1]);
+  free(tail.buf);
+  env_free(&env);
+  return result;
+}
+
+static strata_handler_status_t exec_unknown(strata_job_t *job, void *opaque) {
+  const exec_unknown_t *u = opaque;
+  const char *type = strata_job_task(job)->type;
+
+  if (!type)
+    type = "default";
+  strata_job_fail(job, false,
+                  "no exec command for task type \"%s\" on worker %s; "
+                  "configured types: %s (set exec.%s=<command>)",
+                  type, strata_worker_id(job->w), u->types, type);
+  return STRATA_HANDLER_FAILED;
+}
+
+static void free_cmd(void *p) {
+  exec_cmd_t *c = p;
+  if (c)
+    free(c->command);
+  free(c);
+}
+
+static void free_unknown(void *p) {
+  exec_unknown_t *u = p;
+  if (u)
+    free(u->types);
+  free(u);
+}
+
+typedef struct {
+  strata_worker_t *w;
+  strata_err_t err;
+  char *errstr;
+  size_t size;
+  int count;
+  bool has_fallback;
+  char types[2048];
+  size_t used;
+} register_ctx_t;
+
+static void register_one(const char *type, const char *command, void *opaque) {
+  register_ctx_t *ctx = opaque;
+  exec_cmd_t *c;
+  strata_err_t err;
+
+  if (ctx->err)
+    return;
+  if (!*command) {
+    ctx->err = strata_errf(STRATA_ERR_CONFIG, ctx->errstr, ctx->size,
+                           "exec.%s: the command is empty", type);
+    return;
+  }
+  if (!(c = calloc(1, sizeof(*c))) || !(c->command = strdup(command))) {
+    free(c);
+    ctx->err =
+        strata_errf(STRATA_ERR_NOMEM, ctx->errstr, ctx->size, "out of memory");
+    return;
+  }
+  err = strata_worker_register_owned(ctx->w, type, exec_run, c, free_cmd);
+  if (err == STRATA_ERR_EXISTS) {
+    /* A later --set of the same key replaces the command. */
+    free_cmd(c);
+    ctx->err = strata_errf(err, ctx->errstr, ctx->size,
+                           "exec.%s: a handler for type \"%s\" is already "
+                           "registered",
+                           type, type);
+    return;
+  }
+  if (err) {
+    free_cmd(c);
+    ctx->err = strata_errf(err, ctx->errstr, ctx->size, "exec.%s: %s", type,
+                           strata_err2str(err));
+    return;
+  }
+  ctx->count++;
+  if (!strcmp(type, "*"))
+    ctx->has_fallback = true;
+  else if (ctx->used < sizeof(ctx->types))
+    ctx->used +=
+        (size_t)snprintf(ctx->types + ctx->used, sizeof(ctx->types) - ctx->used,
+                         "%s%s", ctx->used ? ", " : "", type);
+}
+
+strata_err_t strata_worker_register_exec(strata_worker_t *w,
+                                         const strata_config_t *cfg,
+                                         char *errstr, size_t size) {
+  register_ctx_t ctx = {.w = w, .errstr = errstr, .size = size};
+  exec_unknown_t *u;
+  strata_err_t err;
+
+  strata_config_foreach_prefix(cfg, "exec.", register_one, &ctx);
+  if (ctx.err)
+    return ctx.err;
+  if (ctx.count == 0)
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "no exec.<type>=<command> is configured; add one per "
+                       "task type, e.g. --set 'exec.report=./report.sh'");
+  if (ctx.has_fallback)
+    return STRATA_OK;
+  if (!(u = calloc(1, sizeof(*u))) ||
+      !(u->types = strdup(ctx.used ? ctx.types : "(none)"))) {
+    free(u);
+    return strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+  }
+  err = strata_worker_register_owned(w, "*", exec_unknown, u, free_unknown);
+  if (err == STRATA_ERR_EXISTS) {
+    free_unknown(u); /* the caller's own fallback handles unknown types */
+    return STRATA_OK;
+  }
+  if (err)
+    free_unknown(u);
+  return err ? strata_errf(err, errstr, size, "%s", strata_err2str(err))
+             : STRATA_OK;
+}

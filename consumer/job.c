@@ -1,0 +1,253 @@
+/*
+ * One running attempt (strata_job_t): what its handler may read and report,
+ * and the TaskEvents written about it.
+ *
+ * Every event of a job goes to the events topic at the dispatch record's
+ * partition number, keyed by the dispatch record's key, so it meets the
+ * scheduler instance that owns the task. Only a terminal event carries the
+ * job as its message opaque: its delivery report is what lets the consume
+ * loop commit the dispatch offset.
+ */
+#include "worker_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "strata/codec.h"
+#include "strata/log.h"
+
+/* Longest error text kept; an event must stay well under the codec's
+ * record size limit. */
+#define ERROR_MAX (256 * 1024)
+
+strata_job_t *strata_job_new(strata_worker_t *w) {
+  strata_job_t *job = calloc(1, sizeof(*job));
+
+  if (!job)
+    return NULL;
+  job->w = w;
+  strata_task_init(&job->task);
+  job->retryable = true;
+  atomic_init(&job->cancel_reason, STRATA_JOB_CANCEL_NONE);
+  return job;
+}
+
+void strata_job_destroy(strata_job_t *job) {
+  if (!job)
+    return;
+  strata_task_clear(&job->task);
+  free(job->routing_key);
+  for (size_t i = 0; i < job->usage_count; i++)
+    free(job->usage[i].key);
+  free(job->usage);
+  free(job->error);
+  free(job);
+}
+
+const strata_task_t *strata_job_task(const strata_job_t *job) {
+  return &job->task;
+}
+
+const char *strata_job_idempotency_key(const strata_job_t *job) {
+  if (job->task.idempotency_key && *job->task.idempotency_key)
+    return job->task.idempotency_key;
+  return job->task.id ? job->task.id : "";
+}
+
+int32_t strata_job_attempt(const strata_job_t *job) {
+  return job->task.attempt;
+}
+
+int32_t strata_job_partition(const strata_job_t *job) {
+  return job->partition;
+}
+
+int64_t strata_job_offset(const strata_job_t *job) {
+  return job->offset;
+}
+
+strata_err_t strata_job_report_usage(strata_job_t *job, const char *pool,
+                                     int64_t amount) {
+  strata_kv_long_t *u;
+
+  if (!pool || !*pool || amount < 0)
+    return STRATA_ERR_INVALID_ARG;
+  for (size_t i = 0; i < job->usage_count; i++)
+    if (!strcmp(job->usage[i].key, pool)) {
+      job->usage[i].value += amount;
+      return STRATA_OK;
+    }
+  u = realloc(job->usage, (job->usage_count + 1) * sizeof(*u));
+  if (!u)
+    return STRATA_ERR_NOMEM;
+  job->usage = u;
+  if (!(u[job->usage_count].key = strdup(pool)))
+    return STRATA_ERR_NOMEM;
+  u[job->usage_count++].value = amount;
+  return STRATA_OK;
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  size_t len;
+  uint32_t cp;
+
+  if (s[0] < 0x80)
+    return s[0] ? 1 : 0;
+  if ((s[0] & 0xe0) == 0xc0) {
+    len = 2;
+    cp = s[0] & 0x1f;
+  } else if ((s[0] & 0xf0) == 0xe0) {
+    len = 3;
+    cp = s[0] & 0x0f;
+  } else if ((s[0] & 0xf8) == 0xf0) {
+    len = 4;
+    cp = s[0] & 0x07;
+  } else {
+    return 0;
+  }
+  if (len > n)
+    return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+      (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return len;
+}
+
+/* Replaces every byte that is not part of valid UTF-8 with '?', so text from
+ * a handler (or a command's stderr) always encodes. */
+static void sanitize_utf8(char *text) {
+  unsigned char *s = (unsigned char *)text;
+  size_t n = strlen(text);
+
+  for (size_t i = 0; i < n;) {
+    size_t len = utf8_seq(s + i, n - i);
+    if (len == 0) {
+      s[i++] = '?';
+      continue;
+    }
+    i += len;
+  }
+}
+
+void strata_job_fail(strata_job_t *job, bool retryable, const char *fmt, ...) {
+  va_list ap;
+  char *buf;
+  int n;
+
+  job->retryable = retryable;
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  if (n >= ERROR_MAX)
+    n = ERROR_MAX - 1;
+  if (!(buf = malloc((size_t)n + 1)))
+    return;
+  va_start(ap, fmt);
+  vsnprintf(buf, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  sanitize_utf8(buf);
+  free(job->error);
+  job->error = buf;
+}
+
+bool strata_job_cancel_requested(const strata_job_t *job) {
+  return atomic_load(&job->cancel_reason) != STRATA_JOB_CANCEL_NONE;
+}
+
+void strata_job_heartbeat(strata_job_t *job) {
+  strata_worker_t *w = job->w;
+
+  pthread_mutex_lock(&w->lock);
+  if (job->state == STRATA_JOB_RUNNING) {
+    job->last_hb_us = strata_mono_now_us();
+    strata_job_emit(job, STRATA_EVENT_HEARTBEAT, NULL, true);
+  }
+  pthread_mutex_unlock(&w->lock);
+}
+
+static bool is_terminal(strata_event_kind_t kind) {
+  return kind == STRATA_EVENT_SUCCEEDED || kind == STRATA_EVENT_FAILED ||
+         kind == STRATA_EVENT_CANCELLED || kind == STRATA_EVENT_TIMED_OUT;
+}
+
+strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind,
+                             const char *error, bool retryable) {
+  strata_worker_t *w = job->w;
+  bool terminal = is_terminal(kind);
+  strata_event_t ev;
+  void *buf = NULL;
+  size_t len = 0;
+  char err[512];
+  rd_kafka_resp_err_t kerr;
+
+  /* The event borrows the job's strings; it is never cleared, only its
+   * encoded bytes are freed. */
+  strata_event_init(&ev);
+  ev.task_id = job->task.id;
+  ev.idempotency_key = job->task.idempotency_key;
+  ev.attempt = job->task.attempt;
+  ev.kind = kind;
+  ev.time_ms = strata_epoch_now_ms();
+  ev.tier = job->task.tier;
+  ev.worker_id = w->worker_id;
+  ev.routing_key = job->routing_key;
+  if (kind == STRATA_EVENT_FAILED || kind == STRATA_EVENT_TIMED_OUT) {
+    ev.error = (char *)(uintptr_t)error;
+    ev.retryable = retryable;
+  }
+  if (terminal) {
+    ev.usage = job->usage;
+    ev.usage_count = job->usage_count;
+  }
+  if (strata_event_encode(&ev, &buf, &len, err, sizeof(err)) && terminal) {
+    /* Usage keys come from the handler; an outcome is worth more than them. */
+    STRATA_WARN("worker",
+                "%s event of task %s does not encode (%s); "
+                "writing it without usage",
+                strata_event_kind_name(kind), job->task.id, err);
+    ev.usage = NULL;
+    ev.usage_count = 0;
+  }
+  if (!buf && strata_event_encode(&ev, &buf, &len, err, sizeof(err))) {
+    STRATA_ERROR("worker", "cannot encode %s event of task %s: %s",
+                 strata_event_kind_name(kind), job->task.id, err);
+    return STRATA_ERR_ENCODE;
+  }
+  for (;;) {
+    kerr = rd_kafka_producev(
+        w->producer, RD_KAFKA_V_TOPIC(w->events_topic),
+        RD_KAFKA_V_PARTITION(job->partition),
+        RD_KAFKA_V_KEY(job->routing_key, strlen(job->routing_key)),
+        RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+        RD_KAFKA_V_OPAQUE(terminal ? job : NULL), RD_KAFKA_V_END);
+    if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL || !terminal)
+      break;
+    /* The consume loop serves delivery reports and drains the queue; a
+     * terminal event must not be dropped, so wait for room without holding
+     * the lock. */
+    pthread_mutex_unlock(&w->lock);
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&w->lock);
+  }
+  if (kerr) {
+    free(buf);
+    STRATA_ERROR("worker", "cannot produce %s event of task %s to %s [%d]: %s",
+                 strata_event_kind_name(kind), job->task.id, w->events_topic,
+                 (int)job->partition, rd_kafka_err2str(kerr));
+    return STRATA_ERR_KAFKA;
+  }
+  return STRATA_OK;
+}

@@ -1,0 +1,926 @@
+/*
+ * The worker runtime: one consume loop (the thread inside
+ * strata_worker_run()) and a pool of handler threads.
+ *
+ * Flow control: every assigned partition's fetch queue is forwarded to one
+ * private queue (`msgq`) instead of the consumer queue, so the consumer queue
+ * carries only rebalances and errors. The loop polls the consumer queue on
+ * every turn, saturated or not (which serves rebalances and keeps
+ * max.poll.interval.ms satisfied), and takes a record from `msgq` only when a
+ * handler slot is free. A record never waits in this process outside
+ * librdkafka, and librdkafka stops fetching once `msgq` holds
+ * queued.min.messages records, so the backlog stays in Kafka. Nothing is
+ * paused, so no prefetched record is dropped and refetched.
+ *
+ * Commits: each partition keeps its in-flight offsets (offsets.c); an offset
+ * is finished when its terminal event's delivery report is OK (or at once for
+ * a record that does not decode), and the loop commits the lowest unfinished
+ * offset of each partition. On revocation it takes no more records of the
+ * partition, waits up to worker.shutdown.timeout for its tasks, commits, and
+ * forgets the partition: a task finishing later still reports its outcome,
+ * but its commit is dropped and the next owner runs it again.
+ *
+ * Invariants: at most `concurrency` jobs are queued or running (`busy`); the
+ * loop's wake pipe is written by librdkafka (queue non-empty), by handler
+ * threads (a slot freed) and by strata_worker_stop().
+ */
+#include "worker_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "strata/codec.h"
+#include "strata/kafka.h"
+#include "strata/log.h"
+
+#define LOOP_TICK_MS 100
+
+static void free_handlers(strata_worker_t *w) {
+  for (int i = 0; i < w->nhandlers; i++) {
+    if (w->handlers[i].free_opaque)
+      w->handlers[i].free_opaque(w->handlers[i].opaque);
+    free(w->handlers[i].type);
+  }
+  free(w->handlers);
+  w->handlers = NULL;
+  w->nhandlers = 0;
+}
+
+void strata_worker_wake(strata_worker_t *w) {
+  char c = 'w';
+  ssize_t n = write(w->wake[1], &c, 1);
+  (void)n; /* a full pipe already means "wake up" */
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+  (void)rk;
+  (void)opaque;
+  if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    STRATA_WARN("worker",
+                "offset commit failed: %s (the records will be "
+                "run again by their next owner)",
+                rd_kafka_err2str(err));
+  for (int i = 0; offsets && i < offsets->cnt; i++)
+    if (offsets->elems[i].err)
+      STRATA_WARN("worker", "offset commit of %s [%d] at %" PRId64 ": %s",
+                  offsets->elems[i].topic, (int)offsets->elems[i].partition,
+                  offsets->elems[i].offset,
+                  rd_kafka_err2str(offsets->elems[i].err));
+}
+
+static int set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
+    return -1;
+  /* Not inherited by exec'd commands. */
+  return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static char *topic_name(const char *prefix, const char *name) {
+  size_t n = strlen(prefix) + strlen(name) + 1;
+  char *s = malloc(n);
+  if (s)
+    snprintf(s, n, "%s%s", prefix, name);
+  return s;
+}
+
+strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
+                                   size_t size) {
+  strata_worker_t *w = calloc(1, sizeof(*w));
+  const char *prefix = strata_config_get_str(cfg, "topic.prefix");
+  rd_kafka_conf_t *conf = NULL;
+  char host[256], qmin[32];
+  char reason[512];
+
+  if (!w) {
+    strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+    return NULL;
+  }
+  w->wake[0] = w->wake[1] = -1;
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_cond_init(&w->cond, NULL);
+  atomic_init(&w->stop, 0);
+  atomic_init(&w->running, 0);
+  w->concurrency = (int)strata_config_get_int(cfg, "worker.concurrency");
+  w->hb_interval_ms = strata_config_get_int(cfg, "worker.heartbeat.interval");
+  w->shutdown_ms = strata_config_get_int(cfg, "worker.shutdown.timeout");
+  w->kill_grace_ms = strata_config_get_int(cfg, "worker.kill.grace");
+  w->stderr_tail = (size_t)strata_config_get_int(cfg, "worker.stderr.tail");
+  if (gethostname(host, sizeof(host)))
+    snprintf(host, sizeof(host), "unknown");
+  host[sizeof(host) - 1] = '\0';
+  snprintf(w->worker_id, sizeof(w->worker_id), "%s:%ld", host, (long)getpid());
+  if (!(w->dispatch_topic = topic_name(prefix, "dispatch")) ||
+      !(w->events_topic = topic_name(prefix, "events")) ||
+      !(w->slots = calloc((size_t)w->concurrency, sizeof(*w->slots)))) {
+    strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+    goto err;
+  }
+  if (pipe(w->wake) || set_nonblock(w->wake[0]) || set_nonblock(w->wake[1])) {
+    strata_errf(STRATA_ERR_IO, errstr, size, "wake pipe: %s", strerror(errno));
+    goto err;
+  }
+
+  /* Producer of events: idempotent, so a retried send is never a duplicate
+   * and order per partition holds. */
+  {
+    static const char *const defaults[] = {"enable.idempotence", "true",
+                                           "linger.ms", "5", NULL};
+    if (!(conf = strata_kafka_conf_new(cfg, "worker", defaults, errstr, size)))
+      goto err;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, w);
+    if (!(w->producer =
+              rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof(reason)))) {
+      strata_errf(STRATA_ERR_KAFKA, errstr, size, "events producer: %s",
+                  reason);
+      goto err;
+    }
+    conf = NULL;
+  }
+
+  /* Consumer of dispatch: manual, ordered commits only; a small prefetch,
+   * since a fetched record waits for a free handler slot. */
+  {
+    snprintf(qmin, sizeof(qmin), "%d",
+             w->concurrency * 2 < 16 ? 16 : w->concurrency * 2);
+    const char *const defaults[] = {
+        "group.id",
+        strata_config_get_str(cfg, "worker.group.id"),
+        "enable.auto.commit",
+        "false",
+        "enable.auto.offset.store",
+        "false",
+        "auto.offset.reset",
+        "earliest",
+        "isolation.level",
+        "read_committed",
+        "queued.min.messages",
+        qmin,
+        "queued.max.messages.kbytes",
+        "4096",
+        NULL};
+    if (!(conf = strata_kafka_conf_new(cfg, "worker", defaults, errstr, size)))
+      goto err;
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
+    rd_kafka_conf_set_opaque(conf, w);
+    if (!(w->consumer =
+              rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof(reason)))) {
+      strata_errf(STRATA_ERR_KAFKA, errstr, size, "dispatch consumer: %s",
+                  reason);
+      goto err;
+    }
+    conf = NULL;
+    rd_kafka_poll_set_consumer(w->consumer);
+    w->msgq = rd_kafka_queue_new(w->consumer);
+  }
+  return w;
+err:
+  if (conf)
+    rd_kafka_conf_destroy(conf);
+  strata_worker_destroy(w);
+  return NULL;
+}
+
+void strata_worker_destroy(strata_worker_t *w) {
+  if (!w)
+    return;
+  if (w->msgq)
+    rd_kafka_queue_destroy(w->msgq);
+  if (w->consumer)
+    rd_kafka_destroy(w->consumer);
+  if (w->producer) {
+    rd_kafka_flush(w->producer, 5000);
+    rd_kafka_destroy(w->producer);
+  }
+  for (int i = 0; i < w->nparts; i++)
+    strata_offq_clear(&w->parts[i].q);
+  free(w->parts);
+  free_handlers(w);
+  free(w->slots);
+  free(w->dispatch_topic);
+  free(w->events_topic);
+  if (w->wake[0] >= 0)
+    close(w->wake[0]);
+  if (w->wake[1] >= 0)
+    close(w->wake[1]);
+  pthread_cond_destroy(&w->cond);
+  pthread_mutex_destroy(&w->lock);
+  free(w);
+}
+
+strata_err_t strata_worker_register_owned(strata_worker_t *w, const char *type,
+                                          strata_handler_fn fn, void *opaque,
+                                          void (*free_opaque)(void *)) {
+  strata_handler_entry_t *h;
+
+  if (!type || !*type || !fn)
+    return STRATA_ERR_INVALID_ARG;
+  if (atomic_load(&w->running))
+    return STRATA_ERR_STATE;
+  for (int i = 0; i < w->nhandlers; i++)
+    if (!strcmp(w->handlers[i].type, type))
+      return STRATA_ERR_EXISTS;
+  h = realloc(w->handlers, (size_t)(w->nhandlers + 1) * sizeof(*h));
+  if (!h)
+    return STRATA_ERR_NOMEM;
+  w->handlers = h;
+  if (!(h[w->nhandlers].type = strdup(type)))
+    return STRATA_ERR_NOMEM;
+  h[w->nhandlers].fn = fn;
+  h[w->nhandlers].opaque = opaque;
+  h[w->nhandlers].free_opaque = free_opaque;
+  w->nhandlers++;
+  return STRATA_OK;
+}
+
+strata_err_t strata_worker_register(strata_worker_t *w, const char *type,
+                                    strata_handler_fn fn, void *opaque) {
+  return strata_worker_register_owned(w, type, fn, opaque, NULL);
+}
+
+static const strata_handler_entry_t *find_handler(const strata_worker_t *w,
+                                                  const char *type) {
+  const strata_handler_entry_t *fallback = NULL;
+
+  for (int i = 0; i < w->nhandlers; i++) {
+    if (!strcmp(w->handlers[i].type, type))
+      return &w->handlers[i];
+    if (!strcmp(w->handlers[i].type, "*"))
+      fallback = &w->handlers[i];
+  }
+  return fallback;
+}
+
+void strata_worker_stop(strata_worker_t *w) {
+  atomic_store(&w->stop, 1);
+  strata_worker_wake(w);
+}
+
+strata_err_t strata_worker_cancel_task(strata_worker_t *w,
+                                       const char *task_id) {
+  strata_err_t err = STRATA_ERR_NOT_FOUND;
+
+  pthread_mutex_lock(&w->lock);
+  for (strata_job_t *j = w->qhead; j; j = j->next)
+    if (!strcmp(j->task.id, task_id)) {
+      atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_USER);
+      err = STRATA_OK;
+    }
+  for (int i = 0; i < w->concurrency; i++) {
+    strata_job_t *j = w->slots[i];
+    if (j && !strcmp(j->task.id, task_id)) {
+      int none = STRATA_JOB_CANCEL_NONE;
+      atomic_compare_exchange_strong(&j->cancel_reason, &none,
+                                     STRATA_JOB_CANCEL_USER);
+      err = STRATA_OK;
+    }
+  }
+  pthread_mutex_unlock(&w->lock);
+  return err;
+}
+
+void strata_worker_stats(const strata_worker_t *w, strata_worker_stats_t *out) {
+  strata_worker_t *mw = (strata_worker_t *)(uintptr_t)w;
+  pthread_mutex_lock(&mw->lock);
+  *out = w->stats;
+  pthread_mutex_unlock(&mw->lock);
+}
+
+const char *strata_worker_id(const strata_worker_t *w) {
+  return w->worker_id;
+}
+
+size_t strata_worker_stderr_tail(const strata_worker_t *w) {
+  return w->stderr_tail;
+}
+
+int64_t strata_worker_kill_grace_ms(const strata_worker_t *w) {
+  return w->kill_grace_ms;
+}
+
+/* ---- handler threads ------------------------------------------------ */
+
+typedef struct {
+  strata_worker_t *w;
+  int slot;
+} thread_arg_t;
+
+/* A job of an unknown type: fail it, naming the registered types. */
+static void fail_unknown_type(strata_job_t *job) {
+  strata_worker_t *w = job->w;
+  char types[1024] = "";
+  size_t used = 0;
+
+  for (int i = 0; i < w->nhandlers && used < sizeof(types); i++)
+    used += (size_t)snprintf(types + used, sizeof(types) - used, "%s%s",
+                             used ? ", " : "", w->handlers[i].type);
+  strata_job_fail(job, false,
+                  "no handler for task type \"%s\" on worker %s; handled "
+                  "types: %s",
+                  job->task.type ? job->task.type : "default", w->worker_id,
+                  used ? types : "(none)");
+}
+
+/* Emits the terminal event (or none, for a handed-back job). Caller holds
+ * the lock; returns true when the job now belongs to the delivery report. */
+static bool finish_job(strata_job_t *job, strata_handler_status_t status) {
+  strata_worker_t *w = job->w;
+  int reason = atomic_load(&job->cancel_reason);
+  strata_event_kind_t kind;
+  const char *error = job->error;
+  bool retryable = job->retryable;
+  char buf[256];
+
+  if (status != STRATA_HANDLER_SUCCEEDED && reason == STRATA_JOB_CANCEL_STOP) {
+    w->stats.handed_back++;
+    STRATA_INFO("worker",
+                "task %s attempt %d handed back (worker stopping); "
+                "its offset %s [%d] %" PRId64 " stays uncommitted",
+                job->task.id, job->task.attempt, w->dispatch_topic,
+                (int)job->partition, job->offset);
+    return false;
+  }
+  switch (status) {
+  case STRATA_HANDLER_SUCCEEDED:
+    kind = STRATA_EVENT_SUCCEEDED;
+    w->stats.succeeded++;
+    break;
+  case STRATA_HANDLER_CANCELLED:
+    kind = STRATA_EVENT_CANCELLED;
+    w->stats.cancelled++;
+    break;
+  case STRATA_HANDLER_FAILED:
+  default:
+    kind = STRATA_EVENT_FAILED;
+    if (reason == STRATA_JOB_CANCEL_TIMEOUT) {
+      kind = STRATA_EVENT_TIMED_OUT;
+      snprintf(buf, sizeof(buf),
+               "start_to_close timeout of %" PRId64 " ms passed",
+               job->task.timeouts.start_to_close_ms);
+      error = buf;
+      retryable = true;
+      w->stats.timed_out++;
+      break;
+    }
+    if (status != STRATA_HANDLER_FAILED) {
+      snprintf(buf, sizeof(buf), "handler returned an unknown status %d",
+               (int)status);
+      error = buf;
+    } else if (!error) {
+      error = "handler failed without an error message";
+    }
+    w->stats.failed++;
+    break;
+  }
+  if (strata_job_emit(job, kind, error, retryable)) {
+    /* A worker that cannot write outcomes must not take more work. */
+    if (!w->fatal) {
+      w->fatal = true;
+      snprintf(w->fatal_msg, sizeof(w->fatal_msg), "cannot write events to %s",
+               w->events_topic);
+    }
+    atomic_store(&w->stop, 1);
+    return false;
+  }
+  return true;
+}
+
+static void *handler_thread(void *arg) {
+  thread_arg_t *ta = arg;
+  strata_worker_t *w = ta->w;
+  int slot = ta->slot;
+
+  free(ta);
+  pthread_mutex_lock(&w->lock);
+  for (;;) {
+    strata_job_t *job;
+    strata_handler_status_t status;
+
+    while (!w->qhead && !w->quit)
+      pthread_cond_wait(&w->cond, &w->lock);
+    if (!w->qhead)
+      break;
+    job = w->qhead;
+    if (!(w->qhead = job->next))
+      w->qtail = NULL;
+    job->next = NULL;
+    if (atomic_load(&job->cancel_reason) == STRATA_JOB_CANCEL_STOP) {
+      /* Stopping before it began: hand it back untouched. */
+      w->stats.handed_back++;
+      w->busy--;
+      pthread_mutex_unlock(&w->lock);
+      strata_job_destroy(job);
+      strata_worker_wake(w);
+      pthread_mutex_lock(&w->lock);
+      continue;
+    }
+    w->slots[slot] = job;
+    job->state = STRATA_JOB_RUNNING;
+    job->last_hb_us = strata_mono_now_us();
+    if (job->task.timeouts.has_start_to_close_ms)
+      job->deadline_us =
+          job->last_hb_us + job->task.timeouts.start_to_close_ms * 1000;
+    w->stats.started++;
+    strata_job_emit(job, STRATA_EVENT_STARTED, NULL, true);
+    pthread_mutex_unlock(&w->lock);
+
+    if (job->handler) {
+      status = job->handler->fn(job, job->handler->opaque);
+    } else {
+      fail_unknown_type(job);
+      status = STRATA_HANDLER_FAILED;
+    }
+
+    pthread_mutex_lock(&w->lock);
+    job->state = STRATA_JOB_FINISHED;
+    w->slots[slot] = NULL;
+    w->busy--;
+    bool owned_by_dr = finish_job(job, status);
+    pthread_mutex_unlock(&w->lock);
+    if (!owned_by_dr)
+      strata_job_destroy(job);
+    strata_worker_wake(w);
+    pthread_mutex_lock(&w->lock);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+static strata_err_t start_threads(strata_worker_t *w, char *errstr,
+                                  size_t size) {
+  sigset_t all, old;
+
+  if (!(w->threads = calloc((size_t)w->concurrency, sizeof(*w->threads))))
+    return strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+  /* Handler threads take no signals: SIGINT/SIGTERM belong to the program's
+   * main thread, and a write to a dead child's stdin gives EPIPE instead of
+   * SIGPIPE killing the process. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  for (int i = 0; i < w->concurrency; i++) {
+    thread_arg_t *ta = malloc(sizeof(*ta));
+    if (ta) {
+      ta->w = w;
+      ta->slot = i;
+    }
+    if (!ta || pthread_create(&w->threads[i], NULL, handler_thread, ta)) {
+      free(ta);
+      pthread_sigmask(SIG_SETMASK, &old, NULL);
+      return strata_errf(STRATA_ERR_NOMEM, errstr, size,
+                         "cannot start handler thread %d", i);
+    }
+    w->nthreads++;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return STRATA_OK;
+}
+
+static void join_threads(strata_worker_t *w) {
+  pthread_mutex_lock(&w->lock);
+  w->quit = true;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+  for (int i = 0; i < w->nthreads; i++)
+    pthread_join(w->threads[i], NULL);
+  free(w->threads);
+  w->threads = NULL;
+  w->nthreads = 0;
+}
+
+/* ---- partitions and commits (consume-loop thread only) -------------- */
+
+static strata_worker_part_t *part_get(strata_worker_t *w, int32_t p,
+                                      bool grow) {
+  if (p < 0)
+    return NULL;
+  if (p >= w->nparts) {
+    strata_worker_part_t *v;
+    if (!grow)
+      return NULL;
+    if (!(v = realloc(w->parts, (size_t)(p + 1) * sizeof(*v))))
+      return NULL;
+    for (int i = w->nparts; i <= p; i++) {
+      memset(&v[i], 0, sizeof(v[i]));
+      strata_offq_init(&v[i].q);
+      v[i].committed = -1;
+    }
+    w->parts = v;
+    w->nparts = p + 1;
+  }
+  return &w->parts[p];
+}
+
+/* Commits the commit point of every assigned partition (or of those in
+ * `only`) that moved. */
+static void commit_progress(strata_worker_t *w, bool sync,
+                            const rd_kafka_topic_partition_list_t *only) {
+  rd_kafka_topic_partition_list_t *list;
+  rd_kafka_resp_err_t err;
+
+  if (!w->commit_dirty && !only)
+    return;
+  list = rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
+  for (int p = 0; p < w->nparts; p++) {
+    strata_worker_part_t *part = &w->parts[p];
+    int64_t at;
+    if (!part->assigned)
+      continue;
+    if (only && !rd_kafka_topic_partition_list_find(only, w->dispatch_topic, p))
+      continue;
+    at = strata_offq_commit_point(&part->q);
+    if (at < 0 || at <= part->committed)
+      continue;
+    rd_kafka_topic_partition_list_add(list, w->dispatch_topic, p)->offset = at;
+    part->committed = at;
+  }
+  if (!only)
+    w->commit_dirty = false;
+  if (list->cnt > 0) {
+    err = rd_kafka_commit(w->consumer, list, sync ? 0 : 1);
+    if (sync && err)
+      STRATA_WARN("worker", "offset commit failed: %s", rd_kafka_err2str(err));
+    else if (sync)
+      commit_cb(w->consumer, err, list, NULL);
+    pthread_mutex_lock(&w->lock);
+    w->stats.committed++;
+    pthread_mutex_unlock(&w->lock);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Delivery report of an event. Runs on the thread that polls the producer:
+ * the consume loop. */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
+  strata_worker_t *w = opaque;
+  strata_job_t *job = msg->_private;
+  strata_worker_part_t *part;
+  char reason[256];
+
+  if (!job) {
+    if (msg->err)
+      STRATA_WARN("worker", "event to %s [%d] not delivered: %s",
+                  w->events_topic, (int)msg->partition,
+                  rd_kafka_err2str(msg->err));
+    return;
+  }
+  if (msg->err) {
+    rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, reason, sizeof(reason));
+    STRATA_ERROR("worker", "terminal event of task %s not delivered: %s",
+                 job->task.id, rd_kafka_err2str(msg->err));
+    /* Write it again unless the producer is dead; either way the dispatch
+     * offset stays uncommitted until an event is acknowledged. */
+    if (!ferr && !w->stopping &&
+        !rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(w->events_topic),
+                           RD_KAFKA_V_PARTITION(msg->partition),
+                           RD_KAFKA_V_KEY(msg->key, msg->key_len),
+                           RD_KAFKA_V_VALUE(msg->payload, msg->len),
+                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                           RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END))
+      return;
+    if (ferr && !w->fatal) {
+      w->fatal = true;
+      snprintf(w->fatal_msg, sizeof(w->fatal_msg), "events producer: %s",
+               reason);
+      atomic_store(&w->stop, 1);
+    }
+    strata_job_destroy(job);
+    return;
+  }
+  /* The handler thread produced this under the lock; taking it once makes
+   * sure that thread is done with the job. */
+  pthread_mutex_lock(&w->lock);
+  pthread_mutex_unlock(&w->lock);
+  part = part_get(w, job->partition, false);
+  if (part && part->assigned && part->gen == job->gen &&
+      strata_offq_done(&part->q, job->offset))
+    w->commit_dirty = true;
+  strata_job_destroy(job);
+}
+
+/* Heartbeats and start_to_close timeouts of running jobs. */
+static void tick_jobs(strata_worker_t *w, strata_mono_us_t now) {
+  pthread_mutex_lock(&w->lock);
+  for (int i = 0; i < w->concurrency; i++) {
+    strata_job_t *j = w->slots[i];
+    if (!j || j->state != STRATA_JOB_RUNNING)
+      continue;
+    if (now - j->last_hb_us >= w->hb_interval_ms * 1000) {
+      j->last_hb_us = now;
+      strata_job_emit(j, STRATA_EVENT_HEARTBEAT, NULL, true);
+    }
+    if (j->deadline_us && now >= j->deadline_us) {
+      int none = STRATA_JOB_CANCEL_NONE;
+      atomic_compare_exchange_strong(&j->cancel_reason, &none,
+                                     STRATA_JOB_CANCEL_TIMEOUT);
+    }
+  }
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* Serves Kafka callbacks and the running jobs for up to `wait_ms`, waking
+ * early on any activity. */
+static void serve(strata_worker_t *w, int wait_ms) {
+  struct pollfd pfd = {w->wake[0], POLLIN, 0};
+  char buf[64];
+
+  rd_kafka_poll(w->producer, 0);
+  tick_jobs(w, strata_mono_now_us());
+  commit_progress(w, false, NULL);
+  if (wait_ms > 0 && poll(&pfd, 1, wait_ms) > 0)
+    while (read(w->wake[0], buf, sizeof(buf)) > 0)
+      ;
+  rd_kafka_poll(w->producer, 0);
+}
+
+static bool parts_busy(strata_worker_t *w,
+                       const rd_kafka_topic_partition_list_t *list) {
+  for (int i = 0; i < list->cnt; i++) {
+    strata_worker_part_t *part = part_get(w, list->elems[i].partition, false);
+    if (strcmp(list->elems[i].topic, w->dispatch_topic))
+      continue;
+    if (part && part->assigned && strata_offq_inflight(&part->q) > 0)
+      return true;
+  }
+  return false;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque) {
+  strata_worker_t *w = opaque;
+  rd_kafka_error_t *error = NULL;
+  rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+  w->cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    for (int i = 0; i < list->cnt; i++) {
+      const char *topic = list->elems[i].topic;
+      int32_t p = list->elems[i].partition;
+      strata_worker_part_t *part = part_get(w, p, true);
+      rd_kafka_queue_t *pq;
+      if (strcmp(topic, w->dispatch_topic) || !part)
+        continue;
+      strata_offq_clear(&part->q);
+      part->assigned = true;
+      part->gen++;
+      part->committed = -1;
+      /* Forward before assigning, so no record reaches the consumer queue. */
+      if ((pq = rd_kafka_queue_get_partition(rk, topic, p))) {
+        rd_kafka_queue_forward(pq, w->msgq);
+        rd_kafka_queue_destroy(pq);
+      }
+    }
+    STRATA_INFO("worker", "assigned %d partition(s) of %s", list->cnt,
+                w->dispatch_topic);
+    if (w->cooperative)
+      error = rd_kafka_incremental_assign(rk, list);
+    else
+      kerr = rd_kafka_assign(rk, list);
+  } else {
+    bool lost = rd_kafka_assignment_lost(rk);
+    if (!lost) {
+      strata_mono_us_t deadline =
+          strata_mono_now_us() + (w->stopping ? 0 : w->shutdown_ms * 1000);
+      while (parts_busy(w, list) && strata_mono_now_us() < deadline)
+        serve(w, LOOP_TICK_MS);
+      commit_progress(w, true, list);
+    }
+    for (int i = 0; i < list->cnt; i++) {
+      strata_worker_part_t *part = part_get(w, list->elems[i].partition, false);
+      if (strcmp(list->elems[i].topic, w->dispatch_topic) || !part)
+        continue;
+      if (strata_offq_inflight(&part->q) > 0)
+        STRATA_WARN("worker",
+                    "partition %s [%d] revoked with %zu record(s) "
+                    "unfinished; their commits are dropped and the next "
+                    "owner runs them again",
+                    w->dispatch_topic, (int)list->elems[i].partition,
+                    strata_offq_inflight(&part->q));
+      part->assigned = false;
+      strata_offq_clear(&part->q);
+    }
+    STRATA_INFO("worker", "%s %d partition(s) of %s", lost ? "lost" : "revoked",
+                list->cnt, w->dispatch_topic);
+    if (w->cooperative)
+      error = rd_kafka_incremental_unassign(rk, list);
+    else
+      kerr = rd_kafka_assign(rk, NULL);
+  }
+  if (error) {
+    STRATA_ERROR("worker", "rebalance: %s", rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  } else if (kerr) {
+    STRATA_ERROR("worker", "rebalance: %s", rd_kafka_err2str(kerr));
+  }
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static void note_fatal(strata_worker_t *w, rd_kafka_t *rk) {
+  char reason[400];
+
+  if (w->fatal)
+    return;
+  rd_kafka_fatal_error(rk, reason, sizeof(reason));
+  w->fatal = true;
+  snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s: %s", rd_kafka_name(rk),
+           reason);
+  atomic_store(&w->stop, 1);
+}
+
+/* Takes one record from librdkafka; frees it. */
+static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
+  const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+  strata_worker_part_t *part;
+  strata_job_t *job;
+  char err[512];
+
+  if (m->err) {
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+      note_fatal(w, w->consumer);
+    else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+      STRATA_WARN("worker", "consumer: %s [%d]: %s", topic, (int)m->partition,
+                  rd_kafka_message_errstr(m));
+    goto out;
+  }
+  part = part_get(w, m->partition, false);
+  if (strcmp(topic, w->dispatch_topic) || !part || !part->assigned)
+    goto out; /* left over from a revoked assignment */
+  if (part->q.next >= 0 && m->offset < part->q.next)
+    goto out; /* a refetched duplicate; the original is tracked */
+  if (strata_offq_push(&part->q, m->offset)) {
+    STRATA_ERROR("worker", "out of memory tracking %s [%d] %" PRId64, topic,
+                 (int)m->partition, m->offset);
+    goto out;
+  }
+  pthread_mutex_lock(&w->lock);
+  w->stats.received++;
+  pthread_mutex_unlock(&w->lock);
+  if (!(job = strata_job_new(w)) ||
+      strata_task_decode(m->payload, m->len, &job->task, err, sizeof(err))) {
+    /* The scheduler dead-letters bad input before dispatch; a record that
+     * still fails here is skipped, counted and committed past. */
+    STRATA_ERROR(
+        "worker",
+        "undecodable dispatch record %s [%d] at offset %" PRId64 " skipped: %s",
+        topic, (int)m->partition, m->offset, job ? err : "out of memory");
+    strata_job_destroy(job);
+    strata_offq_done(&part->q, m->offset);
+    w->commit_dirty = true;
+    pthread_mutex_lock(&w->lock);
+    w->stats.undecodable++;
+    pthread_mutex_unlock(&w->lock);
+    goto out;
+  }
+  job->partition = m->partition;
+  job->offset = m->offset;
+  job->gen = part->gen;
+  if (m->key && m->key_len)
+    job->routing_key = strndup(m->key, m->key_len);
+  else
+    job->routing_key = strdup(strata_job_idempotency_key(job));
+  if (!job->routing_key) {
+    STRATA_ERROR("worker", "out of memory");
+    strata_job_destroy(job);
+    goto out; /* left unfinished: not committed, run by the next owner */
+  }
+  job->handler = find_handler(w, job->task.type ? job->task.type : "default");
+  job->state = STRATA_JOB_QUEUED;
+  pthread_mutex_lock(&w->lock);
+  if (w->qtail)
+    w->qtail->next = job;
+  else
+    w->qhead = job;
+  w->qtail = job;
+  w->busy++;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+out:
+  rd_kafka_message_destroy(m);
+}
+
+static bool slot_free(strata_worker_t *w) {
+  bool free_slot;
+  pthread_mutex_lock(&w->lock);
+  free_slot = w->busy < w->concurrency;
+  pthread_mutex_unlock(&w->lock);
+  return free_slot;
+}
+
+static int busy_count(strata_worker_t *w) {
+  int n;
+  pthread_mutex_lock(&w->lock);
+  n = w->busy;
+  pthread_mutex_unlock(&w->lock);
+  return n;
+}
+
+/* Drains the consumer queue: rebalances and errors (records normally arrive
+ * through msgq, but one that came here is handled alike). */
+static void serve_consumer(strata_worker_t *w) {
+  rd_kafka_message_t *m;
+  while ((m = rd_kafka_consumer_poll(w->consumer, 0)))
+    take_record(w, m);
+}
+
+/* Waits up to `ms` for busy jobs to return, serving everything meanwhile. */
+static void wait_idle(strata_worker_t *w, int64_t ms) {
+  strata_mono_us_t deadline = strata_mono_now_us() + ms * 1000;
+  while (busy_count(w) > 0 && strata_mono_now_us() < deadline) {
+    serve_consumer(w);
+    serve(w, LOOP_TICK_MS);
+  }
+}
+
+strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
+  rd_kafka_topic_partition_list_t *sub;
+  rd_kafka_queue_t *cq, *pq;
+  rd_kafka_resp_err_t kerr;
+  strata_err_t ret = STRATA_OK;
+  int expected = 0;
+
+  if (!atomic_compare_exchange_strong(&w->running, &expected, 1))
+    return strata_errf(STRATA_ERR_STATE, errstr, size,
+                       "strata_worker_run: already running");
+  if ((ret = start_threads(w, errstr, size))) {
+    join_threads(w);
+    goto out;
+  }
+  /* librdkafka writes to the wake pipe when a queue becomes non-empty. */
+  cq = rd_kafka_queue_get_consumer(w->consumer);
+  pq = rd_kafka_queue_get_main(w->producer);
+  rd_kafka_queue_io_event_enable(cq, w->wake[1], "c", 1);
+  rd_kafka_queue_io_event_enable(pq, w->wake[1], "p", 1);
+  rd_kafka_queue_io_event_enable(w->msgq, w->wake[1], "m", 1);
+
+  sub = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(sub, w->dispatch_topic,
+                                    RD_KAFKA_PARTITION_UA);
+  kerr = rd_kafka_subscribe(w->consumer, sub);
+  rd_kafka_topic_partition_list_destroy(sub);
+  if (kerr) {
+    ret = strata_errf(STRATA_ERR_KAFKA, errstr, size, "subscribe to %s: %s",
+                      w->dispatch_topic, rd_kafka_err2str(kerr));
+    atomic_store(&w->stop, 1);
+  } else {
+    STRATA_INFO("worker", "worker %s joining group on %s, concurrency %d",
+                w->worker_id, w->dispatch_topic, w->concurrency);
+  }
+
+  while (!atomic_load(&w->stop)) {
+    rd_kafka_message_t *m;
+    serve_consumer(w);
+    while (!atomic_load(&w->stop) && slot_free(w) &&
+           (m = rd_kafka_consume_queue(w->msgq, 0)))
+      take_record(w, m);
+    if (rd_kafka_fatal_error(w->producer, NULL, 0))
+      note_fatal(w, w->producer);
+    serve(w, LOOP_TICK_MS);
+  }
+
+  /* Stopping: give running tasks their time, then hand back the rest. */
+  if (!w->fatal) {
+    STRATA_INFO("worker",
+                "stopping: waiting up to %" PRId64 " ms for %d running task(s)",
+                w->shutdown_ms, busy_count(w));
+    wait_idle(w, w->shutdown_ms);
+  }
+  pthread_mutex_lock(&w->lock);
+  for (strata_job_t *j = w->qhead; j; j = j->next)
+    atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_STOP);
+  for (int i = 0; i < w->concurrency; i++)
+    if (w->slots[i])
+      atomic_store(&w->slots[i]->cancel_reason, STRATA_JOB_CANCEL_STOP);
+  pthread_mutex_unlock(&w->lock);
+  wait_idle(w, w->kill_grace_ms + 2000);
+  rd_kafka_flush(w->producer, 10000);
+  w->stopping = true;
+  commit_progress(w, true, NULL);
+  if (!w->fatal)
+    rd_kafka_consumer_close(w->consumer);
+  join_threads(w);
+  rd_kafka_flush(w->producer, 10000);
+  rd_kafka_queue_io_event_enable(cq, -1, NULL, 0);
+  rd_kafka_queue_io_event_enable(pq, -1, NULL, 0);
+  rd_kafka_queue_io_event_enable(w->msgq, -1, NULL, 0);
+  rd_kafka_queue_destroy(cq);
+  rd_kafka_queue_destroy(pq);
+  if (w->fatal)
+    ret = strata_errf(STRATA_ERR_KAFKA, errstr, size, "%s", w->fatal_msg);
+out:
+  return ret;
+}
