@@ -77,7 +77,8 @@ typedef struct {
    *  it fail with STRATA_ERR_FULL. 1..UINT32_MAX/2. */
   uint64_t max_tasks;
   /** Starvation bound in ms: a ready task that has waited this long is taken
-   *  ahead of the tier rotation, oldest first. 0 disables aging. */
+   *  ahead of the tier shares, oldest first, within the aging cap
+   *  (aging_max_share_pct). 0 disables aging. */
   int64_t starvation_bound_ms;
   /** Look-ahead K, 1..64: how many tasks of a tier are examined (urgency order)
    *  when the head does not fit the resource pools. */
@@ -92,6 +93,24 @@ typedef struct {
    *  core remembers, so that a task submitted later with a dependency on
    *  them resolves at once (satisfied or failed). 0 = none. */
   uint32_t remember_succeeded;
+  /** What a dispatch costs its tier's share: 1 = the task's estimated run
+   *  time (shares of worker time), 0 = one unit per task (shares of
+   *  dispatches). Default 1. */
+  int charge_by_estimate;
+  /** Cost of a task without an estimate when charge_by_estimate is 1, in ms;
+   *  0 means the default, 1000. At most 2^24. */
+  int64_t unknown_estimate_ms;
+  /** Cap on aging: dispatches taken ahead of the tier shares by the
+   *  starvation bound may use at most this percentage of the dispatched
+   *  cost, 1..100; 0 means the default, 10. */
+  uint32_t aging_max_share_pct;
+  /** Urgency override, ms (0 disables; default 1000): the most urgent task
+   *  of a tier, if it has a hard deadline and its latest start (deadline -
+   *  estimate) is at most this far ahead, goes ahead of the other tiers'
+   *  shares. It is charged to its own tier's share, and a tier may run
+   *  ahead of its share this way by at most this many ms of its own
+   *  (estimated) work. At most 2^24. */
+  int64_t urgency_horizon_ms;
 } strata_core_config_t;
 
 /**
@@ -99,7 +118,10 @@ typedef struct {
  * normal(20, 30 s), low(10, 2 min), background(5, 10 min) as (weight, target
  * wait); max_tasks 1048576; starvation bound 60 s; look-ahead 8; dependency
  * bonus 1000 ms per dependent, at most 16; priority step 1000 ms; remember
- * 4096 succeeded ids. The tier array is static and must not be modified.
+ * 4096 succeeded ids; shares charged by estimated run time (1000 ms for a
+ * task without an estimate); aging capped at 10 % of the dispatched cost;
+ * urgency horizon 1000 ms.
+ * The tier array is static and must not be modified.
  */
 void strata_core_config_default(strata_core_config_t *cfg);
 
@@ -260,8 +282,15 @@ typedef struct {
   /** Explicit deadline (soft) that will be missed: now + estimate > deadline.
    *  Counted in the tier's soft_misses. */
   int soft_missed;
-  /** Taken ahead of the tier rotation by the starvation bound. */
+  /** Taken by the starvation bound (the task had waited at least
+   *  starvation_bound_ms). */
   int aged;
+  /** Taken beyond its tier's guaranteed share: no tier was owed a dispatch,
+   *  so the decision went to the most urgent ready task (lending). */
+  int lent;
+  /** Taken ahead of the shares by the urgency override (hard deadline
+   *  within urgency_horizon_ms); charged to its tier. */
+  int urgent;
 } strata_core_dispatch_t;
 
 /**
@@ -315,6 +344,22 @@ strata_err_t strata_core_complete(strata_core_t *core, const char *id,
  */
 strata_err_t strata_core_mark_succeeded(strata_core_t *core, const char *id,
                                         strata_epoch_ms_t now);
+
+/**
+ * Tells the core that task `id` failed for good elsewhere (for example a
+ * task owned by another scheduler instance, or one the caller dead-lettered).
+ * Every task waiting on it, directly or transitively, fails with an outcome
+ * STRATA_CORE_OUTCOME_DEP_FAILED whose reason names `id` and `reason`
+ * ("dependency <id> failed: <reason>"; `reason` may be NULL). A placeholder
+ * for `id` is dropped; an unknown id is remembered as failed, so later
+ * dependents fail at once (while remembered). A held task that is running
+ * is completed as STRATA_CORE_FAILED (its resources are released, token
+ * reservations kept as the charge). STRATA_ERR_STATE if `id` is held ready,
+ * blocked or delayed (cancel it instead); STRATA_ERR_INVALID_ARG for a bad id.
+ * O(1) expected plus dependents.
+ */
+strata_err_t strata_core_mark_failed(strata_core_t *core, const char *id,
+                                     strata_epoch_ms_t now, const char *reason);
 
 /**
  * Cancels a ready, blocked or delayed task. Its dependents fail with reason
@@ -429,7 +474,9 @@ typedef struct {
   uint32_t weight;
   uint64_t submitted;
   uint64_t dispatched;
-  uint64_t aged_dispatches; /**< Dispatched by the starvation bound. */
+  uint64_t aged_dispatches;   /**< Dispatched by the starvation bound. */
+  uint64_t lent_dispatches;   /**< Dispatched beyond the tier's share. */
+  uint64_t urgent_dispatches; /**< Dispatched by the urgency override. */
   uint64_t soft_misses;
   uint64_t hard_expiries;
   uint64_t dep_failures; /**< Failed because a dependency failed. */

@@ -25,7 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STRIDE_ONE (UINT64_C(1) << 40)
+#define VT_SHIFT 30                   /* virtual time units per cost ms */
+#define COST_MAX (INT64_C(1) << 24)   /* largest charged cost, ms */
+#define VT_RENORM (UINT64_C(1) << 62) /* rebase virtual times past this */
+#define DEFAULT_UNKNOWN_ESTIMATE 1000
+#define DEFAULT_AGING_SHARE 10
 #define TIME_LIMIT (INT64_C(1) << 62)
 #define DURATION_LIMIT (INT64_C(1) << 40)
 #define LOOKAHEAD_MAX 64
@@ -48,6 +52,10 @@ void strata_core_config_default(strata_core_config_t *cfg) {
   cfg->dep_bonus_max = 16;
   cfg->priority_step_ms = 1000;
   cfg->remember_succeeded = 4096;
+  cfg->charge_by_estimate = 1;
+  cfg->unknown_estimate_ms = DEFAULT_UNKNOWN_ESTIMATE;
+  cfg->aging_max_share_pct = DEFAULT_AGING_SHARE;
+  cfg->urgency_horizon_ms = 1000;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -101,6 +109,20 @@ static strata_err_t check_config(const strata_core_config_t *cfg, char *errstr,
   if (cfg->remember_succeeded > (1u << 24))
     return strata_errf(STRATA_ERR_CONFIG, errstr, size,
                        "remember_succeeded must be 0..2^24");
+  if (cfg->charge_by_estimate != 0 && cfg->charge_by_estimate != 1)
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "charge_by_estimate must be 0 or 1, got %d",
+                       cfg->charge_by_estimate);
+  if (cfg->unknown_estimate_ms < 0 || cfg->unknown_estimate_ms > COST_MAX)
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "unknown_estimate_ms must be 0..2^24");
+  if (cfg->urgency_horizon_ms < 0 || cfg->urgency_horizon_ms > COST_MAX)
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "urgency_horizon_ms must be 0..2^24");
+  if (cfg->aging_max_share_pct > 100)
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "aging_max_share_pct must be 0..100, got %u",
+                       (unsigned)cfg->aging_max_share_pct);
   return STRATA_OK;
 }
 
@@ -120,12 +142,25 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
   c->cfg = *cfg;
   c->cfg.tiers = NULL;
   c->ntiers = (uint32_t)cfg->ntiers;
+  if (!c->cfg.unknown_estimate_ms)
+    c->cfg.unknown_estimate_ms = DEFAULT_UNKNOWN_ESTIMATE;
+  if (!c->cfg.aging_max_share_pct)
+    c->cfg.aging_max_share_pct = DEFAULT_AGING_SHARE;
+  /* The aging cap may bank at most one bound's worth of cost (at least one
+     task without an estimate), so a quiet spell cannot save up a flood. */
+  c->age_credit_max = c->cfg.starvation_bound_ms > c->cfg.unknown_estimate_ms
+                          ? c->cfg.starvation_bound_ms
+                          : c->cfg.unknown_estimate_ms;
+  if (c->age_credit_max > COST_MAX)
+    c->age_credit_max = COST_MAX;
+  c->age_credit_max *= 100;
+  c->age_credit = c->age_credit_max;
   for (uint32_t i = 0; i < c->ntiers; i++) {
     tier_t *t = &c->tiers[i];
     snprintf(t->name, sizeof(t->name), "%s", cfg->tiers[i].name);
     t->weight = cfg->tiers[i].weight;
     t->target_wait = cfg->tiers[i].target_wait_ms;
-    t->stride = STRIDE_ONE / t->weight;
+    c->weight_sum += t->weight;
     heap_init(&t->heap);
     t->fhead = t->ftail = CORE_NIL;
     t->st.blocked_pool = -1;
@@ -1383,15 +1418,72 @@ static int task_fits(strata_core_t *c, const task_t *t, int64_t now, int *pool,
   return ok;
 }
 
-static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int aged,
-                     strata_core_dispatch_t *out) {
+/* How a decision was taken; decides how it is charged (charge()). */
+enum {
+  PICK_SHARE, /* the tier was owed its share */
+  PICK_LENT,  /* nobody was owed: the most urgent task got the decision */
+  PICK_AGED,  /* the starvation bound, ahead of the shares, within the cap */
+  PICK_URGENT /* a hard deadline about to be lost, ahead of the shares */
+};
+
+static int64_t task_cost(const strata_core_t *c, const task_t *t) {
+  if (c->cfg.charge_by_estimate && t->estimate > 0)
+    return t->estimate < COST_MAX ? (int64_t)t->estimate : COST_MAX;
+  return c->cfg.unknown_estimate_ms;
+}
+
+/* Rebases every virtual time when vtime grows large, so passes never
+   overflow. Tiers far behind (idle) are clamped at 0: they restart at
+   vtime when they become backlogged anyway. */
+static void vt_rebase(strata_core_t *c) {
+  uint64_t off = c->vtime - (VT_RENORM >> 1);
+
+  c->vtime -= off;
+  for (uint32_t i = 0; i < c->ntiers; i++)
+    c->tiers[i].pass = c->tiers[i].pass > off ? c->tiers[i].pass - off : 0;
+}
+
+/* Charges a dispatch of `cost` ms to its tier and advances virtual time.
+   A tier's pass grows by cost / weight, vtime by cost / Σweight, so a tier
+   whose pass keeps up with vtime has had exactly weight / Σweight of the
+   dispatched cost, and a tier behind vtime is owed.
+   - Lent decisions are beyond the share and are not held against the tier
+     later: its pass restarts from vtime (no debt), else a tier that was lent
+     a quiet system's capacity would be refused its share when the others
+     come back.
+   - Aged decisions are held against the tier's share (debt), bounded by
+     COST_MAX of its own work so the debt cannot grow without limit. */
+static void charge(strata_core_t *c, tier_t *tr, int64_t cost, int how) {
+  uint64_t ch = ((uint64_t)cost << VT_SHIFT) / tr->weight;
+
+  if (how == PICK_LENT && tr->pass > c->vtime)
+    tr->pass = c->vtime;
+  tr->pass += ch;
+  if (how == PICK_AGED) {
+    uint64_t cap = c->vtime + ((uint64_t)COST_MAX << VT_SHIFT) / tr->weight;
+    if (tr->pass > cap)
+      tr->pass = cap;
+    c->age_credit -= cost * 100;
+  }
+  c->vtime += ((uint64_t)cost << VT_SHIFT) / c->weight_sum;
+  c->age_credit += cost * (int64_t)c->cfg.aging_max_share_pct;
+  if (c->age_credit > c->age_credit_max)
+    c->age_credit = c->age_credit_max;
+  if (c->vtime > VT_RENORM)
+    vt_rebase(c);
+}
+
+/* `popped`: the task's heap entry was already removed (else it turns
+   stale). */
+static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int how,
+                     int aged, int popped, strata_core_dispatch_t *out) {
   task_t *t = core_task(c, idx);
   tier_t *tr = &c->tiers[t->tier];
   const demand_t *d = task_demands(t);
 
   for (uint32_t i = 0; i < t->ndemand; i++)
     pool_take(&c->pools[d[i].pool], d[i].amount);
-  leave_ready(c, idx, !aged);
+  leave_ready(c, idx, popped);
   timer_disarm(c, t);
   out->id = task_id(t);
   out->cookie = t->cookie;
@@ -1410,22 +1502,33 @@ static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int aged,
   out->soft_missed =
       (t->flags & TF_SOFT) && now + (int64_t)t->estimate > t->deadline;
   out->aged = aged;
+  out->lent = how == PICK_LENT;
+  out->urgent = how == PICK_URGENT;
   if (out->soft_missed)
     tr->st.soft_misses++;
   if (aged)
     tr->st.aged_dispatches++;
+  if (how == PICK_LENT)
+    tr->st.lent_dispatches++;
+  if (how == PICK_URGENT)
+    tr->st.urgent_dispatches++;
   tr->st.dispatched++;
-  tr->pass += tr->stride;
+  charge(c, tr, task_cost(c, t), how);
   set_state(c, t, TS_RUNNING);
   t->since = now;
   c->decisions++;
 }
 
-/* The starvation rule: among ready tasks that have waited at least the
-   bound, the oldest admissible one (looking at up to K per tier) goes first,
-   whatever the rotation says. */
+static int overdue(const strata_core_t *c, const task_t *t, int64_t now) {
+  return c->cfg.starvation_bound_ms > 0 &&
+         now - t->since >= c->cfg.starvation_bound_ms;
+}
+
+/* The starvation rule across tiers: among ready tasks that have waited at
+   least the bound, the oldest admissible one (looking at up to K per tier)
+   goes first. Only called while the aging cap has credit. */
 static uint32_t pick_aged(strata_core_t *c, int64_t now) {
-  int64_t bound = c->cfg.starvation_bound_ms, best_since = 0;
+  int64_t best_since = 0;
   uint32_t best = CORE_NIL;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
@@ -1434,7 +1537,7 @@ static uint32_t pick_aged(strata_core_t *c, int64_t now) {
       task_t *t = core_task(c, i);
       int pool;
       int64_t until;
-      if (now - t->since < bound)
+      if (!overdue(c, t, now))
         break;
       if (best != CORE_NIL && t->since >= best_since)
         break;
@@ -1447,6 +1550,19 @@ static uint32_t pick_aged(strata_core_t *c, int64_t now) {
     }
   }
   return best;
+}
+
+/* Drops stale entries from the top of a tier's heap; returns the key of its
+   most urgent ready task, or INT64_MAX. */
+static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
+  heap_t *h = &tr->heap;
+
+  while (h->n && !ready_live(c, &h->a[0])) {
+    heap_pop(h);
+    if (h->stale)
+      h->stale--;
+  }
+  return h->n ? h->a[0].key : INT64_MAX;
 }
 
 /* Looks at up to K most urgent tasks of one tier and takes the first that
@@ -1494,6 +1610,32 @@ static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
   return chosen;
 }
 
+/* Serves tier `ti`, chosen by `how`: its oldest task first if that one is
+   overdue and fits (aging inside the share), else its most urgent task that
+   fits. Returns 0 when nothing of the tier fits now. */
+static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
+                      strata_core_dispatch_t *out) {
+  tier_t *tr = &c->tiers[ti];
+  uint32_t idx;
+
+  if (how == PICK_SHARE && tr->fhead != CORE_NIL) {
+    task_t *t = core_task(c, tr->fhead);
+    int pool;
+    int64_t until;
+    if (overdue(c, t, now) && task_fits(c, t, now, &pool, &until)) {
+      dispatch(c, tr->fhead, now, how, 1, 0, out);
+      heap_compact(c, &tr->heap, ready_live);
+      return 1;
+    }
+  }
+  idx = pick_in_tier(c, tr, now);
+  if (idx == CORE_NIL)
+    return 0;
+  dispatch(c, idx, now, how, 0, 1, out);
+  heap_compact(c, &tr->heap, ready_live);
+  return 1;
+}
+
 int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
                      strata_core_dispatch_t *out) {
   uint32_t tried = 0;
@@ -1503,39 +1645,90 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   now = clamp_now(c, now);
   run_timers(c, now);
 
-  if (c->cfg.starvation_bound_ms > 0) {
+  /* 1. Aging across tiers, within its cap. */
+  if (c->cfg.starvation_bound_ms > 0 && c->age_credit >= 0) {
     uint32_t idx = pick_aged(c, now);
     if (idx != CORE_NIL) {
-      dispatch(c, idx, now, 1, out);
-      heap_compact(c, &c->tiers[out->tier].heap, ready_live);
+      uint32_t ti = core_task(c, idx)->tier;
+      dispatch(c, idx, now, PICK_AGED, 1, 0, out);
+      heap_compact(c, &c->tiers[ti].heap, ready_live);
       return 1;
     }
   }
 
-  /* Stride scheduling: the backlogged tier with the smallest pass goes
-     next; a tier whose candidates all wait on pools yields to the next. */
-  for (;;) {
-    tier_t *best = NULL;
-    uint32_t bi = 0, idx;
+  /* 2. Urgency override: a tier whose most urgent task has a hard deadline
+     it is about to lose goes ahead of the shares, charged to its own pass,
+     while that pass is less than the horizon's worth of its own work ahead
+     of virtual time (so the override cannot take the others' shares for
+     long). The most urgent such task of all tiers goes first. */
+  if (c->cfg.urgency_horizon_ms > 0) {
+    uint32_t bi = CORE_NIL;
+    int64_t bk = INT64_MAX;
     for (uint32_t ti = 0; ti < c->ntiers; ti++) {
       tier_t *tr = &c->tiers[ti];
+      uint64_t lead;
+      int64_t k;
+      if (!tr->nready)
+        continue;
+      lead = ((uint64_t)c->cfg.urgency_horizon_ms << VT_SHIFT) / tr->weight;
+      if (tr->pass >= c->vtime + lead)
+        continue;
+      k = tier_head_key(c, tr);
+      if (k > now + c->cfg.urgency_horizon_ms || k >= bk ||
+          !(core_task(c, tr->heap.a[0].idx)->flags & TF_HARD))
+        continue;
+      bi = ti;
+      bk = k;
+    }
+    if (bi != CORE_NIL) {
+      tried |= 1u << bi;
+      if (serve_tier(c, bi, now, PICK_URGENT, out))
+        return 1;
+    }
+  }
+
+  /* 3. Shares: a backlogged tier behind virtual time is owed; the one
+     furthest behind goes first. A tier whose candidates all wait on pools
+     yields to the next. */
+  for (;;) {
+    uint32_t bi = CORE_NIL;
+    for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+      tier_t *tr = &c->tiers[ti];
+      if (!tr->nready || (tried & (1u << ti)) || tr->pass >= c->vtime)
+        continue;
+      if (bi == CORE_NIL || tr->pass < c->tiers[bi].pass)
+        bi = ti;
+    }
+    if (bi == CORE_NIL)
+      break;
+    tried |= 1u << bi;
+    if (serve_tier(c, bi, now, PICK_SHARE, out))
+      return 1;
+  }
+
+  /* 4. Lending: nobody is owed, so the decision goes to the most urgent
+     ready task of any tier (smallest key; ties to the smaller pass, then
+     the lower tier). */
+  for (;;) {
+    uint32_t bi = CORE_NIL;
+    int64_t bk = INT64_MAX;
+    for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+      tier_t *tr = &c->tiers[ti];
+      int64_t k;
       if (!tr->nready || (tried & (1u << ti)))
         continue;
-      if (!best || tr->pass < best->pass) {
-        best = tr;
+      k = tier_head_key(c, tr);
+      if (bi == CORE_NIL || k < bk ||
+          (k == bk && tr->pass < c->tiers[bi].pass)) {
         bi = ti;
+        bk = k;
       }
     }
-    if (!best)
+    if (bi == CORE_NIL)
       return 0;
     tried |= 1u << bi;
-    idx = pick_in_tier(c, best, now);
-    if (idx != CORE_NIL) {
-      c->vtime = best->pass;
-      dispatch(c, idx, now, 0, out);
-      heap_compact(c, &best->heap, ready_live);
+    if (serve_tier(c, bi, now, PICK_LENT, out))
       return 1;
-    }
   }
 }
 

@@ -197,7 +197,9 @@ typedef struct {
   char name[STRATA_CORE_NAME_MAX + 1];
   uint32_t weight;
   int64_t target_wait;
-  uint64_t stride, pass;
+  /* Virtual service received: grows by cost * 2^30 / weight per dispatch
+     (see charge_tier() in core.c). Behind the core's vtime = owed. */
+  uint64_t pass;
   heap_t heap;
   uint32_t fhead, ftail; /* ready FIFO (oldest first) */
   uint32_t nready;
@@ -227,7 +229,10 @@ struct strata_core_s {
 
   heap_t timers;
   uint32_t seq;
-  uint64_t vtime;
+  uint64_t vtime;      /* virtual time: grows by cost * 2^30 / Σweight */
+  uint64_t weight_sum; /* of all tiers */
+  int64_t age_credit;  /* aging cap, in cost ms x 100 (core.c) */
+  int64_t age_credit_max;
   int64_t now; /* largest time seen */
 
   uint64_t held, placeholders, remembered, decisions, outcomes_lost;

@@ -205,10 +205,14 @@ static void test_iteration_follows_dispatch_order(void **state) {
   assert_string_equal(seen.ids[6], "d10");
   assert_string_equal(seen.ids[7], "d20");
 
-  /* The order is the order strata_core_next() follows. */
-  test_expect_next(c, 1, "other-tier");
+  /* The order within a tier is the order strata_core_next() follows. No
+     tier is owed a share at the first decision, so it goes to the most
+     urgent key of any tier (300 before other-tier's implicit 1000); after
+     it the critical tier is behind its share and goes next. */
   test_expect_next(c, 1, "r300a");
+  test_expect_next(c, 1, "other-tier");
   test_expect_next(c, 1, "r300b");
+  test_expect_next(c, 1, "r400");
   strata_core_destroy(c);
 }
 
