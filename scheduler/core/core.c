@@ -1861,6 +1861,54 @@ strata_err_t strata_core_mark_succeeded(strata_core_t *c, const char *id,
   }
 }
 
+strata_err_t strata_core_mark_failed(strata_core_t *c, const char *id,
+                                     strata_epoch_ms_t now,
+                                     const char *reason) {
+  char what[128];
+  size_t len;
+  uint32_t idx;
+  task_t *t;
+
+  if (!c || !id || (len = strnlen(id, STRATA_CORE_ID_MAX + 1)) == 0 ||
+      len > STRATA_CORE_ID_MAX)
+    return STRATA_ERR_INVALID_ARG;
+  now = clamp_now(c, now);
+  if (reason && *reason)
+    snprintf(what, sizeof(what), "failed: %s", reason);
+  else
+    snprintf(what, sizeof(what), "failed");
+  idx = core_find(c, id, len);
+  if (idx == CORE_NIL) {
+    uint32_t h = core_id_hash(id, len);
+    int64_t pos = recent_find(c, id, len, h);
+    if (pos >= 0)
+      c->rring[pos].ok = 0;
+    else
+      recent_add(c, id, len, h, 0);
+    return STRATA_OK;
+  }
+  t = core_task(c, idx);
+  switch (t->state) {
+  case TS_RUNNING: {
+    /* As complete(FAILED) without usage: reservations are the charge. */
+    const demand_t *d = task_demands(t);
+    for (uint32_t k = 0; k < t->ndemand; k++) {
+      pool_refill(&c->pools[d[k].pool], now);
+      pool_release(&c->pools[d[k].pool], d[k].amount, 0, 0);
+    }
+  }
+  /* fall through */
+  case TS_PLACEHOLDER:
+    cascade(c, idx, now, what);
+    remember(c, idx, TS_DONE_FAIL);
+    return STRATA_OK;
+  case TS_DONE_FAIL:
+    return STRATA_OK; /* already failed; its waiters were failed then */
+  default:
+    return STRATA_ERR_STATE;
+  }
+}
+
 strata_err_t strata_core_cancel(strata_core_t *c, const char *id,
                                 strata_epoch_ms_t now) {
   uint32_t idx, tier;

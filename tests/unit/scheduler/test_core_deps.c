@@ -242,6 +242,79 @@ static void test_cancelled_dependency_fails_dependents(void **state) {
   strata_core_destroy(c);
 }
 
+/* A dependency owned elsewhere (a placeholder here) fails for good: its
+   waiters fail transitively, naming it and the reason; later dependents of
+   the same id fail at once. */
+static void test_mark_failed_fails_waiters_of_a_placeholder(void **state) {
+  strata_core_t *c = test_core(NULL);
+  const char *on_x[] = {"x"}, *on_b[] = {"b"};
+  strata_core_outcome_t out[4];
+
+  (void)state;
+  submit_deps(c, "b", on_x, 1, 0); /* x is a placeholder */
+  submit_deps(c, "c", on_b, 1, 0);
+  assert_int_equal(strata_core_mark_failed(c, "x", 1, "dead-lettered"),
+                   STRATA_OK);
+  assert_int_equal(strata_core_poll_outcomes(c, 1, out, 4), 2);
+  assert_int_equal(out[0].kind, STRATA_CORE_OUTCOME_DEP_FAILED);
+  assert_string_equal(out[0].id, "b");
+  assert_string_equal(out[0].reason, "dependency x failed: dead-lettered");
+  assert_string_equal(out[1].id, "c");
+  assert_string_equal(out[1].reason,
+                      "dependency x failed: dead-lettered (via b)");
+  assert_int_equal(strata_core_held(c), 0);
+  /* Remembered: a later dependent fails at once. */
+  submit_deps(c, "d", on_x, 1, 2);
+  assert_int_equal(strata_core_poll_outcomes(c, 2, out, 4), 1);
+  assert_string_equal(out[0].id, "d");
+  strata_core_destroy(c);
+}
+
+/* Unknown ids are remembered as failed; a held running task is completed
+   as failed, releasing its resources; a ready one is refused. */
+static void test_mark_failed_of_unknown_running_and_ready_tasks(void **state) {
+  strata_core_t *c = test_core(NULL);
+  const char *on_u[] = {"u"}, *on_r[] = {"r"};
+  strata_core_pool_config_t pc = {.kind = STRATA_CORE_POOL_CONCURRENCY,
+                                  .limit = 1};
+  strata_core_demand_t dem = {"slots", 1};
+  strata_core_pool_info_t pi;
+  strata_core_task_spec_t s;
+  strata_core_outcome_t out[4];
+  char err[128];
+  int pid;
+
+  (void)state;
+  assert_int_equal(strata_core_mark_failed(c, "u", 1, NULL), STRATA_OK);
+  submit_deps(c, "after-u", on_u, 1, 1);
+  assert_int_equal(strata_core_poll_outcomes(c, 1, out, 4), 1);
+  assert_string_equal(out[0].reason, "dependency u failed");
+
+  assert_int_equal(
+      strata_core_pool_add(c, "slots", &pc, &pid, err, sizeof(err)), STRATA_OK);
+  s = test_spec("r", 2);
+  s.demands = &dem;
+  s.ndemands = 1;
+  test_submit_spec(c, &s, 2);
+  submit_deps(c, "after-r", on_r, 1, 2);
+  test_expect_next(c, 2, "r");
+  assert_int_equal(strata_core_mark_failed(c, "r", 3, "worker lost"),
+                   STRATA_OK);
+  assert_int_equal(strata_core_poll_outcomes(c, 3, out, 4), 1);
+  assert_string_equal(out[0].id, "after-r");
+  assert_string_equal(out[0].reason, "dependency r failed: worker lost");
+  assert_int_equal(strata_core_pool_info(c, pid, 3, &pi), STRATA_OK);
+  assert_int_equal(pi.in_use, 0);
+  assert_int_equal(strata_core_held(c), 0);
+
+  test_submit(c, "ready", 2, 4);
+  assert_int_equal(strata_core_mark_failed(c, "ready", 4, NULL),
+                   STRATA_ERR_STATE);
+  assert_int_equal(strata_core_mark_failed(c, "", 4, NULL),
+                   STRATA_ERR_INVALID_ARG);
+  strata_core_destroy(c);
+}
+
 static void test_expired_dependency_fails_dependents(void **state) {
   strata_core_t *c = test_core(NULL);
   const char *on_h[] = {"h"};
@@ -300,6 +373,8 @@ int main(void) {
       cmocka_unit_test(test_retry_keeps_dependents_waiting),
       cmocka_unit_test(test_unblock_latency_is_reported),
       cmocka_unit_test(test_cancelled_dependency_fails_dependents),
+      cmocka_unit_test(test_mark_failed_fails_waiters_of_a_placeholder),
+      cmocka_unit_test(test_mark_failed_of_unknown_running_and_ready_tasks),
       cmocka_unit_test(test_expired_dependency_fails_dependents),
       cmocka_unit_test(test_remembered_ids_are_forgotten_after_the_ring_fills),
   };
