@@ -50,6 +50,7 @@ typedef struct {
   uint64_t seq; /* tracker sequence */
   int32_t attempt;
   int64_t offset;
+  strata_epoch_ms_t enqueued_ms;
   bool in_use;
 } held_t;
 
@@ -64,10 +65,20 @@ typedef struct {
 
 enum { OUT_DISPATCH, OUT_EVENTS, OUT_DLQ, OUT__COUNT };
 
-/* A ledger entry to apply once the transaction commits. */
+/* What a committed transaction makes true: a ledger entry, and the metric
+ * it counts toward (only once the transaction commits, so an aborted turn
+ * counts nothing). */
+typedef enum { PEND_DECIDED, PEND_DISPATCHED, PEND_EXPIRED } pend_kind_t;
+
 typedef struct {
   char *id;
   int32_t attempt;
+  pend_kind_t kind;
+  int tier;
+  strata_epoch_ms_t enqueued_ms;
+  int64_t unblock_ms;
+  bool soft_missed;
+  const char *dlq_reason; /* static; NULL when no dead letter */
 } pending_decision_t;
 
 typedef struct {
@@ -83,7 +94,6 @@ typedef struct {
   rd_kafka_t *in;  /* tier consumer: group member */
   rd_kafka_t *aux; /* events + control: assigned, never commits */
   rd_kafka_t *tx;  /* transactional producer */
-  rd_kafka_consumer_group_metadata_t *cgmd;
 
   strata_core_t *core;
   ledger_t *ledger;
@@ -104,6 +114,9 @@ typedef struct {
   pending_decision_t *pend;
   size_t npend, cappend;
 
+  views_t *views;
+  strata_mono_us_t last_lag;
+  uint32_t dlq_turn[STRATA_DLQ_CANCELLED + 1]; /* dead letters this turn */
   int64_t window_ms;
   int batch;
   int fatal;
@@ -132,6 +145,16 @@ static char *xstrdup(const char *s) {
 
 static tracker_t *tracker_of(sched_t *s, int tier, int32_t p) {
   return &s->trackers[tier * s->nparts + p];
+}
+
+static void report_partitions(sched_t *s) {
+  int assigned = 0, recovering = 0;
+  for (int p = 0; p < s->nparts; p++) {
+    assigned += s->assigned[p];
+    recovering += s->recovering[p];
+  }
+  if (s->views)
+    views_partitions(s->views, assigned, recovering);
 }
 
 static int tier_of_topic(const sched_t *s, const char *topic) {
@@ -171,12 +194,17 @@ static void out_add(sched_t *s, int topic, int32_t partition, const char *key,
       (out_msg_t){topic, partition, xstrdup(key ? key : ""), value, len};
 }
 
-static void pend_decision(sched_t *s, const char *id, int32_t attempt) {
+static pending_decision_t *pend_decision(sched_t *s, const char *id,
+                                         int32_t attempt) {
   if (s->npend == s->cappend) {
     s->cappend = s->cappend ? s->cappend * 2 : 256;
     s->pend = xrealloc(s->pend, s->cappend * sizeof(*s->pend));
   }
-  s->pend[s->npend++] = (pending_decision_t){xstrdup(id), attempt};
+  s->pend[s->npend] = (pending_decision_t){.id = xstrdup(id),
+                                           .attempt = attempt,
+                                           .kind = PEND_DECIDED,
+                                           .unblock_ms = -1};
+  return &s->pend[s->npend++];
 }
 
 static void clear_outputs(sched_t *s) {
@@ -188,6 +216,7 @@ static void clear_outputs(sched_t *s) {
   for (size_t i = 0; i < s->npend; i++)
     free(s->pend[i].id);
   s->npend = 0;
+  memset(s->dlq_turn, 0, sizeof(s->dlq_turn));
 }
 
 /* Writes an event about a task to the events partition `p`. */
@@ -250,7 +279,7 @@ static void emit_dlq(sched_t *s, strata_dlq_reason_t reason, const char *detail,
   else
     out_add(s, OUT_DLQ, p, task ? task->id : "", buf, len);
   strata_task_clear(&copy);
-  s->dead_lettered++;
+  s->dlq_turn[reason]++;
 }
 
 /* ---- held tasks ----------------------------------------------------------*/
@@ -546,6 +575,7 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
   }
   aux_reassign(s, from);
   free(from);
+  report_partitions(s);
 }
 
 /* Resumes the tier partitions of `p` once its events scan is complete. */
@@ -559,6 +589,7 @@ static void recovery_done(sched_t *s, int32_t p) {
     rd_kafka_resume_partitions(s->in, l);
   rd_kafka_topic_partition_list_destroy(l);
   STRATA_INFO(COMP, "partition %d: recovered; consuming its tiers", p);
+  report_partitions(s);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -571,6 +602,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     STRATA_INFO(COMP, "revoked %d tier partitions", parts->cnt);
     rd_kafka_assign(rk, NULL);
     state_reset(s);
+    report_partitions(s);
   }
 }
 
@@ -625,6 +657,7 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     emit_dlq(s, STRATA_DLQ_UNDECODABLE, err, NULL, m->payload, m->len, topic, p,
              m->offset);
     s->undecodable++;
+    views_undecodable(s->views);
     tracker_done(tr, seq);
     return;
   }
@@ -652,6 +685,7 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
        !ledger_claim_key(s->ledger, t.idempotency_key, t.id, now))) {
     /* Decided before a restart, or a duplicate submission. */
     s->duplicates++;
+    views_duplicate(s->views);
     STRATA_DEBUG(COMP,
                  "%s[%d]@%" PRId64 ": task %s attempt %d already "
                  "decided or a duplicate; skipped",
@@ -681,12 +715,14 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     h->seq = seq;
     h->attempt = t.attempt;
     h->offset = m->offset;
+    h->enqueued_ms = t.enqueued_ms;
     spec_from_task(&t, tier, slot, &spec, demands);
     rc = strata_core_submit(s->core, &spec, now, err, sizeof(err));
     free(demands);
   }
   if (rc == STRATA_ERR_EXISTS) {
     s->duplicates++;
+    views_duplicate(s->views);
     held_finish(s, slot);
   } else if (rc) {
     STRATA_WARN(COMP,
@@ -791,9 +827,15 @@ static void dispatch_one(sched_t *s, const strata_core_dispatch_t *d) {
   out_add(s, OUT_DISPATCH, h->partition, h->key, value, h->len);
   emit_event(s, STRATA_EVENT_DISPATCHED, d->id, h->key, h->attempt, h->tier,
              h->partition, NULL);
-  pend_decision(s, d->id, h->attempt);
+  {
+    pending_decision_t *pd = pend_decision(s, d->id, h->attempt);
+    pd->kind = PEND_DISPATCHED;
+    pd->tier = h->tier;
+    pd->enqueued_ms = h->enqueued_ms;
+    pd->unblock_ms = d->unblock_latency_ms;
+    pd->soft_missed = d->soft_missed != 0;
+  }
   held_finish(s, d->cookie);
-  s->dispatched++;
 }
 
 static void outcome_one(sched_t *s, const strata_core_outcome_t *o) {
@@ -807,7 +849,6 @@ static void outcome_one(sched_t *s, const strata_core_outcome_t *o) {
     drop = o->kind == STRATA_CORE_OUTCOME_EXPIRED &&
            t.expiry_policy == STRATA_EXPIRY_DROP;
   if (o->kind == STRATA_CORE_OUTCOME_EXPIRED) {
-    s->expired++;
     emit_event(s, STRATA_EVENT_DEADLINE_MISSED, o->id, h->key, h->attempt,
                h->tier, h->partition, o->reason);
   }
@@ -821,7 +862,13 @@ static void outcome_one(sched_t *s, const strata_core_outcome_t *o) {
     emit_event(s, STRATA_EVENT_DEAD_LETTERED, o->id, h->key, h->attempt,
                h->tier, h->partition, o->reason);
   }
-  pend_decision(s, o->id, h->attempt);
+  {
+    pending_decision_t *pd = pend_decision(s, o->id, h->attempt);
+    if (o->kind == STRATA_CORE_OUTCOME_EXPIRED) {
+      pd->kind = PEND_EXPIRED;
+      pd->tier = h->tier;
+    }
+  }
   held_finish(s, o->cookie);
   strata_task_clear(&t);
 }
@@ -887,18 +934,43 @@ static int commit_turn(sched_t *s) {
       tp->metadata_size = (size_t)n;
     }
   }
-  error = offsets->cnt ? rd_kafka_send_offsets_to_transaction(s->tx, offsets,
-                                                              s->cgmd, -1)
-                       : NULL;
+  /* The group metadata carries the current generation and member id, so it
+   * is taken afresh for every transaction (KIP-447 fencing). */
+  error = NULL;
+  if (offsets->cnt) {
+    rd_kafka_consumer_group_metadata_t *cgmd =
+        rd_kafka_consumer_group_metadata(s->in);
+    error = rd_kafka_send_offsets_to_transaction(s->tx, offsets, cgmd, -1);
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+  }
   rd_kafka_topic_partition_list_destroy(offsets);
   if (error)
     goto txn_error;
   if ((error = rd_kafka_commit_transaction(s->tx, -1)))
     goto txn_error;
 
-  for (size_t i = 0; i < s->npend; i++)
-    ledger_decided(s->ledger, s->pend[i].id, s->pend[i].attempt,
-                   strata_epoch_now_ms());
+  {
+    strata_epoch_ms_t done = strata_epoch_now_ms();
+    for (size_t i = 0; i < s->npend; i++) {
+      pending_decision_t *pd = &s->pend[i];
+      ledger_decided(s->ledger, pd->id, pd->attempt, done);
+      if (pd->kind == PEND_DISPATCHED) {
+        s->dispatched++;
+        views_dispatched(s->views, pd->tier,
+                         (double)(done - pd->enqueued_ms) / 1000.0,
+                         pd->unblock_ms, pd->soft_missed);
+      } else if (pd->kind == PEND_EXPIRED) {
+        s->expired++;
+        views_expired(s->views, pd->tier);
+      }
+    }
+    for (int r = 0; r <= STRATA_DLQ_CANCELLED; r++) {
+      for (uint32_t k = 0; k < s->dlq_turn[r]; k++)
+        views_dead_lettered(s->views,
+                            strata_dlq_reason_name((strata_dlq_reason_t)r));
+      s->dead_lettered += s->dlq_turn[r];
+    }
+  }
   for (int i = 0; i < s->ntiers * s->nparts; i++)
     s->trackers[i].dirty = false;
   clear_outputs(s);
@@ -1041,6 +1113,13 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
     tracker_init(&s->trackers[i]);
   if (core_create(s, err, size))
     return STRATA_ERR_CONFIG;
+  if (!(s->views = views_new(strata_config_get_str(s->cfg, "admin.listen"),
+                             s->tiers, s->ntiers, err, size)) ||
+      views_routes(s->views))
+    return STRATA_ERR_CONFIG;
+  if (views_port(s->views) > 0)
+    STRATA_INFO(COMP, "admin endpoint on port %d (/metrics, /tasks, /healthz)",
+                views_port(s->views));
 
   if (!(s->tx = make_client(s, RD_KAFKA_PRODUCER, "scheduler-tx", tx_defaults,
                             false, err, size)) ||
@@ -1088,7 +1167,6 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
                                       RD_KAFKA_PARTITION_UA);
   rd_kafka_subscribe(s->in, l);
   rd_kafka_topic_partition_list_destroy(l);
-  s->cgmd = rd_kafka_consumer_group_metadata(s->in);
   STRATA_INFO(COMP,
               "started: transactional.id %s, group %s, %d tiers x %d "
               "partitions",
@@ -1097,6 +1175,8 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
 }
 
 static void sched_teardown(sched_t *s) {
+  views_destroy(s->views);
+  s->views = NULL;
   clear_outputs(s);
   if (s->in) {
     rd_kafka_consumer_close(s->in);
@@ -1106,8 +1186,6 @@ static void sched_teardown(sched_t *s) {
     rd_kafka_consumer_close(s->aux);
     rd_kafka_destroy(s->aux);
   }
-  if (s->cgmd)
-    rd_kafka_consumer_group_metadata_destroy(s->cgmd);
   if (s->tx)
     rd_kafka_destroy(s->tx);
   for (uint64_t i = 0; i < s->nheld_cap; i++)
@@ -1162,6 +1240,31 @@ static void flow_control(sched_t *s) {
   rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Records of the tier topics not yet read, from the cached watermarks. */
+static void update_lag(sched_t *s) {
+  rd_kafka_topic_partition_list_t *l =
+      rd_kafka_topic_partition_list_new(s->ntiers * s->nparts);
+  int64_t lag[MAX_TIERS] = {0};
+
+  for (int t = 0; t < s->ntiers; t++)
+    for (int p = 0; p < s->nparts; p++)
+      if (s->assigned[p])
+        rd_kafka_topic_partition_list_add(l, s->topic_tasks[t], p);
+  rd_kafka_position(s->in, l);
+  for (int i = 0; i < l->cnt; i++) {
+    int64_t lo, hi;
+    int t = tier_of_topic(s, l->elems[i].topic);
+    if (t < 0 || rd_kafka_get_watermark_offsets(
+                     s->in, l->elems[i].topic, l->elems[i].partition, &lo, &hi))
+      continue;
+    if (l->elems[i].offset >= 0 && hi > l->elems[i].offset)
+      lag[t] += hi - l->elems[i].offset;
+  }
+  for (int t = 0; t < s->ntiers; t++)
+    views_lag(s->views, t, lag[t]);
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
 int sched_run(strata_config_t *cfg, volatile int *stop) {
   sched_t s;
   char err[512];
@@ -1183,6 +1286,12 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
     strata_core_outcome_t outs[64];
     size_t nouts;
     int n = 0, work = 0, r;
+
+    views_turn(s.views, s.core, strata_epoch_now_ms());
+    if (strata_mono_now_us() - s.last_lag > 5000000) {
+      update_lag(&s);
+      s.last_lag = strata_mono_now_us();
+    }
 
     /* Worker events and control commands. */
     for (int i = 0; i < 1000; i++) {

@@ -74,6 +74,30 @@ bool ledger_claim_key(ledger_t *l, const char *key, const char *id,
 void ledger_prune(ledger_t *l, strata_epoch_ms_t before);
 uint64_t ledger_size(const ledger_t *l);
 
+/* ---- Views (views.c): metrics and admin endpoints ------------------------*/
+#include "strata/core.h"
+
+typedef struct views_s views_t;
+
+/* Starts the admin server on `listen` (empty: disabled) with the metric
+ * families; `tiers` is borrowed for the life of the views. */
+views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
+                   size_t size);
+strata_err_t views_routes(views_t *v);
+void views_destroy(views_t *v);
+int views_port(const views_t *v);
+/* Daemon thread only: refreshes gauges and answers a pending /tasks
+ * request from `core` (may be NULL). */
+void views_turn(views_t *v, strata_core_t *core, strata_epoch_ms_t now);
+void views_dispatched(views_t *v, int tier, double latency_s,
+                      int64_t unblock_ms, bool soft_missed);
+void views_expired(views_t *v, int tier);
+void views_dead_lettered(views_t *v, const char *reason);
+void views_duplicate(views_t *v);
+void views_undecodable(views_t *v);
+void views_lag(views_t *v, int tier, int64_t lag);
+void views_partitions(views_t *v, int assigned, int recovering);
+
 /* ---- Daemon --------------------------------------------------------------*/
 
 /* Runs the scheduler until *stop becomes non-zero. Returns an exit code. */

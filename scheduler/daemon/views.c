@@ -1,0 +1,444 @@
+/*
+ * What strata-scheduler shows the outside: Prometheus metrics and the admin
+ * HTTP endpoints (/metrics, /healthz, /tasks, /tasks/<id>).
+ *
+ * The core belongs to the daemon's one thread and is not thread-safe, while
+ * HTTP handlers run on the admin server's thread. So handlers never touch the
+ * core: gauges are refreshed by the daemon once per turn (views_turn), and a
+ * /tasks request is handed to the daemon through a one-slot mailbox (mutex +
+ * condition variable) that views_turn answers at the top of its next turn,
+ * at most one tick later.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "sched_int.h"
+#include "strata/admin.h"
+#include "strata/log.h"
+#include "strata/metrics.h"
+
+#define MAX_POOLS STRATA_CORE_MAX_POOLS
+
+static const char *const state_names[STRATA_CORE_STATE__COUNT] = {
+    "ready", "blocked", "delayed", "running"};
+
+struct views_s {
+  strata_admin_t *admin;
+  strata_metrics_t *reg;
+  int ntiers;
+  char **tiers; /* borrowed from the daemon, live as long as it */
+
+  strata_metrics_child_t *dispatched[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *misses[STRATA_CORE_MAX_TIERS][2]; /* soft, hard */
+  strata_metrics_child_t *miss_ratio[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t
+      *depth[STRATA_CORE_MAX_TIERS][STRATA_CORE_STATE__COUNT];
+  strata_metrics_child_t *starvation[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *head_blocked[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *lag[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *latency[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *unblock[STRATA_CORE_MAX_TIERS];
+  strata_metrics_family_t *pool_avail, *pool_in_use, *dlq;
+  strata_metrics_child_t *duplicates, *undecodable, *held, *full, *partitions,
+      *recovering;
+  double miss_count[STRATA_CORE_MAX_TIERS], decided[STRATA_CORE_MAX_TIERS];
+
+  /* Mailbox for /tasks requests, guarded by mu. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool pending, answered;
+  int req_tier;        /* -1: all */
+  unsigned req_states; /* state mask */
+  long req_limit;
+  char req_id[STRATA_CORE_ID_MAX + 1]; /* "" for the list */
+  int resp_status;
+  char *resp_body;
+  int assigned, recovering_n;
+};
+
+static strata_metrics_child_t *child1(strata_metrics_family_t *f,
+                                      const char *a) {
+  return f ? strata_metrics_childv(f, (const char *[]){a}) : NULL;
+}
+
+views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
+                   size_t size) {
+  static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.015,
+                                      0.025, 0.05,   0.1,   0.25, 0.5,
+                                      1,     2.5,    5,     10,   30};
+  const char *const tier_l[] = {"tier"};
+  const char *const tier_kind[] = {"tier", "kind"};
+  const char *const tier_state[] = {"tier", "state"};
+  views_t *v = calloc(1, sizeof(*v));
+  strata_metrics_family_t *f_disp, *f_miss, *f_ratio, *f_depth, *f_starv,
+      *f_head, *f_lag, *f_lat, *f_unb;
+
+  if (!v)
+    return NULL;
+  pthread_mutex_init(&v->mu, NULL);
+  pthread_cond_init(&v->cv, NULL);
+  v->tiers = tiers;
+  v->ntiers = ntiers;
+  if (!(v->reg = strata_metrics_new()))
+    goto err;
+#define FAM(var, kind, name, help, n, labels)                                  \
+  if (!(var =                                                                  \
+            strata_metrics_##kind(v->reg, name, help, n, labels, err, size)))  \
+    goto err;
+  FAM(f_disp, counter, "strata_dispatched_total",
+      "Tasks dispatched (committed to the dispatch topic).", 1, tier_l)
+  FAM(f_miss, counter, "strata_deadline_misses_total",
+      "Deadline misses: soft (dispatched late) and hard (expired, never "
+      "dispatched).",
+      2, tier_kind)
+  FAM(f_ratio, gauge, "strata_deadline_miss_ratio",
+      "Deadline misses over tasks decided, since this process started.", 1,
+      tier_l)
+  FAM(f_depth, gauge, "strata_queue_depth",
+      "Tasks held by the scheduler, by state.", 2, tier_state)
+  FAM(f_starv, gauge, "strata_starvation_seconds",
+      "Starvation index: the longest current wait of a ready task.", 1, tier_l)
+  FAM(f_head, gauge, "strata_tier_head_blocked",
+      "1 when the most urgent ready task of the tier waits on resources.", 1,
+      tier_l)
+  FAM(f_lag, gauge, "strata_consumer_lag",
+      "Records of the tier topic not yet read by this instance.", 1, tier_l)
+  FAM(v->pool_avail, gauge, "strata_pool_available",
+      "Tokens available (token bucket) or free units (concurrency).", 1,
+      (const char *[]){"pool"})
+  FAM(v->pool_in_use, gauge, "strata_pool_in_use",
+      "Concurrency units held by running tasks.", 1, (const char *[]){"pool"})
+  FAM(v->dlq, counter, "strata_dead_letters_total",
+      "Records written to the dead-letter topic, by reason.", 1,
+      (const char *[]){"reason"})
+#undef FAM
+  if (!(f_lat = strata_metrics_histogram(
+            v->reg, "strata_dispatch_latency_seconds",
+            "From submission (enqueued_ms) to the committed dispatch.", 1,
+            tier_l, sizeof(lat_bounds) / sizeof(lat_bounds[0]), lat_bounds, err,
+            size)) ||
+      !(f_unb = strata_metrics_histogram(
+            v->reg, "strata_unblock_latency_seconds",
+            "From the last dependency's success to the task being ready.", 1,
+            tier_l, sizeof(lat_bounds) / sizeof(lat_bounds[0]), lat_bounds, err,
+            size)))
+    goto err;
+  for (int t = 0; t < ntiers; t++) {
+    v->dispatched[t] = child1(f_disp, tiers[t]);
+    v->misses[t][0] = strata_metrics_child(f_miss, tiers[t], "soft");
+    v->misses[t][1] = strata_metrics_child(f_miss, tiers[t], "hard");
+    v->miss_ratio[t] = child1(f_ratio, tiers[t]);
+    for (int s = 0; s < STRATA_CORE_STATE__COUNT; s++)
+      v->depth[t][s] = strata_metrics_child(f_depth, tiers[t], state_names[s]);
+    v->starvation[t] = child1(f_starv, tiers[t]);
+    v->head_blocked[t] = child1(f_head, tiers[t]);
+    v->lag[t] = child1(f_lag, tiers[t]);
+    v->latency[t] = child1(f_lat, tiers[t]);
+    v->unblock[t] = child1(f_unb, tiers[t]);
+  }
+  {
+    strata_metrics_family_t *f;
+#define SCALAR(var, kind, name, help)                                          \
+  if (!(f = strata_metrics_##kind(v->reg, name, help, 0, NULL, err, size)))    \
+    goto err;                                                                  \
+  var = strata_metrics_childv(f, NULL);
+    SCALAR(v->duplicates, counter, "strata_duplicates_skipped_total",
+           "Submissions skipped as duplicates (idempotency key or already "
+           "decided).")
+    SCALAR(v->undecodable, counter, "strata_undecodable_total",
+           "Tier records that did not decode (dead-lettered).")
+    SCALAR(v->held, gauge, "strata_held_tasks",
+           "Tasks held in memory (bounded by scheduler.max.tasks).")
+    SCALAR(v->full, gauge, "strata_core_full",
+           "1 while the scheduler holds its maximum and stops fetching.")
+    SCALAR(v->partitions, gauge, "strata_assigned_partitions",
+           "Partitions (per tier) owned by this instance.")
+    SCALAR(v->recovering, gauge, "strata_recovering_partitions",
+           "Owned partitions still re-reading events before consuming.")
+#undef SCALAR
+  }
+  if (!(v->admin = strata_admin_new(listen, err, size)))
+    goto err;
+  if (strata_admin_serve_metrics(v->admin, v->reg))
+    goto err;
+  return v;
+err:
+  views_destroy(v);
+  return NULL;
+}
+
+void views_destroy(views_t *v) {
+  if (!v)
+    return;
+  strata_admin_destroy(v->admin);
+  strata_metrics_destroy(v->reg);
+  free(v->resp_body);
+  pthread_mutex_destroy(&v->mu);
+  pthread_cond_destroy(&v->cv);
+  free(v);
+}
+
+int views_port(const views_t *v) {
+  return strata_admin_port(v->admin);
+}
+
+/* ---- counters fed by the daemon ------------------------------------------*/
+
+void views_dispatched(views_t *v, int tier, double latency_s,
+                      int64_t unblock_ms, bool soft_missed) {
+  strata_metrics_counter_add(v->dispatched[tier], 1);
+  strata_metrics_histogram_observe(v->latency[tier], latency_s);
+  if (unblock_ms >= 0)
+    strata_metrics_histogram_observe(v->unblock[tier], unblock_ms / 1000.0);
+  if (soft_missed) {
+    strata_metrics_counter_add(v->misses[tier][0], 1);
+    v->miss_count[tier]++;
+  }
+  v->decided[tier]++;
+}
+
+void views_expired(views_t *v, int tier) {
+  strata_metrics_counter_add(v->misses[tier][1], 1);
+  v->miss_count[tier]++;
+  v->decided[tier]++;
+}
+
+void views_dead_lettered(views_t *v, const char *reason) {
+  strata_metrics_counter_add(child1(v->dlq, reason), 1);
+}
+
+void views_duplicate(views_t *v) {
+  strata_metrics_counter_add(v->duplicates, 1);
+}
+
+void views_undecodable(views_t *v) {
+  strata_metrics_counter_add(v->undecodable, 1);
+}
+
+void views_lag(views_t *v, int tier, int64_t lag) {
+  strata_metrics_gauge_set(v->lag[tier], (double)lag);
+}
+
+void views_partitions(views_t *v, int assigned, int recovering) {
+  strata_metrics_gauge_set(v->partitions, assigned);
+  strata_metrics_gauge_set(v->recovering, recovering);
+  pthread_mutex_lock(&v->mu);
+  v->assigned = assigned;
+  v->recovering_n = recovering;
+  pthread_mutex_unlock(&v->mu);
+}
+
+/* ---- per-turn work on the daemon thread ----------------------------------*/
+
+static const char *deadline_kind_name(strata_core_deadline_kind_t k) {
+  return k == STRATA_CORE_DEADLINE_HARD   ? "hard"
+         : k == STRATA_CORE_DEADLINE_SOFT ? "soft"
+                                          : "implicit";
+}
+
+static json_t *task_json(const views_t *v, const strata_core_task_info_t *t) {
+  return json_pack(
+      "{s:s, s:s, s:s, s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:i, "
+      "s:i}",
+      "id", t->id, "tier", v->tiers[t->tier], "state", state_names[t->state],
+      "priority", (int)t->priority, "deadline_ms", (json_int_t)t->deadline,
+      "deadline_kind", deadline_kind_name(t->deadline_kind), "estimate_ms",
+      (json_int_t)t->estimate_ms, "submitted_ms", (json_int_t)t->submitted_at,
+      "since_ms", (json_int_t)t->since, "urgency_key", (json_int_t)t->key,
+      "deps_waiting", (int)t->deps_waiting, "dependents", (int)t->dependents);
+}
+
+typedef struct {
+  const views_t *v;
+  json_t *arr;
+  long left;
+} list_ctx_t;
+
+static int add_task(const strata_core_task_info_t *t, void *opaque) {
+  list_ctx_t *c = opaque;
+  if (c->left-- <= 0)
+    return 1;
+  json_array_append_new(c->arr, task_json(c->v, t));
+  return 0;
+}
+
+static void answer(views_t *v, const strata_core_t *core) {
+  json_t *doc;
+  int status = 200;
+
+  if (v->req_id[0]) {
+    strata_core_task_info_t info;
+    if (core && strata_core_lookup(core, v->req_id, &info) == STRATA_OK) {
+      doc = task_json(v, &info);
+    } else {
+      status = 404;
+      doc = json_pack("{s:s, s:s}", "error",
+                      "task not held by this scheduler instance (not yet "
+                      "read, already dispatched, or owned by another "
+                      "instance)",
+                      "id", v->req_id);
+    }
+  } else {
+    list_ctx_t c = {v, json_array(), v->req_limit};
+    if (core)
+      strata_core_iterate(core, v->req_tier, v->req_states, add_task, &c);
+    doc = json_pack("{s:o, s:b}", "tasks", c.arr, "truncated", c.left < 0);
+  }
+  v->resp_body = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  v->resp_status = status;
+}
+
+void views_turn(views_t *v, strata_core_t *core, strata_epoch_ms_t now) {
+  strata_core_stats_t st;
+
+  pthread_mutex_lock(&v->mu);
+  if (v->pending) {
+    answer(v, core);
+    v->pending = false;
+    v->answered = true;
+    pthread_cond_broadcast(&v->cv);
+  }
+  pthread_mutex_unlock(&v->mu);
+  if (!core)
+    return;
+  strata_core_stats(core, now, &st);
+  for (int t = 0; t < v->ntiers && (size_t)t < st.ntiers; t++) {
+    const strata_core_tier_stats_t *ts = &st.tiers[t];
+    for (int s = 0; s < STRATA_CORE_STATE__COUNT; s++)
+      strata_metrics_gauge_set(v->depth[t][s], (double)ts->depth[s]);
+    strata_metrics_gauge_set(v->starvation[t], ts->longest_wait_ms / 1000.0);
+    strata_metrics_gauge_set(v->head_blocked[t], ts->head_blocked ? 1 : 0);
+    strata_metrics_gauge_set(
+        v->miss_ratio[t],
+        v->decided[t] > 0 ? v->miss_count[t] / v->decided[t] : 0);
+  }
+  strata_metrics_gauge_set(v->held, (double)st.held);
+  strata_metrics_gauge_set(v->full, st.full ? 1 : 0);
+  for (int id = 0; id < MAX_POOLS; id++) {
+    strata_core_pool_info_t pi;
+    if (strata_core_pool_info(core, id, now, &pi) != STRATA_OK)
+      break;
+    strata_metrics_gauge_set(child1(v->pool_avail, pi.name),
+                             (double)pi.available);
+    strata_metrics_gauge_set(child1(v->pool_in_use, pi.name),
+                             (double)pi.in_use);
+  }
+}
+
+/* ---- HTTP handlers (admin thread) -----------------------------------------*/
+
+static int parse_state(const char *s) {
+  for (int i = 0; i < STRATA_CORE_STATE__COUNT; i++)
+    if (!strcmp(s, state_names[i]))
+      return i;
+  return -1;
+}
+
+static void respond_json_error(strata_admin_response_t *resp, int status,
+                               const char *msg) {
+  json_t *j = json_pack("{s:s}", "error", msg);
+  char *text = json_dumps(j, JSON_COMPACT);
+  strata_admin_respond(resp, status, "application/json", text);
+  free(text);
+  json_decref(j);
+}
+
+/* Hands the request to the daemon thread and waits (bounded) for it. */
+static void ask_daemon(views_t *v, strata_admin_response_t *resp) {
+  struct timespec until;
+  int rc = 0;
+
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  v->pending = true;
+  v->answered = false;
+  while (!v->answered && rc == 0)
+    rc = pthread_cond_timedwait(&v->cv, &v->mu, &until);
+  if (!v->answered) {
+    v->pending = false;
+    respond_json_error(resp, 503, "the scheduler loop did not answer in 5 s");
+    return;
+  }
+  resp->status = v->resp_status;
+  resp->content_type = "application/json";
+  resp->body = v->resp_body;
+  resp->body_len = strlen(v->resp_body);
+  v->resp_body = NULL;
+}
+
+static void on_tasks(const strata_admin_request_t *req,
+                     strata_admin_response_t *resp, void *opaque) {
+  views_t *v = opaque;
+  const char *path = strata_admin_request_path(req);
+  const char *tier = strata_admin_request_query(req, "tier");
+  const char *state = strata_admin_request_query(req, "state");
+  const char *limit = strata_admin_request_query(req, "limit");
+  char msg[256];
+
+  pthread_mutex_lock(&v->mu);
+  v->req_tier = -1;
+  v->req_states = STRATA_CORE_STATE_ALL;
+  v->req_limit = limit ? strtol(limit, NULL, 10) : 1000;
+  v->req_id[0] = '\0';
+  if (!strncmp(path, "/tasks/", 7) && path[7]) {
+    snprintf(v->req_id, sizeof(v->req_id), "%s", path + 7);
+  } else {
+    if (tier && *tier) {
+      for (int t = 0; t < v->ntiers; t++)
+        if (!strcmp(v->tiers[t], tier))
+          v->req_tier = t;
+      if (v->req_tier < 0) {
+        pthread_mutex_unlock(&v->mu);
+        snprintf(msg, sizeof(msg), "unknown tier \"%s\"", tier);
+        respond_json_error(resp, 400, msg);
+        return;
+      }
+    }
+    if (state && *state) {
+      int s = parse_state(state);
+      if (s < 0) {
+        pthread_mutex_unlock(&v->mu);
+        snprintf(msg, sizeof(msg),
+                 "unknown state \"%s\"; allowed: ready, blocked, delayed, "
+                 "running",
+                 state);
+        respond_json_error(resp, 400, msg);
+        return;
+      }
+      v->req_states = STRATA_CORE_STATE_BIT(s);
+    }
+  }
+  ask_daemon(v, resp);
+  pthread_mutex_unlock(&v->mu);
+}
+
+static void on_healthz(const strata_admin_request_t *req,
+                       strata_admin_response_t *resp, void *opaque) {
+  views_t *v = opaque;
+  json_t *j;
+  char *text;
+  (void)req;
+  pthread_mutex_lock(&v->mu);
+  j = json_pack("{s:s, s:i, s:i}", "status", "ok", "assigned_partitions",
+                v->assigned, "recovering_partitions", v->recovering_n);
+  pthread_mutex_unlock(&v->mu);
+  text = json_dumps(j, JSON_COMPACT);
+  strata_admin_respond(resp, 200, "application/json", text);
+  free(text);
+  json_decref(j);
+}
+
+strata_err_t views_routes(views_t *v) {
+  strata_err_t rc;
+  if ((rc = strata_admin_route(v->admin, "/tasks", false, on_tasks, v)) ||
+      (rc = strata_admin_route(v->admin, "/tasks/", true, on_tasks, v)) ||
+      (rc = strata_admin_route(v->admin, "/healthz", false, on_healthz, v)))
+    return rc;
+  return STRATA_OK;
+}
