@@ -235,8 +235,8 @@ int bench_core_main(int argc, char **argv) {
       }
       /* Actual token usage differs from the estimate: reconcile. */
       used[0].amount = 300 + (int64_t)(turns % 400);
-      if (strata_core_complete(c, d.id, STRATA_CORE_SUCCEEDED, used, 1, now,
-                               err, sizeof(err))) {
+      if (strata_core_complete_handle(c, d.handle, STRATA_CORE_SUCCEEDED, used,
+                                      1, now, err, sizeof(err))) {
         fprintf(stderr, "strata-bench core: complete: %s\n", err);
         goto out;
       }

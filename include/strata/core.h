@@ -291,6 +291,10 @@ typedef struct {
   /** Taken ahead of the shares by the urgency override (hard deadline
    *  within urgency_horizon_ms); charged to its tier. */
   int urgent;
+  /** Names this dispatch for strata_core_complete_handle(), which then
+   *  skips the id lookup. Valid until the task is completed; a handle kept
+   *  beyond that is rejected (see strata_core_complete_handle()). */
+  uint64_t handle;
 } strata_core_dispatch_t;
 
 /**
@@ -335,6 +339,22 @@ strata_err_t strata_core_complete(strata_core_t *core, const char *id,
                                   const strata_core_usage_t *usage,
                                   size_t nusage, strata_epoch_ms_t now,
                                   char *errstr, size_t size);
+
+/**
+ * As strata_core_complete(), for the dispatch named by `handle` (from
+ * strata_core_dispatch_t.handle) instead of an id: no id lookup. A handle
+ * is a record slot and a generation bumped on every dispatch and every reuse
+ * of the slot, so a handle that outlived its dispatch (the task completed,
+ * was retried and dispatched again, or its record went to another task) is
+ * rejected with STRATA_ERR_NOT_FOUND rather than completing something else
+ * (exact until the same slot has been reused 2^32 times). Same other errors
+ * and cost as strata_core_complete(), without the lookup.
+ */
+strata_err_t strata_core_complete_handle(strata_core_t *core, uint64_t handle,
+                                         strata_core_result_t result,
+                                         const strata_core_usage_t *usage,
+                                         size_t nusage, strata_epoch_ms_t now,
+                                         char *errstr, size_t size);
 
 /**
  * Tells the core that task `id` already succeeded elsewhere (for example

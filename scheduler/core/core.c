@@ -322,8 +322,9 @@ strata_err_t strata_core_pool_info(strata_core_t *c, int id,
 /* Id hash                                                                  */
 /* ------------------------------------------------------------------------ */
 
-uint32_t core_find(const strata_core_t *c, const char *id, size_t len) {
-  uint32_t h = core_id_hash(id, len), m = c->nslots - 1;
+static uint32_t find_hashed(const strata_core_t *c, const char *id, size_t len,
+                            uint32_t h) {
+  uint32_t m = c->nslots - 1;
 
   for (uint32_t i = h & m;; i = (i + 1) & m) {
     const hslot_t *s = &c->slots[i];
@@ -335,6 +336,10 @@ uint32_t core_find(const strata_core_t *c, const char *id, size_t len) {
         return s->idx;
     }
   }
+}
+
+uint32_t core_find(const strata_core_t *c, const char *id, size_t len) {
+  return find_hashed(c, id, len, core_id_hash(id, len));
 }
 
 static void slot_put(hslot_t *slots, uint32_t m, uint32_t idx, uint32_t h) {
@@ -367,24 +372,20 @@ static int hash_grow(strata_core_t *c) {
   return 0;
 }
 
-static int hash_insert(strata_core_t *c, uint32_t idx) {
-  const task_t *t = core_task(c, idx);
-
+static int hash_insert(strata_core_t *c, uint32_t idx, uint32_t h) {
   /* Load factor at most 1/2 keeps probe sequences short; past it, a failed
      grow is tolerated until the table is 7/8 full. */
   if ((uint64_t)(c->nhashed + 1) * 2 > c->nslots && hash_grow(c) &&
       (uint64_t)(c->nhashed + 1) * 8 > (uint64_t)c->nslots * 7)
     return -1;
-  slot_put(c->slots, c->nslots - 1, idx, core_id_hash(task_id(t), t->idlen));
+  slot_put(c->slots, c->nslots - 1, idx, h);
   c->nhashed++;
   return 0;
 }
 
 /* Backward-shift deletion: no tombstones, so lookups never slow down. */
-static void hash_remove(strata_core_t *c, uint32_t idx) {
-  const task_t *t = core_task(c, idx);
-  uint32_t m = c->nslots - 1, h = core_id_hash(task_id(t), t->idlen), i = h & m,
-           j;
+static void hash_remove(strata_core_t *c, uint32_t idx, uint32_t h) {
+  uint32_t m = c->nslots - 1, i = h & m, j;
 
   while (c->slots[i].idx != idx) {
     if (c->slots[i].idx == CORE_NIL)
@@ -426,9 +427,10 @@ static void set_state(strata_core_t *c, task_t *t, uint8_t ns) {
   t->state = ns;
 }
 
-/* Allocates a record with its id, hashed, in state TS_FREE (the caller sets
-   the real state). CORE_NIL when out of memory. */
-static uint32_t task_alloc(strata_core_t *c, const char *id, size_t len) {
+/* Allocates a record with its id (whose hash is `h`), hashed, in state
+   TS_FREE (the caller sets the real state). CORE_NIL when out of memory. */
+static uint32_t task_alloc(strata_core_t *c, const char *id, size_t len,
+                           uint32_t h) {
   uint32_t idx = slab_alloc(&c->tasks), gen;
   task_t *t;
 
@@ -454,7 +456,7 @@ static uint32_t task_alloc(strata_core_t *c, const char *id, size_t len) {
     t->id.ext[len] = '\0';
     t->flags |= TF_ID_EXT;
   }
-  if (hash_insert(c, idx)) {
+  if (hash_insert(c, idx, h)) {
     if (t->flags & TF_ID_EXT)
       free(t->id.ext);
     t->flags = 0;
@@ -478,18 +480,25 @@ static void dnode_release(strata_core_t *c, task_t *t) {
   }
 }
 
-/* Frees a record completely. It must be in no heap, FIFO or graph list. */
-static void task_release(strata_core_t *c, uint32_t idx) {
+/* Frees a record completely, given the hash of its id. It must be in no
+   heap, FIFO or graph list. */
+static void task_release_hashed(strata_core_t *c, uint32_t idx, uint32_t h) {
   task_t *t = core_task(c, idx);
 
   set_state(c, t, TS_FREE);
-  hash_remove(c, idx);
+  hash_remove(c, idx, h);
   dnode_release(c, t);
   task_drop_demands(t);
   if (t->flags & TF_ID_EXT)
     free(t->id.ext);
   t->flags = 0;
   slab_release(&c->tasks, idx);
+}
+
+static void task_release(strata_core_t *c, uint32_t idx) {
+  const task_t *t = core_task(c, idx);
+
+  task_release_hashed(c, idx, core_id_hash(task_id(t), t->idlen));
 }
 
 int64_t core_task_key(const strata_core_t *c, const task_t *t) {
@@ -953,6 +962,7 @@ static void cascade(strata_core_t *c, uint32_t root, int64_t now,
    completions (so late dependents resolve) and the record is freed. */
 static void remember(strata_core_t *c, uint32_t idx, uint8_t state) {
   task_t *t = core_task(c, idx);
+  uint32_t h;
 
   if (t->dnode != CORE_NIL) {
     dnode_t *d = core_dnode(c, t->dnode);
@@ -965,9 +975,9 @@ static void remember(strata_core_t *c, uint32_t idx, uint8_t state) {
       return;
     }
   }
-  recent_add(c, task_id(t), t->idlen, core_id_hash(task_id(t), t->idlen),
-             state == TS_DONE_OK);
-  task_release(c, idx);
+  h = core_id_hash(task_id(t), t->idlen);
+  recent_add(c, task_id(t), t->idlen, h, state == TS_DONE_OK);
+  task_release_hashed(c, idx, h);
 }
 
 /* Removes a held task the core can no longer track for lack of memory; the
@@ -1213,6 +1223,7 @@ strata_err_t strata_core_submit(strata_core_t *c,
   const char *failed_dep = NULL;
   strata_err_t err;
   size_t len;
+  uint32_t h;
   task_t *t;
   tier_t *tr;
 
@@ -1220,17 +1231,21 @@ strata_err_t strata_core_submit(strata_core_t *c,
     return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
                        "core and spec are required");
   now = clamp_now(c, now);
+  /* Start the id-hash probe's cache miss first, so it overlaps with the
+     validation below instead of stalling the lookup after it. */
+  len = s->id ? strnlen(s->id, STRATA_CORE_ID_MAX + 1) : 0;
+  h = core_id_hash(s->id ? s->id : "", len);
+  __builtin_prefetch(&c->slots[h & (c->nslots - 1)]);
   err = check_spec(c, s, now, pool_ids, errstr, size);
   if (err)
     return err;
-  len = strlen(s->id);
-  existing = core_find(c, s->id, len);
+  existing = find_hashed(c, s->id, len, h);
   if (existing != CORE_NIL) {
     if (core_task(c, existing)->state != TS_PLACEHOLDER)
       return strata_errf(STRATA_ERR_EXISTS, errstr, size,
                          "task %s is already held", s->id);
   } else {
-    int64_t pos = recent_find(c, s->id, len, core_id_hash(s->id, len));
+    int64_t pos = recent_find(c, s->id, len, h);
     if (pos >= 0 && c->rring[pos].ok)
       return strata_errf(STRATA_ERR_EXISTS, errstr, size,
                          "task %s already succeeded", s->id);
@@ -1286,7 +1301,7 @@ strata_err_t strata_core_submit(strata_core_t *c,
 
   /* Commit. */
   if (existing == CORE_NIL) {
-    idx = task_alloc(c, s->id, len);
+    idx = task_alloc(c, s->id, len, h);
     if (idx == CORE_NIL) {
       clear_targets(c, s);
       return strata_errf(STRATA_ERR_NOMEM, errstr, size,
@@ -1347,7 +1362,7 @@ strata_err_t strata_core_submit(strata_core_t *c,
     if (di == CORE_NIL) {
       if (recent_find(c, s->deps[i], dl, core_id_hash(s->deps[i], dl)) >= 0)
         continue; /* done already */
-      di = task_alloc(c, s->deps[i], dl);
+      di = task_alloc(c, s->deps[i], dl, core_id_hash(s->deps[i], dl));
       if (di == CORE_NIL)
         goto oom;
       dt = core_task(c, di);
@@ -1485,6 +1500,10 @@ static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int how,
     pool_take(&c->pools[d[i].pool], d[i].amount);
   leave_ready(c, idx, popped);
   timer_disarm(c, t);
+  /* A new generation per dispatch makes the handle name this dispatch
+     only; a timer entry of the task is already stale (disarmed above). */
+  t->gen++;
+  out->handle = ((uint64_t)t->gen << 32) | idx;
   out->id = task_id(t);
   out->cookie = t->cookie;
   out->tier = t->tier;
@@ -1736,31 +1755,17 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
 /* Completion, cancellation, outcomes                                       */
 /* ------------------------------------------------------------------------ */
 
-strata_err_t strata_core_complete(strata_core_t *c, const char *id,
-                                  strata_core_result_t result,
-                                  const strata_core_usage_t *usage,
-                                  size_t nusage, strata_epoch_ms_t now,
-                                  char *errstr, size_t size) {
+/* Completes the RUNNING task `idx` (found by id or by handle). */
+static strata_err_t complete_running(strata_core_t *c, uint32_t idx,
+                                     strata_core_result_t result,
+                                     const strata_core_usage_t *usage,
+                                     size_t nusage, int64_t now, char *errstr,
+                                     size_t size) {
   int upool[STRATA_CORE_MAX_POOLS];
-  uint32_t idx;
-  task_t *t;
+  task_t *t = core_task(c, idx);
+  const char *id = task_id(t);
   const demand_t *d;
 
-  if (!c || !id)
-    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
-                       "core and id are required");
-  if ((unsigned)result > STRATA_CORE_CANCELLED)
-    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
-                       "task %s: unknown result %d", id, (int)result);
-  now = clamp_now(c, now);
-  idx = core_find(c, id, strnlen(id, STRATA_CORE_ID_MAX + 1));
-  if (idx == CORE_NIL || core_task(c, idx)->state > TS_RUNNING)
-    return strata_errf(STRATA_ERR_NOT_FOUND, errstr, size,
-                       "task %s is not held", id);
-  t = core_task(c, idx);
-  if (t->state != TS_RUNNING)
-    return strata_errf(STRATA_ERR_STATE, errstr, size, "task %s is not running",
-                       id);
   if (nusage > STRATA_CORE_MAX_POOLS || (nusage && !usage))
     return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
                        "task %s: at most %d usage entries", id,
@@ -1826,6 +1831,57 @@ strata_err_t strata_core_complete(strata_core_t *c, const char *id,
     break;
   }
   return STRATA_OK;
+}
+
+strata_err_t strata_core_complete(strata_core_t *c, const char *id,
+                                  strata_core_result_t result,
+                                  const strata_core_usage_t *usage,
+                                  size_t nusage, strata_epoch_ms_t now,
+                                  char *errstr, size_t size) {
+  uint32_t idx;
+
+  if (!c || !id)
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "core and id are required");
+  if ((unsigned)result > STRATA_CORE_CANCELLED)
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "task %s: unknown result %d", id, (int)result);
+  now = clamp_now(c, now);
+  idx = core_find(c, id, strnlen(id, STRATA_CORE_ID_MAX + 1));
+  if (idx == CORE_NIL || core_task(c, idx)->state > TS_RUNNING)
+    return strata_errf(STRATA_ERR_NOT_FOUND, errstr, size,
+                       "task %s is not held", id);
+  if (core_task(c, idx)->state != TS_RUNNING)
+    return strata_errf(STRATA_ERR_STATE, errstr, size, "task %s is not running",
+                       id);
+  return complete_running(c, idx, result, usage, nusage, now, errstr, size);
+}
+
+strata_err_t strata_core_complete_handle(strata_core_t *c, uint64_t handle,
+                                         strata_core_result_t result,
+                                         const strata_core_usage_t *usage,
+                                         size_t nusage, strata_epoch_ms_t now,
+                                         char *errstr, size_t size) {
+  uint32_t idx = (uint32_t)handle;
+  const task_t *t;
+
+  if (!c)
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "core is required");
+  if ((unsigned)result > STRATA_CORE_CANCELLED)
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "handle %#llx: unknown result %d",
+                       (unsigned long long)handle, (int)result);
+  /* The generation is checked before the state: a stale handle may point at
+     a slot now used by another (running) task. */
+  if (idx >= c->tasks.used_end ||
+      (t = core_task(c, idx))->gen != (uint32_t)(handle >> 32) ||
+      t->state != TS_RUNNING)
+    return strata_errf(STRATA_ERR_NOT_FOUND, errstr, size,
+                       "handle %#llx does not name a running dispatch",
+                       (unsigned long long)handle);
+  now = clamp_now(c, now);
+  return complete_running(c, idx, result, usage, nusage, now, errstr, size);
 }
 
 strata_err_t strata_core_mark_succeeded(strata_core_t *c, const char *id,

@@ -114,6 +114,124 @@ static void test_complete_requires_a_running_task(void **state) {
   strata_core_destroy(c);
 }
 
+static void test_complete_by_handle_releases_the_dispatch(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_task_info_t info;
+  strata_core_dispatch_t d;
+  char err[128];
+
+  (void)state;
+  test_submit(c, "h1", 2, 0);
+  test_submit(c, "h2", 2, 0);
+  assert_int_equal(strata_core_next(c, 1, &d), 1);
+  assert_string_equal(d.id, "h1");
+  assert_int_equal(strata_core_complete_handle(c, d.handle,
+                                               STRATA_CORE_SUCCEEDED, NULL, 0,
+                                               2, err, sizeof(err)),
+                   STRATA_OK);
+  assert_int_equal(strata_core_lookup(c, "h1", &info), STRATA_ERR_NOT_FOUND);
+  assert_int_equal(strata_core_held(c), 1);
+  /* A remembered success: a dependent of h1 is not blocked. */
+  {
+    const char *deps[] = {"h1"};
+    strata_core_task_spec_t s = test_spec("h3", 2);
+    s.deps = deps;
+    s.ndeps = 1;
+    test_submit_spec(c, &s, 3);
+  }
+  test_expect_next(c, 4, "h2");
+  test_expect_next(c, 4, "h3");
+  strata_core_destroy(c);
+}
+
+static void test_stale_handle_is_rejected(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_dispatch_t d, d2;
+  uint64_t old;
+  char err[128];
+
+  (void)state;
+  test_submit(c, "s1", 2, 0);
+  assert_int_equal(strata_core_next(c, 1, &d), 1);
+  old = d.handle;
+  /* Completed once: the same handle no longer names anything. */
+  assert_int_equal(strata_core_complete_handle(c, old, STRATA_CORE_SUCCEEDED,
+                                               NULL, 0, 2, err, sizeof(err)),
+                   STRATA_OK);
+  assert_int_equal(strata_core_complete_handle(c, old, STRATA_CORE_SUCCEEDED,
+                                               NULL, 0, 2, err, sizeof(err)),
+                   STRATA_ERR_NOT_FOUND);
+  /* The freed record is reused by the next task: the old handle must not
+     complete it. */
+  test_submit(c, "s2", 2, 3);
+  assert_int_equal(strata_core_next(c, 4, &d2), 1);
+  assert_string_equal(d2.id, "s2");
+  assert_int_equal((uint32_t)d2.handle, (uint32_t)old);
+  assert_int_equal(strata_core_complete_handle(c, old, STRATA_CORE_FAILED, NULL,
+                                               0, 5, err, sizeof(err)),
+                   STRATA_ERR_NOT_FOUND);
+  /* A retried task dispatched again gets a new handle; the first one is
+     stale. */
+  assert_int_equal(strata_core_complete_handle(c, d2.handle,
+                                               STRATA_CORE_FAILED_RETRY, NULL,
+                                               0, 6, err, sizeof(err)),
+                   STRATA_OK);
+  test_submit(c, "s2", 2, 7);
+  assert_int_equal(strata_core_next(c, 8, &d), 1);
+  assert_string_equal(d.id, "s2");
+  assert_true(d.handle != d2.handle);
+  assert_int_equal(strata_core_complete_handle(c, d2.handle,
+                                               STRATA_CORE_SUCCEEDED, NULL, 0,
+                                               9, err, sizeof(err)),
+                   STRATA_ERR_NOT_FOUND);
+  /* A handle of a slot never handed out, and one of a ready task. */
+  assert_int_equal(strata_core_complete_handle(c, UINT64_C(0x100000000) | 999,
+                                               STRATA_CORE_SUCCEEDED, NULL, 0,
+                                               9, err, sizeof(err)),
+                   STRATA_ERR_NOT_FOUND);
+  test_submit(c, "s3", 2, 9);
+  assert_int_equal(strata_core_complete_handle(c, d.handle,
+                                               STRATA_CORE_SUCCEEDED, NULL, 0,
+                                               10, err, sizeof(err)),
+                   STRATA_OK);
+  assert_int_equal(strata_core_held(c), 1);
+  strata_core_destroy(c);
+}
+
+static void test_handle_and_id_completion_release_pools_alike(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_pool_config_t pc = {STRATA_CORE_POOL_CONCURRENCY, 0, 0, 0, 1};
+  strata_core_demand_t dem = {"slots", 1};
+  strata_core_pool_info_t pi;
+  strata_core_dispatch_t d;
+  char err[128];
+
+  (void)state;
+  assert_int_equal(
+      strata_core_pool_add(c, "slots", &pc, NULL, err, sizeof(err)), STRATA_OK);
+  for (int i = 0; i < 2; i++) {
+    char id[8];
+    strata_core_task_spec_t s;
+    snprintf(id, sizeof(id), "p%d", i);
+    s = test_spec(id, 2);
+    s.demands = &dem;
+    s.ndemands = 1;
+    test_submit_spec(c, &s, 0);
+  }
+  assert_int_equal(strata_core_next(c, 1, &d), 1);
+  test_expect_none(c, 1);
+  assert_int_equal(strata_core_pool_info(c, 0, 1, &pi), STRATA_OK);
+  assert_int_equal(pi.in_use, 1);
+  assert_int_equal(strata_core_complete_handle(c, d.handle,
+                                               STRATA_CORE_SUCCEEDED, NULL, 0,
+                                               2, err, sizeof(err)),
+                   STRATA_OK);
+  assert_int_equal(strata_core_pool_info(c, 0, 2, &pi), STRATA_OK);
+  assert_int_equal(pi.in_use, 0);
+  test_expect_next(c, 3, "p1");
+  strata_core_destroy(c);
+}
+
 static void test_lookup_reports_task_state_and_fields(void **state) {
   strata_core_t *c = test_core(NULL);
   strata_core_task_spec_t s =
@@ -401,6 +519,9 @@ int main(void) {
       cmocka_unit_test(test_cancel_in_ready_blocked_and_delayed_states),
       cmocka_unit_test(test_cancel_of_running_task_is_refused),
       cmocka_unit_test(test_complete_requires_a_running_task),
+      cmocka_unit_test(test_complete_by_handle_releases_the_dispatch),
+      cmocka_unit_test(test_stale_handle_is_rejected),
+      cmocka_unit_test(test_handle_and_id_completion_release_pools_alike),
       cmocka_unit_test(test_lookup_reports_task_state_and_fields),
       cmocka_unit_test(test_iteration_follows_dispatch_order),
       cmocka_unit_test(test_full_core_rejects_submission),
