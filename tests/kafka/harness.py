@@ -30,8 +30,11 @@ class Harness:
             raise Failure("STRATA_TEST_BOOTSTRAP is not set: start a broker with "
                           "deploy/kafka-local/kafka-local start and export its address")
         self.prefix = "t%s%d." % (name, random.randrange(1 << 30))
+        # Own topics and consumer groups per test, so tests never share state.
         self.common = ["--log-level", "warn", "--set", "bootstrap.servers=" + self.bootstrap,
-                       "--set", "topic.prefix=" + self.prefix] + list(extra)
+                       "--set", "topic.prefix=" + self.prefix,
+                       "--set", "scheduler.group.id=%ssched" % self.prefix,
+                       "--set", "worker.group.id=%sworker" % self.prefix] + list(extra)
         self.procs = {}
         self.logdir = os.environ.get("STRATA_TEST_LOGDIR", "/tmp")
 
@@ -56,6 +59,24 @@ class Harness:
     def stop_all(self):
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM)
+
+    def admin_port(self, name, timeout=60):
+        """The admin port a scheduler started with admin.listen=127.0.0.1:0
+        logged ("admin endpoint on port N")."""
+        path = os.path.join(self.logdir, "%s%s.log" % (self.prefix, name))
+
+        def find():
+            with open(path, errors="replace") as f:
+                for line in f:
+                    if "admin endpoint on port" in line:
+                        return int(line.split("on port ")[1].split()[0])
+            return None
+        return self.wait_for("the admin port of " + name, find, timeout)
+
+    def http_json(self, port, path):
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+            return json.loads(r.read().decode())
 
     def alive(self, name):
         p = self.procs.get(name)

@@ -29,30 +29,52 @@ def events_of(h, kind):
 
 def test_end_to_end_all_tiers_run_in_tier_and_deadline_order():
     # One concurrency slot: the scheduler dispatches one task at a time, each
-    # after the worker reported the previous one, so dispatch order is the
-    # policy's order over the whole backlog.
+    # after the worker reported the previous one. A gate task takes the slot
+    # first; once the scheduler holds the whole backlog (seen through its
+    # /tasks view) the worker starts, so every later decision is the policy's
+    # choice over the complete backlog.
     h = Harness(BIN, "e2e", ["--set", "pool.slots=concurrency:1",
                              "--set", "exec.default=cat >/dev/null"])
     try:
         h.ensure_topics()
+        h.start("scheduler", "strata-scheduler", "--set", "scheduler.instance.id=e2e",
+                "--set", "admin.listen=127.0.0.1:0", "--log-level", "info")
+        port = h.admin_port("scheduler")
+        h.wait_for("the scheduler to own and recover its partitions",
+                   lambda: (lambda z: z["assigned_partitions"] > 0
+                            and z["recovering_partitions"] == 0)(
+                       h.http_json(port, "/healthz")), 60)
+        h.submit_jsonl([{"tier": "background", "id": "gate", "demands": {"slots": 1}}])
+        h.wait_for("the gate task to hold the slot",
+                   lambda: len(h.http_json(port, "/tasks?state=running")["tasks"]) == 1, 60)
         tasks = []
-        now_s = 600
         for tier in TIERS:
             for i in range(6):
                 # Deadlines reversed against submission order within a tier.
                 tasks.append({"tier": tier, "id": "%s-%d" % (tier, i),
-                              "deadline": "%ds" % (now_s - 10 * i),
+                              "deadline": "%ds" % (600 - 10 * i),
                               "demands": {"slots": 1}})
         ids = h.submit_jsonl(tasks)
         check(len(ids) == len(tasks), "submitted %d of %d" % (len(ids), len(tasks)))
+        h.wait_for("the scheduler to hold the whole backlog",
+                   lambda: len(h.http_json(port, "/tasks?state=ready")["tasks"]) == len(tasks),
+                   60)
+        view = h.http_json(port, "/tasks?state=ready")["tasks"]
         h.start("worker", "strata-worker")
-        h.start("scheduler", "strata-scheduler", "--set", "scheduler.instance.id=e2e")
         h.wait_for("every task to succeed",
-                   lambda: len(events_of(h, "SUCCEEDED")) >= len(tasks), 120)
+                   lambda: len(events_of(h, "SUCCEEDED")) >= len(tasks) + 1, 120)
         disp = sorted(events_of(h, "DISPATCHED"), key=lambda e: e["time_ms"])
         order = [e["task_id"] for e in disp]
+        check(order[0] == "gate", "the gate went first: %s" % order[:3])
+        order = order[1:]
         check(sorted(order) == sorted(t["id"] for t in tasks),
               "each task dispatched exactly once: %s" % collections.Counter(order).most_common(3))
+        # The pending view lists each tier's backlog in the order it then ran.
+        for tier in TIERS:
+            listed = [t["id"] for t in view if t["tier"] == tier]
+            ran = [tid for tid in order if tid.startswith(tier + "-")]
+            check(listed == ran, "/tasks order %s differs from dispatch order %s" %
+                  (listed, ran))
         pos = {tid: i for i, tid in enumerate(order)}
         mean = {t: sum(pos["%s-%d" % (t, i)] for i in range(6)) / 6 for t in TIERS}
         check(order[0].startswith("critical"), "first dispatch is critical: %s" % order[:5])
@@ -62,6 +84,7 @@ def test_end_to_end_all_tiers_run_in_tier_and_deadline_order():
             seq = [pos["%s-%d" % (tier, i)] for i in range(6)]
             check(seq == sorted(seq, reverse=True),
                   "%s dispatched earliest deadline first: %s" % (tier, seq))
+        print("  dispatch order: %s" % " ".join(order))
     finally:
         h.stop_all()
 
