@@ -114,6 +114,7 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   pthread_cond_init(&w->cond, NULL);
   atomic_init(&w->stop, 0);
   atomic_init(&w->running, 0);
+  atomic_init(&w->fatal, 0);
   w->concurrency = (int)strata_config_get_int(cfg, "worker.concurrency");
   w->hb_interval_ms = strata_config_get_int(cfg, "worker.heartbeat.interval");
   w->shutdown_ms = strata_config_get_int(cfg, "worker.shutdown.timeout");
@@ -313,6 +314,15 @@ int64_t strata_worker_kill_grace_ms(const strata_worker_t *w) {
   return w->kill_grace_ms;
 }
 
+/* Records the first fatal error and stops run(). Caller holds the lock. */
+static void set_fatal_locked(strata_worker_t *w, const char *msg) {
+  if (atomic_load(&w->fatal))
+    return;
+  snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", msg);
+  atomic_store(&w->fatal, 1);
+  atomic_store(&w->stop, 1);
+}
+
 /* ---- handler threads ------------------------------------------------ */
 
 typedef struct {
@@ -389,12 +399,9 @@ static bool finish_job(strata_job_t *job, strata_handler_status_t status) {
   }
   if (strata_job_emit(job, kind, error, retryable)) {
     /* A worker that cannot write outcomes must not take more work. */
-    if (!w->fatal) {
-      w->fatal = true;
-      snprintf(w->fatal_msg, sizeof(w->fatal_msg), "cannot write events to %s",
-               w->events_topic);
-    }
-    atomic_store(&w->stop, 1);
+    char why[300];
+    snprintf(why, sizeof(why), "cannot write events to %s", w->events_topic);
+    set_fatal_locked(w, why);
     return false;
   }
   return true;
@@ -592,11 +599,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                            RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END))
       return;
-    if (ferr && !w->fatal) {
-      w->fatal = true;
-      snprintf(w->fatal_msg, sizeof(w->fatal_msg), "events producer: %s",
-               reason);
-      atomic_store(&w->stop, 1);
+    if (ferr) {
+      char why[400];
+      snprintf(why, sizeof(why), "events producer: %s", reason);
+      pthread_mutex_lock(&w->lock);
+      set_fatal_locked(w, why);
+      pthread_mutex_unlock(&w->lock);
     }
     strata_job_destroy(job);
     return;
@@ -731,15 +739,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* ---- records ---------------------------------------------------------- */
 
 static void note_fatal(strata_worker_t *w, rd_kafka_t *rk) {
-  char reason[400];
+  char reason[300], msg[450];
 
-  if (w->fatal)
-    return;
   rd_kafka_fatal_error(rk, reason, sizeof(reason));
-  w->fatal = true;
-  snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s: %s", rd_kafka_name(rk),
-           reason);
-  atomic_store(&w->stop, 1);
+  snprintf(msg, sizeof(msg), "%s: %s", rd_kafka_name(rk), reason);
+  pthread_mutex_lock(&w->lock);
+  set_fatal_locked(w, msg);
+  pthread_mutex_unlock(&w->lock);
 }
 
 /* Takes one record from librdkafka; frees it. */
@@ -893,7 +899,7 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   }
 
   /* Stopping: give running tasks their time, then hand back the rest. */
-  if (!w->fatal) {
+  if (!atomic_load(&w->fatal)) {
     STRATA_INFO("worker",
                 "stopping: waiting up to %" PRId64 " ms for %d running task(s)",
                 w->shutdown_ms, busy_count(w));
@@ -910,7 +916,7 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   rd_kafka_flush(w->producer, 10000);
   w->stopping = true;
   commit_progress(w, true, NULL);
-  if (!w->fatal)
+  if (!atomic_load(&w->fatal))
     rd_kafka_consumer_close(w->consumer);
   join_threads(w);
   rd_kafka_flush(w->producer, 10000);
@@ -919,7 +925,7 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   rd_kafka_queue_io_event_enable(w->msgq, -1, NULL, 0);
   rd_kafka_queue_destroy(cq);
   rd_kafka_queue_destroy(pq);
-  if (w->fatal)
+  if (atomic_load(&w->fatal))
     ret = strata_errf(STRATA_ERR_KAFKA, errstr, size, "%s", w->fatal_msg);
 out:
   return ret;
