@@ -35,7 +35,7 @@ static const strata_cfg_key_t keys[] = {
     {"log.level", STRATA_CFG_ENUM, "info", 0, 0, "error|warn|info|debug",
      STRATA_CFG_ALL, "Lowest level of log lines written to stderr."},
     {"admin.listen", STRATA_CFG_STRING, "127.0.0.1:9464", 0, 0, NULL,
-     STRATA_CFG_SCHEDULER,
+     STRATA_CFG_SCHEDULER | STRATA_CFG_CLI,
      "Address of the admin HTTP endpoint (/metrics, /tasks, /healthz); "
      "empty disables it."},
     {"scheduler.group.id", STRATA_CFG_STRING, "strata-scheduler", 0, 0, NULL,

@@ -8,11 +8,11 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Packages for building and running Strata.
 STRATA_BUILD_PKGS="build-essential cmake ninja-build pkg-config librdkafka-dev
-  libavro-dev libjansson-dev libmicrohttpd-dev uthash-dev"
+  libavro-dev libjansson-dev libmicrohttpd-dev uthash-dev libcurl4-openssl-dev"
 # Extra packages for the test suite: cmocka, clang + its libFuzzer runtime,
 # valgrind, Python venv for the cross-language vectors, Java and Maven for
 # the local Apache Kafka broker.
-STRATA_TEST_PKGS="libcmocka-dev libcurl4-openssl-dev prometheus clang valgrind clang-format
+STRATA_TEST_PKGS="libcmocka-dev prometheus clang valgrind clang-format
   python3 python3-venv
   openjdk-17-jdk-headless maven"
 

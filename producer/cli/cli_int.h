@@ -33,6 +33,8 @@ int cli_cmd_submit(const strata_program_t *prog, strata_config_t *cfg, int argc,
                    char **argv);
 int cli_cmd_cancel(const strata_program_t *prog, strata_config_t *cfg, int argc,
                    char **argv);
+int cli_cmd_tasks(const strata_program_t *prog, strata_config_t *cfg, int argc,
+                  char **argv);
 int cli_cmd_read(const strata_program_t *prog, strata_config_t *cfg, int argc,
                  char **argv);
 

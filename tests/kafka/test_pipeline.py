@@ -60,6 +60,13 @@ def test_end_to_end_all_tiers_run_in_tier_and_deadline_order():
                    lambda: len(h.http_json(port, "/tasks?state=ready")["tasks"]) == len(tasks),
                    60)
         view = h.http_json(port, "/tasks?state=ready")["tasks"]
+        table = h.strata("--set", "admin.listen=127.0.0.1:%d" % port, "tasks",
+                         "--tier", "critical", "--state", "ready").splitlines()
+        check(table[0].startswith("ID") and table[-1] == "6 task(s)",
+              "strata tasks table: %s" % table)
+        check([row.split()[0] for row in table[1:-1]] ==
+              [t["id"] for t in view if t["tier"] == "critical"],
+              "strata tasks lists critical in dispatch order: %s" % table)
         h.start("worker", "strata-worker")
         h.wait_for("every task to succeed",
                    lambda: len(events_of(h, "SUCCEEDED")) >= len(tasks) + 1, 120)
