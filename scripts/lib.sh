@@ -7,7 +7,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Packages for building and running Strata.
-STRATA_BUILD_PKGS="build-essential cmake ninja-build pkg-config librdkafka-dev
+STRATA_BUILD_PKGS="build-essential cmake ninja-build pkg-config python3 librdkafka-dev
   libavro-dev libjansson-dev libmicrohttpd-dev uthash-dev libcurl4-openssl-dev"
 # Extra packages for the test suite: cmocka, clang + its libFuzzer runtime,
 # valgrind, Python venv for the cross-language vectors, Java and Maven for

@@ -106,7 +106,8 @@ typedef struct {
   bool *assigned;      /* [p] */
   bool *recovering;    /* [p]: tier partitions paused until events scanned */
   int64_t *recover_until;
-  int64_t *events_pos; /* [p]: events offset known to be read */
+  int64_t *events_pos;     /* [p]: events offset known to be read */
+  int64_t *events_counted; /* [p]: outcomes counted below this offset */
   bool paused_full;
 
   out_msg_t *out;
@@ -753,6 +754,21 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
                 s->topic_events, p, m->offset, err);
     return;
   }
+  if ((e.kind == STRATA_EVENT_SUCCEEDED || e.kind == STRATA_EVENT_FAILED ||
+       e.kind == STRATA_EVENT_TIMED_OUT ||
+       (e.kind == STRATA_EVENT_CANCELLED && e.worker_id)) &&
+      e.tier && p < s->nparts && m->offset >= s->events_counted[p]) {
+    char outcome[32];
+    size_t i;
+    snprintf(outcome, sizeof(outcome), "%s", strata_event_kind_name(e.kind));
+    for (i = 0; outcome[i]; i++)
+      outcome[i] =
+          (char)(outcome[i] >= 'A' && outcome[i] <= 'Z' ? outcome[i] - 'A' + 'a'
+                                                        : outcome[i]);
+    views_outcome(s->views, e.tier, outcome);
+    /* A recovery scan re-reads events: count each offset once. */
+    s->events_counted[p] = m->offset + 1;
+  }
   switch (e.kind) {
   case STRATA_EVENT_DISPATCHED:
   case STRATA_EVENT_DEADLINE_MISSED:
@@ -1105,9 +1121,10 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
   s->recovering = calloc((size_t)s->nparts, sizeof(bool));
   s->recover_until = calloc((size_t)s->nparts, sizeof(int64_t));
   s->events_pos = calloc((size_t)s->nparts, sizeof(int64_t));
+  s->events_counted = calloc((size_t)s->nparts, sizeof(int64_t));
   s->ledger = ledger_new();
   if (!s->trackers || !s->assigned || !s->recovering || !s->recover_until ||
-      !s->events_pos || !s->ledger)
+      !s->events_pos || !s->events_counted || !s->ledger)
     return STRATA_ERR_NOMEM;
   for (int i = 0; i < s->ntiers * s->nparts; i++)
     tracker_init(&s->trackers[i]);
@@ -1201,6 +1218,7 @@ static void sched_teardown(sched_t *s) {
   free(s->recovering);
   free(s->recover_until);
   free(s->events_pos);
+  free(s->events_counted);
   free(s->out);
   free(s->pend);
   ledger_destroy(s->ledger);

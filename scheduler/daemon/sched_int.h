@@ -94,6 +94,7 @@ void views_dispatched(views_t *v, int tier, double latency_s,
 void views_expired(views_t *v, int tier);
 void views_dead_lettered(views_t *v, const char *reason);
 void views_duplicate(views_t *v);
+void views_outcome(views_t *v, const char *tier, const char *outcome);
 void views_undecodable(views_t *v);
 void views_lag(views_t *v, int tier, int64_t lag);
 void views_partitions(views_t *v, int assigned, int recovering);

@@ -43,7 +43,7 @@ struct views_s {
   strata_metrics_child_t *lag[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *latency[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *unblock[STRATA_CORE_MAX_TIERS];
-  strata_metrics_family_t *pool_avail, *pool_in_use, *dlq;
+  strata_metrics_family_t *pool_avail, *pool_in_use, *dlq, *outcomes;
   strata_metrics_child_t *duplicates, *undecodable, *held, *full, *partitions,
       *recovering;
   double miss_count[STRATA_CORE_MAX_TIERS], decided[STRATA_CORE_MAX_TIERS];
@@ -113,6 +113,10 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
       (const char *[]){"pool"})
   FAM(v->pool_in_use, gauge, "strata_pool_in_use",
       "Concurrency units held by running tasks.", 1, (const char *[]){"pool"})
+  FAM(v->outcomes, counter, "strata_task_outcomes_total",
+      "Terminal outcomes reported by workers (succeeded, failed, timed_out, "
+      "cancelled), from the events topic of every partition.",
+      2, tier_kind)
   FAM(v->dlq, counter, "strata_dead_letters_total",
       "Records written to the dead-letter topic, by reason.", 1,
       (const char *[]){"reason"})
@@ -210,6 +214,11 @@ void views_expired(views_t *v, int tier) {
 
 void views_dead_lettered(views_t *v, const char *reason) {
   strata_metrics_counter_add(child1(v->dlq, reason), 1);
+}
+
+void views_outcome(views_t *v, const char *tier, const char *outcome) {
+  strata_metrics_counter_add(strata_metrics_child(v->outcomes, tier, outcome),
+                             1);
 }
 
 void views_duplicate(views_t *v) {
