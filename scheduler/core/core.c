@@ -34,6 +34,8 @@
 #define DURATION_LIMIT (INT64_C(1) << 40)
 #define LOOKAHEAD_MAX 64
 
+_Static_assert(LOOKAHEAD_MAX <= RQ_SPARE, "pick_in_tier() reinserts up to K");
+
 static const strata_core_tier_config_t default_tiers[] = {
     {"critical", 40, 1000},
     {"high", 25, 5000},
@@ -161,7 +163,7 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
     t->weight = cfg->tiers[i].weight;
     t->target_wait = cfg->tiers[i].target_wait_ms;
     c->weight_sum += t->weight;
-    heap_init(&t->heap);
+    rq_init(&t->rq);
     t->fhead = t->ftail = CORE_NIL;
     t->st.blocked_pool = -1;
   }
@@ -207,7 +209,7 @@ void strata_core_destroy(strata_core_t *c) {
   slab_free_all(&c->dnodes);
   slab_free_all(&c->edges);
   for (uint32_t i = 0; i < c->ntiers; i++)
-    heap_free(&c->tiers[i].heap);
+    rq_free(&c->tiers[i].rq);
   heap_free(&c->timers);
   for (size_t i = c->out_head; i < c->out_head + c->out_n; i++) {
     free(c->out[i].id);
@@ -622,6 +624,14 @@ static void heap_compact(strata_core_t *c, heap_t *h,
   heap_heapify(h);
 }
 
+/* The same rule for a tier's ready queue. */
+static void rq_compact(strata_core_t *c, rq_t *q) {
+  if (q->stale < 1024 || q->stale < q->n / 2)
+    return;
+  rq_filter(q, c, ready_live);
+  q->stale = 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Ready queues                                                             */
 /* ------------------------------------------------------------------------ */
@@ -637,7 +647,7 @@ static int push_ready_entry(strata_core_t *c, uint32_t idx) {
   task_t *t = core_task(c, idx);
 
   t->hseq = ++c->seq;
-  return heap_push(&c->tiers[t->tier].heap, core_task_key(c, t), t->hseq, idx);
+  return rq_push(&c->tiers[t->tier].rq, core_task_key(c, t), t->hseq, idx);
 }
 
 static int make_ready(strata_core_t *c, uint32_t idx, int64_t now) {
@@ -676,7 +686,7 @@ static void leave_ready(strata_core_t *c, uint32_t idx, int entry_popped) {
     tr->ftail = t->fprev;
   t->fprev = t->fnext = CORE_NIL;
   if (!entry_popped)
-    tr->heap.stale++;
+    tr->rq.stale++;
   if (--tr->nready == 0)
     tier_clear_blocked(tr);
 }
@@ -687,10 +697,10 @@ static void rekey(strata_core_t *c, uint32_t idx) {
 
   if (t->state != TS_READY)
     return;
-  c->tiers[t->tier].heap.stale++;
+  c->tiers[t->tier].rq.stale++;
   if (push_ready_entry(c, idx)) {
     /* Keep the old entry: an older key is better than none. */
-    c->tiers[t->tier].heap.stale--;
+    c->tiers[t->tier].rq.stale--;
     t->hseq--;
   }
 }
@@ -1571,17 +1581,23 @@ static uint32_t pick_aged(strata_core_t *c, int64_t now) {
   return best;
 }
 
-/* Drops stale entries from the top of a tier's heap; returns the key of its
-   most urgent ready task, or INT64_MAX. */
-static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
-  heap_t *h = &tr->heap;
+/* Drops stale entries from the top of a tier's ready queue; returns the
+   entry of its most urgent ready task, or NULL. */
+static const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
+  rq_t *q = &tr->rq;
+  const heap_ent_t *e;
 
-  while (h->n && !ready_live(c, &h->a[0])) {
-    heap_pop(h);
-    if (h->stale)
-      h->stale--;
+  while ((e = rq_top(q)) && !ready_live(c, e)) {
+    rq_pop(q);
+    if (q->stale)
+      q->stale--;
   }
-  return h->n ? h->a[0].key : INT64_MAX;
+  return e;
+}
+
+static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
+  const heap_ent_t *e = tier_head(c, tr);
+  return e ? e->key : INT64_MAX;
 }
 
 /* Looks at up to K most urgent tasks of one tier and takes the first that
@@ -1589,26 +1605,29 @@ static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
    the tier's head-blocked report current. */
 static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
   heap_ent_t skipped[LOOKAHEAD_MAX];
-  heap_t *h = &tr->heap;
+  rq_t *q = &tr->rq;
   uint32_t j = 0, chosen = CORE_NIL;
 
-  while (j < c->cfg.lookahead && h->n) {
-    heap_ent_t e = h->a[0];
+  while (j < c->cfg.lookahead && q->n) {
+    heap_ent_t e = *rq_top(q);
     int pool = -1;
     int64_t until;
     if (!ready_live(c, &e)) {
-      heap_pop(h);
-      if (h->stale)
-        h->stale--;
+      rq_pop(q);
+      if (q->stale)
+        q->stale--;
       continue;
     }
     if (task_fits(c, core_task(c, e.idx), now, &pool, &until)) {
+      const heap_ent_t *next;
       chosen = e.idx;
-      heap_pop(h);
-      /* The next head is likely the next decision here: start its cache
-         miss now so it overlaps with the caller's work. */
-      if (h->n)
-        __builtin_prefetch(core_task(c, h->a[0].idx));
+      rq_pop(q);
+      /* The next heads are likely the next decisions here: start their
+         cache misses now so they overlap with other work. */
+      if ((next = rq_top(q)) != NULL)
+        __builtin_prefetch(core_task(c, next->idx));
+      if ((next = rq_ahead(q, RQ_PREFETCH)) != NULL)
+        __builtin_prefetch(core_task(c, next->idx));
       break;
     }
     if (j == 0) {
@@ -1619,13 +1638,13 @@ static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
       tr->st.blocked_until = until;
     }
     skipped[j++] = e;
-    heap_pop(h);
+    rq_pop(q);
   }
   if (chosen != CORE_NIL && j == 0)
     tier_clear_blocked(tr);
-  /* Popped entries freed their slots, so these pushes cannot fail. */
+  /* At most K <= RQ_SPARE entries go back: this cannot fail. */
   for (uint32_t k = 0; k < j; k++)
-    (void)heap_push(h, skipped[k].key, skipped[k].seq, skipped[k].idx);
+    rq_reinsert(q, &skipped[k]);
   return chosen;
 }
 
@@ -1643,7 +1662,7 @@ static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
     int64_t until;
     if (overdue(c, t, now) && task_fits(c, t, now, &pool, &until)) {
       dispatch(c, tr->fhead, now, how, 1, 0, out);
-      heap_compact(c, &tr->heap, ready_live);
+      rq_compact(c, &tr->rq);
       return 1;
     }
   }
@@ -1651,7 +1670,7 @@ static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
   if (idx == CORE_NIL)
     return 0;
   dispatch(c, idx, now, how, 0, 1, out);
-  heap_compact(c, &tr->heap, ready_live);
+  rq_compact(c, &tr->rq);
   return 1;
 }
 
@@ -1670,7 +1689,7 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
     if (idx != CORE_NIL) {
       uint32_t ti = core_task(c, idx)->tier;
       dispatch(c, idx, now, PICK_AGED, 1, 0, out);
-      heap_compact(c, &c->tiers[ti].heap, ready_live);
+      rq_compact(c, &c->tiers[ti].rq);
       return 1;
     }
   }
@@ -1685,6 +1704,7 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
     int64_t bk = INT64_MAX;
     for (uint32_t ti = 0; ti < c->ntiers; ti++) {
       tier_t *tr = &c->tiers[ti];
+      const heap_ent_t *e;
       uint64_t lead;
       int64_t k;
       if (!tr->nready)
@@ -1692,9 +1712,12 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
       lead = ((uint64_t)c->cfg.urgency_horizon_ms << VT_SHIFT) / tr->weight;
       if (tr->pass >= c->vtime + lead)
         continue;
-      k = tier_head_key(c, tr);
+      e = tier_head(c, tr);
+      if (!e)
+        continue;
+      k = e->key;
       if (k > now + c->cfg.urgency_horizon_ms || k >= bk ||
-          !(core_task(c, tr->heap.a[0].idx)->flags & TF_HARD))
+          !(core_task(c, e->idx)->flags & TF_HARD))
         continue;
       bi = ti;
       bk = k;
@@ -1986,7 +2009,7 @@ strata_err_t strata_core_cancel(strata_core_t *c, const char *id,
   c->tiers[tier].st.cancelled++;
   cascade(c, idx, now, "was cancelled");
   remember(c, idx, TS_DONE_FAIL);
-  heap_compact(c, &c->tiers[tier].heap, ready_live);
+  rq_compact(c, &c->tiers[tier].rq);
   return STRATA_OK;
 }
 

@@ -46,11 +46,61 @@ void heap_free(heap_t *h);
 int heap_push(heap_t *h, int64_t key, uint32_t seq, uint32_t idx);
 void heap_pop(heap_t *h);
 void heap_heapify(heap_t *h);
+/* Makes room for `cap` entries, so pushes up to that many cannot fail. */
+int heap_reserve(heap_t *h, uint32_t cap);
 
 static inline int heap_less(const heap_ent_t *x, const heap_ent_t *y) {
   if (x->key != y->key)
     return x->key < y->key;
   return (int32_t)(x->seq - y->seq) < 0;
+}
+
+/* ---- a tier's ready queue: cached insertion heap + sorted runs -------- */
+
+#define RQ_BUF 2048     /* insertion heap size before it becomes a run */
+#define RQ_MAX_RUNS 48  /* more runs than this are merged regardless */
+#define RQ_MIN_BUF (-1) /* rq_t.min: the smallest entry is the buffer root */
+#define RQ_MIN_UNKNOWN (-2)
+/* Room kept in the buffer beyond RQ_BUF, for rq_reinsert(). */
+#define RQ_SPARE 64
+/* How far ahead in a run the records of future heads are prefetched. */
+#define RQ_PREFETCH 4
+
+typedef struct {
+  heap_ent_t *a; /* sorted; live entries are a[head, n) */
+  uint32_t head, n;
+} rq_run_t;
+
+typedef struct {
+  heap_t buf; /* newest entries; its `stale` is unused */
+  rq_run_t runs[RQ_MAX_RUNS];
+  uint32_t nruns;
+  uint32_t n;     /* entries in buf and runs, stale included */
+  uint32_t stale; /* entries known to be stale */
+  int32_t min;    /* where the smallest entry is, see readyq.c */
+} rq_t;
+
+void rq_init(rq_t *q);
+void rq_free(rq_t *q);
+int rq_push(rq_t *q, int64_t key, uint32_t seq, uint32_t idx);
+/* Puts back an entry just popped; cannot fail for up to RQ_SPARE entries
+   popped since the last rq_push(). */
+void rq_reinsert(rq_t *q, const heap_ent_t *e);
+void rq_pop(rq_t *q);
+const heap_ent_t *rq_top_slow(rq_t *q);
+/* The entry k places after the smallest in the same run, if it is in a
+   run (a likely next head, worth prefetching); NULL otherwise. */
+const heap_ent_t *rq_ahead(rq_t *q, uint32_t k);
+
+/* The smallest entry; NULL when empty. */
+static inline const heap_ent_t *rq_top(rq_t *q) {
+  if (!q->n)
+    return NULL;
+  if (q->min == RQ_MIN_BUF)
+    return &q->buf.a[0];
+  if (q->min >= 0)
+    return &q->runs[q->min].a[q->runs[q->min].head];
+  return rq_top_slow(q);
 }
 
 /* ---- slab of fixed-size elements addressed by index ------------------- */
@@ -200,7 +250,7 @@ typedef struct {
   /* Virtual service received: grows by cost * 2^30 / weight per dispatch
      (see charge_tier() in core.c). Behind the core's vtime = owed. */
   uint64_t pass;
-  heap_t heap;
+  rq_t rq;               /* ready queue (readyq.c) */
   uint32_t fhead, ftail; /* ready FIFO (oldest first) */
   uint32_t nready;
   strata_core_tier_stats_t st; /* counters; gauges filled on demand */
@@ -291,5 +341,9 @@ int64_t core_task_key(const strata_core_t *c, const task_t *t);
 uint32_t core_find(const strata_core_t *c, const char *id, size_t len);
 void core_fill_info(const strata_core_t *c, uint32_t idx,
                     strata_core_task_info_t *out);
+/* Rewrites the queue keeping only entries for which keep() is non-zero
+   (order kept; O(n)). */
+void rq_filter(rq_t *q, const strata_core_t *ctx,
+               int (*keep)(const strata_core_t *ctx, const heap_ent_t *e));
 
 #endif /* STRATA_CORE_INT_H */

@@ -28,8 +28,7 @@ void heap_free(heap_t *h) {
   heap_init(h);
 }
 
-static int heap_grow(heap_t *h) {
-  uint32_t cap = h->cap ? h->cap + h->cap / 2 : 64;
+static int heap_grow_to(heap_t *h, uint32_t cap) {
   void *mem = NULL;
 
   if (cap < h->cap || cap > (UINT32_MAX - HEAP_PAD) / 2)
@@ -44,6 +43,14 @@ static int heap_grow(heap_t *h) {
   h->a = (heap_ent_t *)mem + HEAP_PAD;
   h->cap = cap;
   return 0;
+}
+
+static int heap_grow(heap_t *h) {
+  return heap_grow_to(h, h->cap ? h->cap + h->cap / 2 : 64);
+}
+
+int heap_reserve(heap_t *h, uint32_t cap) {
+  return cap <= h->cap ? 0 : heap_grow_to(h, cap);
 }
 
 static void sift_up(heap_ent_t *a, uint32_t i) {

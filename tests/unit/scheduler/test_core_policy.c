@@ -481,6 +481,83 @@ static void test_soft_deadline_miss_is_dispatched_and_counted(void **state) {
   strata_core_destroy(c);
 }
 
+/* Large backlog: the ready queue's buffer and sorted runs (readyq.c) must
+   give exactly the order of (key, arrival), also with cancelled tasks and
+   tasks skipped by look-ahead interleaved with new arrivals. */
+typedef struct {
+  int64_t key;
+  uint32_t n;
+  int gone;
+} big_task_t;
+
+static int big_cmp(const void *a, const void *b) {
+  const big_task_t *x = a, *y = b;
+  if (x->key != y->key)
+    return x->key < y->key ? -1 : 1;
+  return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static void test_large_backlog_leaves_in_key_then_fifo_order(void **state) {
+  enum { N = 30000 };
+  strata_core_config_t cfg;
+  static big_task_t tasks[N], order[N];
+  uint64_t r = 42;
+  strata_core_t *c;
+  size_t no = 0, k = 0;
+  strata_core_dispatch_t d;
+  char id[16];
+
+  (void)state;
+  strata_core_config_default(&cfg);
+  cfg.starvation_bound_ms = 0;
+  cfg.max_tasks = N + 1;
+  c = test_core(&cfg);
+  for (uint32_t i = 0; i < N; i++) {
+    strata_core_task_spec_t s;
+    r = r * 6364136223846793005u + 1442695040888963407u;
+    snprintf(id, sizeof(id), "b%u", (unsigned)i);
+    s = test_spec(id, 2);
+    s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+    s.deadline = 100000 + (int64_t)((r >> 33) % 5000); /* many equal keys */
+    s.priority = (int32_t)((r >> 20) % 3) - 1;
+    test_submit_spec(c, &s, 0);
+    tasks[i].key = s.deadline - s.priority * cfg.priority_step_ms;
+    tasks[i].n = i;
+    /* Dispatch a few while submitting, so runs are consumed and merged
+       while new entries arrive. */
+    if (i % 5 == 4) {
+      assert_int_equal(strata_core_next(c, 0, &d), 1);
+      order[no].n = (uint32_t)strtoul(d.id + 1, NULL, 10);
+      tasks[order[no].n].gone = 1;
+      no++;
+      test_complete(c, d.id, STRATA_CORE_SUCCEEDED, 0);
+    }
+    if (i % 7 == 3 && !tasks[i - 3].gone) {
+      snprintf(id, sizeof(id), "b%u", (unsigned)(i - 3));
+      assert_int_equal(strata_core_cancel(c, id, 0), STRATA_OK);
+      tasks[i - 3].gone = 2;
+    }
+  }
+  /* What is left must drain in exact (key, arrival) order. */
+  for (uint32_t i = 0; i < N; i++)
+    if (!tasks[i].gone)
+      order[k++] = tasks[i];
+  qsort(order, k, sizeof(order[0]), big_cmp);
+  for (size_t i = 0; i < k; i++) {
+    char want[16];
+    assert_int_equal(strata_core_next(c, 1, &d), 1);
+    snprintf(want, sizeof(want), "b%u", (unsigned)order[i].n);
+    assert_string_equal(d.id, want);
+    assert_int_equal(strata_core_complete_handle(c, d.handle,
+                                                 STRATA_CORE_SUCCEEDED, NULL, 0,
+                                                 1, NULL, 0),
+                     STRATA_OK);
+  }
+  test_expect_none(c, 2);
+  assert_int_equal(strata_core_held(c), 0);
+  strata_core_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_drr_gives_each_backlogged_tier_its_share),
@@ -499,6 +576,7 @@ int main(void) {
       cmocka_unit_test(test_hard_task_in_time_is_dispatched),
       cmocka_unit_test(test_hard_task_that_cannot_make_it_expires_at_submit),
       cmocka_unit_test(test_soft_deadline_miss_is_dispatched_and_counted),
+      cmocka_unit_test(test_large_backlog_leaves_in_key_then_fifo_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
