@@ -793,8 +793,11 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
   }
   case STRATA_EVENT_FAILED:
   case STRATA_EVENT_TIMED_OUT:
-    strata_core_complete(s->core, e.task_id, STRATA_CORE_FAILED, NULL, 0, now,
-                         err, sizeof(err));
+    /* Retries are not part of this version: a failed attempt is final, and
+     * tasks waiting on it (held here, whoever owned it) fail too. */
+    if (strata_core_complete(s->core, e.task_id, STRATA_CORE_FAILED, NULL, 0,
+                             now, err, sizeof(err)))
+      strata_core_mark_failed(s->core, e.task_id, now, e.error);
     break;
   default:
     break;
