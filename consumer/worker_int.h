@@ -116,8 +116,8 @@ struct strata_worker_s {
   int wake[2]; /* [0] read end polled by run(); [1] written to wake it */
   atomic_int stop;
   atomic_int running;
-  bool stopping; /* run() is shutting down: revocation waits no more */
-  bool fatal;    /* a fatal Kafka error ended run() */
+  bool stopping;    /* run() is shutting down: revocation waits no more */
+  atomic_int fatal; /* a fatal Kafka error ended run() */
   char fatal_msg[512];
 
   pthread_mutex_t lock;

@@ -195,8 +195,14 @@ static strata_err_t produce(strata_producer_t *p, const char *topic,
   d->cb = cb;
   d->opaque = opaque;
   memcpy(d->id, id, idlen + 1);
+  /* RD_KAFKA_V_KEY casts to a non-const pointer; librdkafka copies the key
+   * and never writes it. */
+  union {
+    const char *c;
+    void *m;
+  } k = {key};
   kerr = rd_kafka_producev(
-      p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+      p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(k.m, strlen(key)),
       RD_KAFKA_V_VALUE(value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
       RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
   if (kerr) {

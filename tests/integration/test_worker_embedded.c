@@ -166,7 +166,7 @@ static void produce_raw(fixture_t *f, int32_t p, const char *key,
   assert_int_equal(
       rd_kafka_producev(
           f->prod, RD_KAFKA_V_TOPIC("strata.dispatch"), RD_KAFKA_V_PARTITION(p),
-          RD_KAFKA_V_KEY(key, strlen(key)),
+          RD_KAFKA_V_KEY((void *)(uintptr_t)key, strlen(key)),
           RD_KAFKA_V_VALUE((void *)(uintptr_t)data, len),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
       RD_KAFKA_RESP_ERR_NO_ERROR);

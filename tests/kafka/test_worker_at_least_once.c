@@ -220,7 +220,8 @@ static void produce_task(fixture_t *f, const char *id, int32_t p, bool block) {
                    STRATA_OK);
   assert_int_equal(
       rd_kafka_producev(f->admin, RD_KAFKA_V_TOPIC(f->topic_dispatch),
-                        RD_KAFKA_V_PARTITION(p), RD_KAFKA_V_KEY(id, strlen(id)),
+                        RD_KAFKA_V_PARTITION(p),
+                        RD_KAFKA_V_KEY((void *)(uintptr_t)id, strlen(id)),
                         RD_KAFKA_V_VALUE(buf, len),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
                         RD_KAFKA_V_END),

@@ -73,8 +73,8 @@ static void test_canonical_form_rejects_broken_schemas(void **s) {
   const char *bad[] = {
       "{",
       "{\"type\":\"record\",\"name\":\"R\"}",
-      "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\","
-      "\"type\":\"Nope\"}]}",
+      ("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\","
+       "\"type\":\"Nope\"}]}"),
       "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[]}",
       "[\"int\",[\"null\"]]",
       "{\"type\":\"record\",\"name\":\"9R\",\"fields\":[]}",
