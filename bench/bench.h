@@ -7,5 +7,6 @@
 #define STRATA_BENCH_H
 
 int bench_core_main(int argc, char **argv);
+int bench_e2e_main(int argc, char **argv);
 
 #endif /* STRATA_BENCH_H */

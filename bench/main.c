@@ -17,6 +17,8 @@ typedef struct {
 static const bench_command_t commands[] = {
     {"core", "scheduler core decisions per second with 1M tasks resident",
      bench_core_main},
+    {"e2e", "submit -> dispatch on a real broker, against a bare relay",
+     bench_e2e_main},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,1296 @@
+/*
+ * `strata-bench e2e`: the whole pipeline on a real broker, and a bare
+ * transactional relay of the same records for reference.
+ *
+ * Set-up: a fresh topic prefix and fresh group ids per run, the topic layout
+ * created with strata_topics_ensure(), `strata-scheduler` as a child process
+ * (stopped by PID at the end, also on failure), and one worker: the
+ * strata_worker_* runtime on a thread of this process with a C handler that
+ * succeeds at once (strata-worker has only the exec handler, whose fork/exec
+ * per task would measure /bin/true rather than the pipeline).
+ *
+ * Phases:
+ *  1. Throughput: N tasks, round-robin over the tiers, submitted with
+ *     strata_producer_* as fast as it takes them. tasks_per_sec is N over the
+ *     time from the first submit to the moment a read_committed consumer of
+ *     the dispatch topic (the "watcher") has seen N records. Records are
+ *     counted, not offsets, since transaction markers occupy offsets too.
+ *     The completion rate counts the worker's SUCCEEDED events.
+ *  2. Latency: tasks at a fraction (default 30 %) of the measured rate for
+ *     --seconds, paced by absolute monotonic deadlines. Each task carries its
+ *     submit time (monotonic µs, this process) in a header; its latency is
+ *     the time the watcher saw the dispatch record minus that time.
+ *  3. Relay: the scheduler and the worker are stopped; the same kind of
+ *     encoded task records go to one fresh input topic, and a loop on a
+ *     thread here consumes them read_committed and produces each to an output
+ *     topic in one transaction per turn of up to scheduler.batch records,
+ *     with the consumer offsets sent to the transaction: the scheduler's
+ *     client settings and turn shape without its work. relay_per_sec is N
+ *     over first produce → N records visible on the output topic.
+ *
+ * The last stdout line is the JSON result.
+ */
+#include "bench.h"
+
+#include "strata/codec.h"
+#include "strata/config.h"
+#include "strata/kafka.h"
+#include "strata/log.h"
+#include "strata/producer.h"
+#include "strata/task.h"
+#include "strata/time.h"
+#include "strata/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TIERS 16
+#define MAX_SETS 32
+#define HDR_T0 "bench.t0"
+#define HDR_PHASE "bench.phase"
+/* The scheduler's own client settings (scheduler/daemon/daemon.c,
+ * sched_setup), repeated here for the relay. */
+#define SCHED_TICK_MS 10
+
+extern char **environ;
+
+typedef struct {
+  int64_t *v; /* latencies, µs */
+  size_t n, cap;
+} samples_t;
+
+/* A read_committed consumer assigned every partition of one topic. */
+typedef struct {
+  rd_kafka_t *rk;
+  pthread_t thread;
+  bool started, inited;
+  char *const *tiers;
+  int ntiers;
+  atomic_bool stop;
+  atomic_uint_fast64_t count;     /* records seen */
+  atomic_uint_fast64_t target;    /* count at which reached_us is set */
+  atomic_int_fast64_t reached_us; /* 0 until count >= target */
+  atomic_bool measure;            /* decode and take latency samples */
+  pthread_mutex_t lock;           /* guards lat */
+  samples_t lat[MAX_TIERS];
+} watcher_t;
+
+/* The bare relay: read_committed consumer → transactional producer. */
+typedef struct {
+  rd_kafka_t *in, *tx;
+  char in_topic[256], out_topic[256];
+  int nparts, batch;
+  pthread_t thread;
+  bool started;
+  atomic_bool stop;
+  atomic_bool failed;
+  uint64_t turns, relayed;
+  char err[512];
+} relay_t;
+
+typedef struct {
+  /* options */
+  const char *bootstrap;
+  uint64_t tasks;
+  int partitions;
+  char bindir[PATH_MAX];
+  double seconds;
+  double fraction;
+  int concurrency;
+  char *sched_sets[MAX_SETS]; /* point into argv */
+  int nsched_sets;
+  /* run */
+  char prefix[128];
+  char *tiers[MAX_TIERS];
+  int ntiers;
+  int batch;
+  pid_t sched_pid;
+  char sched_log[PATH_MAX];
+  strata_worker_t *worker;
+  pthread_t worker_thread;
+  bool worker_started;
+  atomic_uint_fast64_t delivery_failures;
+} e2e_t;
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static void sleep_us(int64_t us) {
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* Sleeps until the monotonic time `t_us` (absolute, so pacing never drifts:
+ * strata_mono_now_us() reads CLOCK_MONOTONIC too). */
+static void sleep_until_us(strata_mono_us_t t_us) {
+  struct timespec ts = {(time_t)(t_us / 1000000),
+                        (long)(t_us % 1000000) * 1000};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+         !g_stop)
+    ;
+}
+
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: strata-bench e2e --bootstrap HOST:PORT [options]\n\n"
+      "The pipeline (strata-scheduler + an in-process worker with a no-op\n"
+      "handler) on a real Kafka broker, against a bare transactional relay.\n"
+      "Never uses the embedded broker: it has no transactions.\n\n"
+      "  --bootstrap B       broker address (required)\n"
+      "  --tasks N           tasks in the throughput and relay phases "
+      "(default 50000)\n"
+      "  --partitions P      topic.partitions of the fresh topics (default 4)\n"
+      "  --seconds S         length of the latency phase (default 10)\n"
+      "  --fraction F        latency-phase rate as a fraction of the measured\n"
+      "                      scheduler rate (default 0.3)\n"
+      "  --concurrency C     worker.concurrency of the worker (default 16)\n"
+      "  --bin DIR           where strata-scheduler is (default: the "
+      "directory\n"
+      "                      of this executable)\n"
+      "  --scheduler-set K=V an extra --set for strata-scheduler "
+      "(repeatable)\n"
+      "  --help              this text\n\n"
+      "The last stdout line is JSON: {\"bench\":\"e2e\",\"tasks_per_sec\":..,"
+      "\n\"relay_per_sec\":..,\"ratio\":..,\"p99_ms\":{tier:..},"
+      "\"p50_ms\":{tier:..}}\n");
+}
+
+static int parse_opts(e2e_t *e, int argc, char **argv) {
+  e->tasks = 50000;
+  e->partitions = 4;
+  e->seconds = 10;
+  e->fraction = 0.3;
+  e->concurrency = 16;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    char *end = NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      exit(0);
+    }
+    if (!v) {
+      fprintf(stderr, "strata-bench e2e: %s needs a value (or is unknown)\n",
+              a);
+      return -1;
+    }
+    i++;
+    errno = 0;
+    if (!strcmp(a, "--bootstrap")) {
+      e->bootstrap = v;
+      end = (char *)"";
+    } else if (!strcmp(a, "--tasks")) {
+      unsigned long long n = strtoull(v, &end, 10);
+      if (n < 1 || n > 10000000)
+        end = NULL;
+      e->tasks = n;
+    } else if (!strcmp(a, "--partitions")) {
+      long n = strtol(v, &end, 10);
+      if (n < 1 || n > 4096)
+        end = NULL;
+      e->partitions = (int)n;
+    } else if (!strcmp(a, "--seconds")) {
+      e->seconds = strtod(v, &end);
+      if (!(e->seconds > 0 && e->seconds <= 600))
+        end = NULL;
+    } else if (!strcmp(a, "--fraction")) {
+      e->fraction = strtod(v, &end);
+      if (!(e->fraction > 0 && e->fraction <= 1))
+        end = NULL;
+    } else if (!strcmp(a, "--concurrency")) {
+      long n = strtol(v, &end, 10);
+      if (n < 1 || n > 4096)
+        end = NULL;
+      e->concurrency = (int)n;
+    } else if (!strcmp(a, "--bin")) {
+      snprintf(e->bindir, sizeof(e->bindir), "%s", v);
+      end = (char *)"";
+    } else if (!strcmp(a, "--scheduler-set")) {
+      end = NULL;
+      if (e->nsched_sets < MAX_SETS && strchr(v, '=')) {
+        e->sched_sets[e->nsched_sets++] = argv[i];
+        end = (char *)"";
+      }
+    } else {
+      fprintf(stderr, "strata-bench e2e: unknown option \"%s\"\n", a);
+      return -1;
+    }
+    if (!end || *end || errno) {
+      fprintf(stderr, "strata-bench e2e: %s: \"%s\" is not allowed\n", a, v);
+      return -1;
+    }
+  }
+  if (!e->bootstrap || !*e->bootstrap) {
+    fprintf(stderr, "strata-bench e2e: --bootstrap is required (a real broker; "
+                    "the embedded one has no transactions)\n");
+    return -1;
+  }
+  if (!e->bindir[0]) {
+    ssize_t n = readlink("/proc/self/exe", e->bindir, sizeof(e->bindir) - 1);
+    char *slash;
+    if (n <= 0) {
+      fprintf(stderr, "strata-bench e2e: /proc/self/exe: %s; give --bin\n",
+              strerror(errno));
+      return -1;
+    }
+    e->bindir[n] = '\0';
+    if ((slash = strrchr(e->bindir, '/')))
+      *slash = '\0';
+  }
+  return 0;
+}
+
+/* ---- configuration and topics ------------------------------------------*/
+
+/* A configuration for the bench's own clients under `prefix`. */
+static strata_config_t *make_cfg(const e2e_t *e, const char *prefix,
+                                 const char *tiers, char *err, size_t size) {
+  strata_config_t *cfg = strata_config_new();
+  char parts[16], conc[16], group[256];
+
+  if (!cfg) {
+    snprintf(err, size, "out of memory");
+    return NULL;
+  }
+  snprintf(parts, sizeof(parts), "%d", e->partitions);
+  snprintf(conc, sizeof(conc), "%d", e->concurrency);
+  snprintf(group, sizeof(group), "%sworker", prefix);
+  if (strata_config_set(cfg, "bootstrap.servers", e->bootstrap, err, size) ||
+      strata_config_set(cfg, "topic.prefix", prefix, err, size) ||
+      strata_config_set(cfg, "topic.partitions", parts, err, size) ||
+      strata_config_set(cfg, "worker.group.id", group, err, size) ||
+      strata_config_set(cfg, "worker.concurrency", conc, err, size) ||
+      (tiers && strata_config_set(cfg, "tiers", tiers, err, size))) {
+    strata_config_destroy(cfg);
+    return NULL;
+  }
+  return cfg;
+}
+
+static int ensure_topics(const strata_config_t *cfg, char *err, size_t size) {
+  strata_layout_t layout = {0};
+  rd_kafka_conf_t *conf;
+  rd_kafka_t *rk = NULL;
+  int rc = -1;
+
+  if (strata_layout_build(cfg, &layout, err, size))
+    return -1;
+  if (!(conf = strata_kafka_conf_new(cfg, "bench-admin", NULL, err, size)))
+    goto done;
+  if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, size))) {
+    rd_kafka_conf_destroy(conf);
+    goto done;
+  }
+  if (strata_topics_ensure(rk, &layout, true, 30000, NULL, NULL, err, size))
+    goto done;
+  rc = 0;
+done:
+  if (rk)
+    rd_kafka_destroy(rk);
+  strata_layout_clear(&layout);
+  return rc;
+}
+
+/* ---- child processes ---------------------------------------------------*/
+
+static int spawn_scheduler(e2e_t *e, char *err, size_t size) {
+  char path[PATH_MAX + 32], sets[8][320];
+  char *argv[2 + 2 * (8 + MAX_SETS) + 1];
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  int argc = 0, rc;
+
+  snprintf(path, sizeof(path), "%s/strata-scheduler", e->bindir);
+  if (access(path, X_OK)) {
+    snprintf(err, size, "%.400s: %s (build it, or give --bin)", path,
+             strerror(errno));
+    return -1;
+  }
+  snprintf(e->sched_log, sizeof(e->sched_log), "/tmp/%sscheduler.log",
+           e->prefix);
+  snprintf(sets[0], sizeof(sets[0]), "bootstrap.servers=%s", e->bootstrap);
+  snprintf(sets[1], sizeof(sets[1]), "topic.prefix=%s", e->prefix);
+  snprintf(sets[2], sizeof(sets[2]), "topic.partitions=%d", e->partitions);
+  snprintf(sets[3], sizeof(sets[3]), "scheduler.group.id=%ssched", e->prefix);
+  snprintf(sets[4], sizeof(sets[4]), "scheduler.instance.id=%sinst", e->prefix);
+  snprintf(sets[5], sizeof(sets[5]), "admin.listen=127.0.0.1:0");
+  snprintf(sets[6], sizeof(sets[6]), "scheduler.batch=%d", e->batch);
+  snprintf(sets[7], sizeof(sets[7]), "log.level=info");
+  argv[argc++] = path;
+  for (int i = 0; i < 8; i++) {
+    argv[argc++] = (char *)"--set";
+    argv[argc++] = sets[i];
+  }
+  for (int i = 0; i < e->nsched_sets; i++) {
+    argv[argc++] = (char *)"--set";
+    argv[argc++] = e->sched_sets[i];
+  }
+  argv[argc] = NULL;
+
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, e->sched_log,
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawnattr_init(&attr);
+  /* Its own process group: a Ctrl-C reaches the bench, which stops it. */
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  rc = posix_spawn(&e->sched_pid, path, &fa, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc) {
+    e->sched_pid = 0;
+    snprintf(err, size, "spawning %.400s: %s", path, strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
+/* True while the scheduler runs; reaps it when it has exited. */
+static bool scheduler_alive(e2e_t *e) {
+  int status;
+  if (e->sched_pid <= 0)
+    return false;
+  if (waitpid(e->sched_pid, &status, WNOHANG) == e->sched_pid) {
+    fprintf(stderr,
+            "strata-bench e2e: strata-scheduler exited (status %d); "
+            "see %s\n",
+            status, e->sched_log);
+    e->sched_pid = 0;
+    return false;
+  }
+  return true;
+}
+
+/* SIGTERM, up to 15 s for a clean exit, then SIGKILL. */
+static void stop_scheduler(e2e_t *e) {
+  strata_mono_us_t deadline = strata_mono_now_us() + 15000000;
+  if (e->sched_pid <= 0)
+    return;
+  kill(e->sched_pid, SIGTERM);
+  while (strata_mono_now_us() < deadline) {
+    if (waitpid(e->sched_pid, NULL, WNOHANG) == e->sched_pid) {
+      e->sched_pid = 0;
+      return;
+    }
+    sleep_us(20000);
+  }
+  kill(e->sched_pid, SIGKILL);
+  waitpid(e->sched_pid, NULL, 0);
+  e->sched_pid = 0;
+}
+
+/* CPU seconds (user + system) a process has used, from /proc; -1 if gone. */
+static double proc_cpu_s(pid_t pid) {
+  char path[64], buf[1024];
+  unsigned long ut = 0, st = 0;
+  FILE *f;
+  char *p;
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  if (!(f = fopen(path, "r")))
+    return -1;
+  if (!fgets(buf, sizeof(buf), f)) {
+    fclose(f);
+    return -1;
+  }
+  fclose(f);
+  /* Fields after the parenthesised command: state is field 3, utime 14. */
+  if (!(p = strrchr(buf, ')')) ||
+      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+             &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- the in-process worker ---------------------------------------------*/
+
+static strata_handler_status_t noop_handler(strata_job_t *job, void *opaque) {
+  (void)job;
+  (void)opaque;
+  return STRATA_HANDLER_SUCCEEDED;
+}
+
+static void *worker_main(void *arg) {
+  e2e_t *e = arg;
+  char err[512];
+  if (strata_worker_run(e->worker, err, sizeof(err)))
+    fprintf(stderr, "strata-bench e2e: worker: %s\n", err);
+  return NULL;
+}
+
+static int start_worker(e2e_t *e, const strata_config_t *cfg, char *err,
+                        size_t size) {
+  if (!(e->worker = strata_worker_new(cfg, err, size)) ||
+      strata_worker_register(e->worker, "*", noop_handler, NULL)) {
+    if (e->worker)
+      snprintf(err, size, "registering the no-op handler failed");
+    return -1;
+  }
+  if (pthread_create(&e->worker_thread, NULL, worker_main, e)) {
+    snprintf(err, size, "starting the worker thread failed");
+    return -1;
+  }
+  e->worker_started = true;
+  return 0;
+}
+
+static uint64_t worker_succeeded(const e2e_t *e) {
+  strata_worker_stats_t st;
+  if (!e->worker)
+    return 0;
+  strata_worker_stats(e->worker, &st);
+  return st.succeeded;
+}
+
+static void stop_worker(e2e_t *e) {
+  if (e->worker_started) {
+    strata_worker_stop(e->worker);
+    pthread_join(e->worker_thread, NULL);
+    e->worker_started = false;
+  }
+  strata_worker_destroy(e->worker);
+  e->worker = NULL;
+}
+
+/* ---- the watcher ---------------------------------------------------------*/
+
+static int tier_index(char *const *tiers, int ntiers, const char *tier) {
+  for (int i = 0; tier && i < ntiers; i++)
+    if (!strcmp(tiers[i], tier))
+      return i;
+  return -1;
+}
+
+static void samples_push(samples_t *s, int64_t v) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 4096;
+    int64_t *nv = realloc(s->v, cap * sizeof(*nv));
+    if (!nv)
+      return; /* a lost sample under OOM; the count shows it */
+    s->v = nv;
+    s->cap = cap;
+  }
+  s->v[s->n++] = v;
+}
+
+/* Takes a latency sample from a dispatch record of the latency phase. */
+static void watcher_sample(watcher_t *w, const rd_kafka_message_t *m,
+                           strata_mono_us_t seen) {
+  strata_task_t t;
+  char err[256];
+  const char *t0 = NULL, *phase = NULL;
+  int tier;
+
+  strata_task_init(&t);
+  if (strata_task_decode(m->payload, m->len, &t, err, sizeof(err))) {
+    strata_task_clear(&t);
+    return;
+  }
+  for (size_t i = 0; i < t.headers_count; i++) {
+    if (!strcmp(t.headers[i].key, HDR_T0))
+      t0 = t.headers[i].value;
+    else if (!strcmp(t.headers[i].key, HDR_PHASE))
+      phase = t.headers[i].value;
+  }
+  tier = tier_index(w->tiers, w->ntiers, t.tier);
+  if (t0 && phase && !strcmp(phase, "l") && tier >= 0) {
+    pthread_mutex_lock(&w->lock);
+    samples_push(&w->lat[tier], seen - strtoll(t0, NULL, 10));
+    pthread_mutex_unlock(&w->lock);
+  }
+  strata_task_clear(&t);
+}
+
+static void *watcher_main(void *arg) {
+  watcher_t *w = arg;
+  while (!atomic_load(&w->stop)) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
+    strata_mono_us_t now;
+    uint64_t c;
+    if (!m)
+      continue;
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        fprintf(stderr, "strata-bench e2e: watcher: %s\n",
+                rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    now = strata_mono_now_us();
+    c = atomic_fetch_add(&w->count, 1) + 1;
+    if (c >= atomic_load(&w->target) && atomic_load(&w->reached_us) == 0)
+      atomic_store(&w->reached_us, now);
+    if (atomic_load(&w->measure))
+      watcher_sample(w, m, now);
+    rd_kafka_message_destroy(m);
+  }
+  return NULL;
+}
+
+static int watcher_start(watcher_t *w, const strata_config_t *cfg,
+                         const char *topic, int nparts, const char *group,
+                         char *const *tiers, int ntiers, char *err,
+                         size_t size) {
+  /* A short fetch wait: the watcher is the clock of "visible", so it should
+   * not add the default 500 ms wait to a fetch that the broker holds back. */
+  const char *const defaults[] = {"group.id",
+                                  group,
+                                  "enable.auto.commit",
+                                  "false",
+                                  "isolation.level",
+                                  "read_committed",
+                                  "fetch.wait.max.ms",
+                                  "10",
+                                  NULL};
+  rd_kafka_conf_t *conf;
+  rd_kafka_topic_partition_list_t *l;
+
+  memset(w, 0, sizeof(*w));
+  pthread_mutex_init(&w->lock, NULL);
+  w->inited = true;
+  w->tiers = tiers;
+  w->ntiers = ntiers;
+  atomic_store(&w->target, UINT64_MAX);
+  if (!(conf =
+            strata_kafka_conf_new(cfg, "bench-watcher", defaults, err, size)))
+    return -1;
+  if (!(w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, size))) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  l = rd_kafka_topic_partition_list_new(nparts);
+  for (int p = 0; p < nparts; p++)
+    rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(w->rk, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (pthread_create(&w->thread, NULL, watcher_main, w)) {
+    snprintf(err, size, "starting the watcher thread failed");
+    return -1;
+  }
+  w->started = true;
+  return 0;
+}
+
+/* From now on, reached_us is set when `target` records have been seen. */
+static void watcher_arm(watcher_t *w, uint64_t target) {
+  atomic_store(&w->reached_us, 0);
+  atomic_store(&w->target, target);
+  if (atomic_load(&w->count) >= target)
+    atomic_store(&w->reached_us, strata_mono_now_us());
+}
+
+static void watcher_stop(watcher_t *w) {
+  if (w->started) {
+    atomic_store(&w->stop, true);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+  }
+  if (w->rk) {
+    rd_kafka_consumer_close(w->rk);
+    rd_kafka_destroy(w->rk);
+    w->rk = NULL;
+  }
+}
+
+/* Frees the samples; after watcher_stop(). */
+static void watcher_free(watcher_t *w) {
+  for (int i = 0; i < MAX_TIERS; i++)
+    free(w->lat[i].v);
+  memset(w->lat, 0, sizeof(w->lat));
+  if (w->inited)
+    pthread_mutex_destroy(&w->lock);
+  w->inited = false;
+}
+
+/*
+ * Waits until the watcher has seen `target` records (and, when `succeeded`
+ * is non-zero, the worker has written that many SUCCEEDED events, whose time
+ * goes to *succ_us). Returns 0, or -1 on timeout, a stop or a dead scheduler.
+ */
+static int wait_for(e2e_t *e, watcher_t *w, uint64_t target, uint64_t succeeded,
+                    strata_mono_us_t *succ_us, double timeout_s,
+                    const char *what) {
+  strata_mono_us_t deadline =
+      strata_mono_now_us() + (strata_mono_us_t)(timeout_s * 1e6);
+  bool need_sched = e->sched_pid > 0;
+  while (!g_stop) {
+    strata_mono_us_t now = strata_mono_now_us();
+    bool seen = atomic_load(&w->count) >= target;
+    if (succeeded && succ_us && *succ_us == 0 &&
+        worker_succeeded(e) >= succeeded)
+      *succ_us = now;
+    if (seen && (!succeeded || (succ_us && *succ_us)))
+      return 0;
+    if (now > deadline) {
+      fprintf(stderr,
+              "strata-bench e2e: timed out after %.0f s waiting for %s: "
+              "%" PRIu64 "/%" PRIu64 " records seen, %" PRIu64 "/%" PRIu64
+              " succeeded\n",
+              timeout_s, what, (uint64_t)atomic_load(&w->count), target,
+              worker_succeeded(e), succeeded);
+      return -1;
+    }
+    if (need_sched && !scheduler_alive(e))
+      return -1;
+    sleep_us(1000);
+  }
+  return -1;
+}
+
+/* ---- submitting ---------------------------------------------------------*/
+
+static void on_delivery(const char *task_id, strata_err_t err,
+                        const char *errstr, void *opaque) {
+  e2e_t *e = opaque;
+  if (err) {
+    if (atomic_fetch_add(&e->delivery_failures, 1) == 0)
+      fprintf(stderr, "strata-bench e2e: task %s not delivered: %s\n", task_id,
+              errstr);
+  }
+}
+
+/* A no-op task of `tier` stamped with the current monotonic time. */
+static int build_task(strata_task_t *t, const char *tier, const char *phase) {
+  char t0[32];
+  strata_task_init(t);
+  snprintf(t0, sizeof(t0), "%" PRId64, strata_mono_now_us());
+  if (!(t->tier = strdup(tier)) || !(t->type = strdup("noop")) ||
+      strata_task_add_header(t, HDR_PHASE, phase) ||
+      strata_task_add_header(t, HDR_T0, t0))
+    return -1;
+  return 0;
+}
+
+static int submit_one(e2e_t *e, strata_producer_t *p, const char *tier,
+                      const char *phase) {
+  strata_task_t t;
+  char err[512];
+  strata_err_t rc;
+
+  if (build_task(&t, tier, phase)) {
+    strata_task_clear(&t);
+    fprintf(stderr, "strata-bench e2e: out of memory\n");
+    return -1;
+  }
+  while ((rc = strata_producer_submit(p, &t, on_delivery, e, err,
+                                      sizeof(err))) == STRATA_ERR_FULL)
+    strata_producer_poll(p, 1);
+  strata_task_clear(&t);
+  if (rc) {
+    fprintf(stderr, "strata-bench e2e: submit: %s\n", err);
+    return -1;
+  }
+  strata_producer_poll(p, 0);
+  return 0;
+}
+
+/* ---- the relay -----------------------------------------------------------*/
+
+static int relay_commit(relay_t *r, rd_kafka_message_t **msgs, int n) {
+  rd_kafka_topic_partition_list_t *offsets;
+  rd_kafka_consumer_group_metadata_t *cgmd;
+  rd_kafka_error_t *error;
+
+  if ((error = rd_kafka_begin_transaction(r->tx)))
+    goto fail;
+  offsets = rd_kafka_topic_partition_list_new(r->nparts);
+  for (int i = 0; i < n; i++) {
+    rd_kafka_message_t *m = msgs[i];
+    rd_kafka_topic_partition_t *tp;
+    rd_kafka_resp_err_t kerr;
+    for (;;) {
+      kerr = rd_kafka_producev(r->tx, RD_KAFKA_V_TOPIC(r->out_topic),
+                               RD_KAFKA_V_PARTITION(m->partition),
+                               RD_KAFKA_V_KEY(m->key, m->key_len),
+                               RD_KAFKA_V_VALUE(m->payload, m->len),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_END);
+      if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        break;
+      rd_kafka_poll(r->tx, 10);
+    }
+    if (kerr) {
+      rd_kafka_topic_partition_list_destroy(offsets);
+      snprintf(r->err, sizeof(r->err), "producing to %s: %s", r->out_topic,
+               rd_kafka_err2str(kerr));
+      return -1;
+    }
+    tp = rd_kafka_topic_partition_list_find(offsets, r->in_topic, m->partition);
+    if (!tp)
+      tp =
+          rd_kafka_topic_partition_list_add(offsets, r->in_topic, m->partition);
+    if (m->offset + 1 > tp->offset)
+      tp->offset = m->offset + 1;
+  }
+  cgmd = rd_kafka_consumer_group_metadata(r->in);
+  error = rd_kafka_send_offsets_to_transaction(r->tx, offsets, cgmd, -1);
+  rd_kafka_consumer_group_metadata_destroy(cgmd);
+  rd_kafka_topic_partition_list_destroy(offsets);
+  if (error)
+    goto fail;
+  if ((error = rd_kafka_commit_transaction(r->tx, -1)))
+    goto fail;
+  r->turns++;
+  r->relayed += (uint64_t)n;
+  return 0;
+fail:
+  /* A benchmark does not recover: any transaction error ends the phase. */
+  snprintf(r->err, sizeof(r->err), "transaction: %s",
+           rd_kafka_error_string(error));
+  rd_kafka_error_destroy(error);
+  return -1;
+}
+
+/* The scheduler's turn without its work: take up to `batch` records without
+ * waiting, write them in one transaction; when there were none, block on the
+ * consumer for one tick, as the scheduler does when idle. */
+static void *relay_main(void *arg) {
+  relay_t *r = arg;
+  rd_kafka_message_t **msgs = calloc((size_t)r->batch + 1, sizeof(*msgs));
+  int n = 0;
+
+  if (!msgs) {
+    snprintf(r->err, sizeof(r->err), "out of memory");
+    atomic_store(&r->failed, true);
+    return NULL;
+  }
+  while (!atomic_load(&r->stop)) {
+    while (n < r->batch) {
+      rd_kafka_message_t *m = rd_kafka_consumer_poll(r->in, 0);
+      if (!m)
+        break;
+      if (m->err) {
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      msgs[n++] = m;
+    }
+    if (n == 0) {
+      rd_kafka_message_t *m = rd_kafka_consumer_poll(r->in, SCHED_TICK_MS);
+      if (m && !m->err)
+        msgs[n++] = m; /* written next turn, as the scheduler does */
+      else if (m)
+        rd_kafka_message_destroy(m);
+      continue;
+    }
+    if (relay_commit(r, msgs, n)) {
+      atomic_store(&r->failed, true);
+      break;
+    }
+    for (int i = 0; i < n; i++)
+      rd_kafka_message_destroy(msgs[i]);
+    n = 0;
+  }
+  for (int i = 0; i < n; i++)
+    rd_kafka_message_destroy(msgs[i]);
+  free(msgs);
+  return NULL;
+}
+
+static int relay_start(relay_t *r, const strata_config_t *cfg,
+                       const char *prefix, int nparts, int batch, char *err,
+                       size_t size) {
+  char group[256], txid[256], inst[256];
+  rd_kafka_conf_t *conf;
+  rd_kafka_topic_partition_list_t *l;
+  rd_kafka_error_t *error;
+
+  memset(r, 0, sizeof(*r));
+  r->nparts = nparts;
+  r->batch = batch;
+  snprintf(r->in_topic, sizeof(r->in_topic), "%stasks.relay", prefix);
+  snprintf(r->out_topic, sizeof(r->out_topic), "%sdispatch", prefix);
+  snprintf(group, sizeof(group), "%srelay", prefix);
+  snprintf(txid, sizeof(txid), "%srelay-tx", prefix);
+  snprintf(inst, sizeof(inst), "%srelay-inst", prefix);
+  {
+    /* Exactly the scheduler's tier consumer and transactional producer
+     * defaults (daemon.c, sched_setup). */
+    const char *const in_defaults[] = {"group.id",
+                                       group,
+                                       "enable.auto.commit",
+                                       "false",
+                                       "enable.auto.offset.store",
+                                       "false",
+                                       "isolation.level",
+                                       "read_committed",
+                                       "auto.offset.reset",
+                                       "earliest",
+                                       "partition.assignment.strategy",
+                                       "range",
+                                       "group.instance.id",
+                                       inst,
+                                       "session.timeout.ms",
+                                       "10000",
+                                       NULL};
+    const char *const tx_defaults[] = {"transactional.id",
+                                       txid,
+                                       "enable.idempotence",
+                                       "true",
+                                       "transaction.timeout.ms",
+                                       "10000",
+                                       "message.timeout.ms",
+                                       "9000",
+                                       "linger.ms",
+                                       "1",
+                                       NULL};
+    if (!(conf = strata_kafka_conf_new(cfg, "bench-relay-tx", tx_defaults, err,
+                                       size)))
+      return -1;
+    if (!(r->tx = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, size))) {
+      rd_kafka_conf_destroy(conf);
+      return -1;
+    }
+    if (!(conf = strata_kafka_conf_new(cfg, "bench-relay", in_defaults, err,
+                                       size)))
+      return -1;
+    if (!(r->in = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, size))) {
+      rd_kafka_conf_destroy(conf);
+      return -1;
+    }
+  }
+  if ((error = rd_kafka_init_transactions(r->tx, 30000))) {
+    snprintf(err, size, "init_transactions (%s): %s", txid,
+             rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return -1;
+  }
+  l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, r->in_topic, RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(r->in, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (pthread_create(&r->thread, NULL, relay_main, r)) {
+    snprintf(err, size, "starting the relay thread failed");
+    return -1;
+  }
+  r->started = true;
+  return 0;
+}
+
+static void relay_stop(relay_t *r) {
+  if (r->started) {
+    atomic_store(&r->stop, true);
+    pthread_join(r->thread, NULL);
+    r->started = false;
+  }
+  if (r->in) {
+    rd_kafka_consumer_close(r->in);
+    rd_kafka_destroy(r->in);
+  }
+  if (r->tx)
+    rd_kafka_destroy(r->tx);
+  r->in = r->tx = NULL;
+}
+
+/* The relay's input: the same task records strata_producer writes (encoded
+ * the same way, same headers), from the same kind of idempotent producer. */
+static int relay_produce(e2e_t *e, rd_kafka_t *rk, const char *topic,
+                         const char *tier, const char *phase) {
+  strata_task_t t;
+  char id[37], err[256];
+  void *buf = NULL;
+  size_t len = 0;
+  rd_kafka_resp_err_t kerr;
+
+  if (build_task(&t, tier, phase))
+    goto oom;
+  strata_task_id_generate(id);
+  if (!(t.id = strdup(id)))
+    goto oom;
+  t.created_ms = t.enqueued_ms = strata_epoch_now_ms();
+  t.attempt = 1;
+  if (strata_task_encode(&t, &buf, &len, err, sizeof(err))) {
+    fprintf(stderr, "strata-bench e2e: encode: %s\n", err);
+    strata_task_clear(&t);
+    return -1;
+  }
+  strata_task_clear(&t);
+  for (;;) {
+    kerr = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(id, strlen(id)),
+        RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+        RD_KAFKA_V_OPAQUE(e), RD_KAFKA_V_END);
+    if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      break;
+    rd_kafka_poll(rk, 1);
+  }
+  if (kerr) {
+    free(buf);
+    fprintf(stderr, "strata-bench e2e: producing to %s: %s\n", topic,
+            rd_kafka_err2str(kerr));
+    return -1;
+  }
+  rd_kafka_poll(rk, 0);
+  return 0;
+oom:
+  strata_task_clear(&t);
+  fprintf(stderr, "strata-bench e2e: out of memory\n");
+  return -1;
+}
+
+static void relay_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                     void *opaque) {
+  e2e_t *e = opaque;
+  (void)rk;
+  if (m->err && atomic_fetch_add(&e->delivery_failures, 1) == 0)
+    fprintf(stderr, "strata-bench e2e: relay input not delivered: %s\n",
+            rd_kafka_err2str(m->err));
+}
+
+/* ---- results -------------------------------------------------------------*/
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile in ms of sorted samples; -1 without samples. */
+static double pct_ms(const samples_t *s, double q) {
+  size_t k;
+  if (!s->n)
+    return -1;
+  k = (size_t)(q * (double)s->n + 0.999999);
+  k = k < 1 ? 1 : k > s->n ? s->n : k;
+  return (double)s->v[k - 1] / 1000.0;
+}
+
+typedef struct {
+  double tasks_per_sec, submit_per_sec, completed_per_sec, relay_per_sec;
+  double sched_cpu_s, bench_cpu_s, thr_elapsed_s;
+  double lat_rate, lat_elapsed_s;
+  uint64_t lat_tasks;
+  uint64_t relay_turns;
+  double relay_elapsed_s;
+} results_t;
+
+static double process_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- phases ---------------------------------------------------------------*/
+
+static int pipeline_phases(e2e_t *e, strata_config_t *cfg, watcher_t *w,
+                           results_t *res) {
+  strata_producer_t *p = NULL;
+  char err[512];
+  uint64_t warm = (uint64_t)e->ntiers, base, nlat = 0;
+  strata_mono_us_t t_start, t_sent, t_succ = 0, t_lat;
+  double sched_cpu0, bench_cpu0;
+  int rc = -1;
+
+  if (!(p = strata_producer_new(cfg, err, sizeof(err)))) {
+    fprintf(stderr, "strata-bench e2e: producer: %s\n", err);
+    return -1;
+  }
+  /* Warm-up: one task per tier through scheduler and worker, so group joins
+   * and metadata lookups are not part of the timed phase. */
+  for (int i = 0; i < e->ntiers; i++)
+    if (submit_one(e, p, e->tiers[i], "w"))
+      goto done;
+  strata_producer_flush(p, 10000);
+  if (wait_for(e, w, warm, warm, &t_succ, 90, "the warm-up tasks"))
+    goto done;
+  base = atomic_load(&w->count);
+  fprintf(stderr, "strata-bench e2e: pipeline warm; throughput phase\n");
+
+  /* Throughput. */
+  watcher_arm(w, base + e->tasks);
+  sched_cpu0 = proc_cpu_s(e->sched_pid);
+  bench_cpu0 = process_cpu_s();
+  t_succ = 0;
+  t_start = strata_mono_now_us();
+  for (uint64_t i = 0; i < e->tasks && !g_stop; i++)
+    if (submit_one(e, p, e->tiers[i % (uint64_t)e->ntiers], "t"))
+      goto done;
+  if (strata_producer_flush(p, 60000)) {
+    fprintf(stderr, "strata-bench e2e: submissions not acknowledged\n");
+    goto done;
+  }
+  t_sent = strata_mono_now_us();
+  if (wait_for(e, w, base + e->tasks, warm + e->tasks, &t_succ, 150,
+               "the throughput phase"))
+    goto done;
+  res->thr_elapsed_s = (double)(atomic_load(&w->reached_us) - t_start) / 1e6;
+  res->tasks_per_sec = (double)e->tasks / res->thr_elapsed_s;
+  res->submit_per_sec = (double)e->tasks / ((double)(t_sent - t_start) / 1e6);
+  res->completed_per_sec =
+      (double)e->tasks / ((double)(t_succ - t_start) / 1e6);
+  res->sched_cpu_s = proc_cpu_s(e->sched_pid) - sched_cpu0;
+  res->bench_cpu_s = process_cpu_s() - bench_cpu0;
+  fprintf(stderr,
+          "strata-bench e2e: %.0f tasks/s dispatched; latency phase at "
+          "%.0f tasks/s for %.0f s\n",
+          res->tasks_per_sec, res->tasks_per_sec * e->fraction, e->seconds);
+
+  /* Latency: open loop at a fraction of the sustained rate. */
+  base = atomic_load(&w->count);
+  res->lat_rate = res->tasks_per_sec * e->fraction;
+  atomic_store(&w->measure, true);
+  t_lat = strata_mono_now_us();
+  {
+    double period_us = 1e6 / res->lat_rate;
+    strata_mono_us_t end = t_lat + (strata_mono_us_t)(e->seconds * 1e6);
+    for (;;) {
+      strata_mono_us_t due =
+          t_lat + (strata_mono_us_t)((double)nlat * period_us);
+      if (due >= end || g_stop)
+        break;
+      if (strata_mono_now_us() < due)
+        sleep_until_us(due);
+      if (submit_one(e, p, e->tiers[nlat % (uint64_t)e->ntiers], "l"))
+        goto done;
+      nlat++;
+    }
+  }
+  res->lat_elapsed_s = (double)(strata_mono_now_us() - t_lat) / 1e6;
+  res->lat_tasks = nlat;
+  strata_producer_flush(p, 30000);
+  if (wait_for(e, w, base + nlat, 0, NULL, 60, "the latency phase"))
+    goto done;
+  atomic_store(&w->measure, false);
+  rc = 0;
+done:
+  strata_producer_destroy(p);
+  return rc;
+}
+
+static int relay_phase(e2e_t *e, results_t *res) {
+  char prefix[160], err[512];
+  strata_config_t *cfg = NULL;
+  rd_kafka_conf_t *conf;
+  rd_kafka_t *prod = NULL;
+  relay_t r;
+  watcher_t w;
+  uint64_t warm = 4, base;
+  strata_mono_us_t t_start;
+  char in_topic[256];
+  int rc = -1;
+  const char *const prod_defaults[] = {
+      "enable.idempotence", "true", "partitioner", "murmur2_random",
+      "linger.ms",          "5",    NULL};
+
+  memset(&r, 0, sizeof(r));
+  memset(&w, 0, sizeof(w));
+  snprintf(prefix, sizeof(prefix), "%srelay.", e->prefix);
+  snprintf(in_topic, sizeof(in_topic), "%stasks.relay", prefix);
+  if (!(cfg = make_cfg(e, prefix, "relay", err, sizeof(err))) ||
+      ensure_topics(cfg, err, sizeof(err)))
+    goto fail;
+  if (relay_start(&r, cfg, prefix, e->partitions, e->batch, err, sizeof(err)))
+    goto fail;
+  {
+    char group[256], out_topic[256];
+    snprintf(group, sizeof(group), "%swatch", prefix);
+    snprintf(out_topic, sizeof(out_topic), "%sdispatch", prefix);
+    if (watcher_start(&w, cfg, out_topic, e->partitions, group, e->tiers,
+                      e->ntiers, err, sizeof(err)))
+      goto fail;
+  }
+  /* Same settings as strata_producer's (producer/producer.c). */
+  if (!(conf = strata_kafka_conf_new(cfg, "bench-relay-input", prod_defaults,
+                                     err, sizeof(err))))
+    goto fail;
+  rd_kafka_conf_set_dr_msg_cb(conf, relay_dr);
+  if (!(prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)))) {
+    rd_kafka_conf_destroy(conf);
+    goto fail;
+  }
+
+  for (uint64_t i = 0; i < warm; i++)
+    if (relay_produce(e, prod, in_topic, e->tiers[i % (uint64_t)e->ntiers],
+                      "w"))
+      goto done;
+  rd_kafka_flush(prod, 10000);
+  if (wait_for(e, &w, warm, 0, NULL, 60, "the relay warm-up"))
+    goto done;
+  base = atomic_load(&w.count);
+  fprintf(stderr, "strata-bench e2e: relay warm; relay phase\n");
+  watcher_arm(&w, base + e->tasks);
+  t_start = strata_mono_now_us();
+  for (uint64_t i = 0; i < e->tasks && !g_stop; i++)
+    if (relay_produce(e, prod, in_topic, e->tiers[i % (uint64_t)e->ntiers],
+                      "t"))
+      goto done;
+  rd_kafka_flush(prod, 60000);
+  if (wait_for(e, &w, base + e->tasks, 0, NULL, 150, "the relay phase"))
+    goto done;
+  res->relay_elapsed_s = (double)(atomic_load(&w.reached_us) - t_start) / 1e6;
+  res->relay_per_sec = (double)e->tasks / res->relay_elapsed_s;
+  res->relay_turns = r.turns;
+  rc = 0;
+  goto done;
+fail:
+  fprintf(stderr, "strata-bench e2e: relay: %s\n", err);
+done:
+  if (atomic_load(&r.failed))
+    fprintf(stderr, "strata-bench e2e: relay: %s\n", r.err);
+  relay_stop(&r);
+  if (r.turns)
+    res->relay_turns = r.turns;
+  watcher_stop(&w);
+  watcher_free(&w);
+  if (prod)
+    rd_kafka_destroy(prod);
+  strata_config_destroy(cfg);
+  return rc;
+}
+
+/* ---- report -------------------------------------------------------------*/
+
+static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
+  double ratio =
+      res->relay_per_sec > 0 ? res->tasks_per_sec / res->relay_per_sec : 0;
+  int ci = tier_index(e->tiers, e->ntiers, "critical");
+  double crit_p99;
+
+  for (int i = 0; i < e->ntiers; i++)
+    qsort(w->lat[i].v, w->lat[i].n, sizeof(int64_t), cmp_i64);
+  crit_p99 = ci >= 0 ? pct_ms(&w->lat[ci], 0.99) : -1;
+
+  printf("strata-bench e2e: %" PRIu64 " tasks, %d tiers x %d partitions, "
+         "scheduler.batch %d, broker %s, prefix %s\n",
+         e->tasks, e->ntiers, e->partitions, e->batch, e->bootstrap, e->prefix);
+  printf("  throughput (submit -> dispatch committed): %.0f tasks/s "
+         "(%.2f s; submit alone %.0f/s)\n",
+         res->tasks_per_sec, res->thr_elapsed_s, res->submit_per_sec);
+  printf("  completion (submit -> SUCCEEDED written):  %.0f tasks/s\n",
+         res->completed_per_sec);
+  printf("  CPU during the throughput phase: scheduler %.2f s (%.0f %% of one "
+         "core), bench process (producer, worker, watcher) %.2f s\n",
+         res->sched_cpu_s, 100.0 * res->sched_cpu_s / res->thr_elapsed_s,
+         res->bench_cpu_s);
+  printf("  relay (consume -> transactional produce):  %.0f records/s "
+         "(%.2f s, %" PRIu64 " transactions)\n",
+         res->relay_per_sec, res->relay_elapsed_s, res->relay_turns);
+  printf("  ratio %.3f (target >= 0.3: %s)\n", ratio,
+         ratio >= 0.3 ? "met" : "NOT met");
+  printf("  latency submit -> dispatch visible (read_committed), %" PRIu64
+         " tasks at %.0f/s over %.1f s:\n",
+         res->lat_tasks, res->lat_rate, res->lat_elapsed_s);
+  for (int i = 0; i < e->ntiers; i++)
+    printf("    %-11s n=%-6zu p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n",
+           e->tiers[i], w->lat[i].n, pct_ms(&w->lat[i], 0.5),
+           pct_ms(&w->lat[i], 0.99), pct_ms(&w->lat[i], 1.0));
+  printf("  critical p99 %.2f ms (target <= 15 ms: %s)\n", crit_p99,
+         crit_p99 >= 0 && crit_p99 <= 15 ? "met" : "NOT met");
+  printf("  scheduler log: %s\n", e->sched_log);
+
+  printf("{\"bench\":\"e2e\",\"tasks_per_sec\":%.0f,\"relay_per_sec\":%.0f,"
+         "\"ratio\":%.3f,\"p99_ms\":{",
+         res->tasks_per_sec, res->relay_per_sec, ratio);
+  for (int i = 0; i < e->ntiers; i++)
+    printf("%s\"%s\":%.2f", i ? "," : "", e->tiers[i],
+           pct_ms(&w->lat[i], 0.99));
+  printf("},\"p50_ms\":{");
+  for (int i = 0; i < e->ntiers; i++)
+    printf("%s\"%s\":%.2f", i ? "," : "", e->tiers[i], pct_ms(&w->lat[i], 0.5));
+  printf("}}\n");
+  fflush(stdout);
+}
+
+int bench_e2e_main(int argc, char **argv) {
+  e2e_t e;
+  strata_config_t *cfg = NULL;
+  watcher_t w;
+  results_t res;
+  struct sigaction sa;
+  char err[512], dispatch[256], group[256];
+  int rc = 1;
+
+  memset(&e, 0, sizeof(e));
+  memset(&w, 0, sizeof(w));
+  memset(&res, 0, sizeof(res));
+  if (parse_opts(&e, argc, argv))
+    return 2;
+  memset(&sa, 0, sizeof(sa));
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+  strata_log_set_level(STRATA_LOG_WARN);
+  if (strata_codec_init(err, sizeof(err))) {
+    fprintf(stderr, "strata-bench e2e: %s\n", err);
+    return 1;
+  }
+  {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(e.prefix, sizeof(e.prefix), "bench-e2e-%d-%lx.", (int)getpid(),
+             (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
+  }
+  if (!(cfg = make_cfg(&e, e.prefix, NULL, err, sizeof(err)))) {
+    fprintf(stderr, "strata-bench e2e: %s\n", err);
+    return 2;
+  }
+  e.ntiers = strata_config_get_list(cfg, "tiers", e.tiers, MAX_TIERS);
+  e.batch = (int)strata_config_get_int(cfg, "scheduler.batch");
+  for (int i = 0; i < e.nsched_sets; i++)
+    if (!strncmp(e.sched_sets[i], "scheduler.batch=", 16))
+      e.batch = atoi(e.sched_sets[i] + 16);
+  if (e.ntiers < 1 || e.batch < 1) {
+    fprintf(stderr, "strata-bench e2e: bad tiers or scheduler.batch\n");
+    goto done;
+  }
+  if (ensure_topics(cfg, err, sizeof(err))) {
+    fprintf(stderr, "strata-bench e2e: topics on %s: %s\n", e.bootstrap, err);
+    goto done;
+  }
+  if (spawn_scheduler(&e, err, sizeof(err)) ||
+      start_worker(&e, cfg, err, sizeof(err))) {
+    fprintf(stderr, "strata-bench e2e: %s\n", err);
+    goto done;
+  }
+  snprintf(dispatch, sizeof(dispatch), "%sdispatch", e.prefix);
+  snprintf(group, sizeof(group), "%swatch", e.prefix);
+  if (watcher_start(&w, cfg, dispatch, e.partitions, group, e.tiers, e.ntiers,
+                    err, sizeof(err))) {
+    fprintf(stderr, "strata-bench e2e: %s\n", err);
+    goto done;
+  }
+  if (pipeline_phases(&e, cfg, &w, &res))
+    goto done;
+  /* The relay gets the machine to itself, as the pipeline had. */
+  watcher_stop(&w);
+  stop_worker(&e);
+  stop_scheduler(&e);
+  if (relay_phase(&e, &res))
+    goto done;
+  if (atomic_load(&e.delivery_failures))
+    fprintf(stderr, "strata-bench e2e: %" PRIu64 " submissions failed\n",
+            (uint64_t)atomic_load(&e.delivery_failures));
+  report(&e, &w, &res);
+  rc = 0;
+done:
+  stop_worker(&e);
+  stop_scheduler(&e);
+  watcher_stop(&w);
+  watcher_free(&w);
+  strata_config_destroy(cfg);
+  for (int i = 0; i < e.ntiers; i++)
+    free(e.tiers[i]);
+  return rc;
+}
