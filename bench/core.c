@@ -30,10 +30,13 @@
 #include <string.h>
 #include <time.h>
 
+#define BATCH_MAX 1024
+
 typedef struct {
   uint64_t tasks;
   double seconds;
   uint64_t seed;
+  uint32_t batch;
 } core_opts_t;
 
 static uint64_t rng_state;
@@ -83,11 +86,12 @@ static uint32_t pick_tier(void) {
   return r < 10 ? 0 : r < 30 ? 1 : r < 70 ? 2 : r < 90 ? 3 : 4;
 }
 
-static int submit_one(strata_core_t *c, uint64_t n, int64_t now) {
+/* Fills `s` with task number `n`; its id is written to `id` (32 bytes). */
+static void make_spec(strata_core_task_spec_t *sp, char *id, uint64_t n,
+                      int64_t now) {
   static const strata_core_demand_t demands[2] = {{"llm.tpm", 500},
                                                   {"tool.slots", 1}};
   strata_core_task_spec_t s;
-  char id[32], err[256];
   uint64_t r = rnd();
 
   memset(&s, 0, sizeof(s));
@@ -111,6 +115,14 @@ static int submit_one(strata_core_t *c, uint64_t n, int64_t now) {
   s.demands = demands;
   s.ndemands = 2;
   s.cookie = n;
+  *sp = s;
+}
+
+static int submit_one(strata_core_t *c, uint64_t n, int64_t now) {
+  strata_core_task_spec_t s;
+  char id[32], err[256];
+
+  make_spec(&s, id, n, now);
   if (strata_core_submit(c, &s, now, err, sizeof(err)) != STRATA_OK) {
     fprintf(stderr, "strata-bench core: submit %s: %s\n", s.id, err);
     return -1;
@@ -118,11 +130,68 @@ static int submit_one(strata_core_t *c, uint64_t n, int64_t now) {
   return 0;
 }
 
+/* Reports why no task could be dispatched (the bench expects one always). */
+static void no_dispatch(strata_core_t *c, uint64_t turns, int64_t now) {
+  strata_core_stats_t st;
+
+  fprintf(stderr, "strata-bench core: no dispatch at turn %" PRIu64 "\n",
+          turns);
+  strata_core_stats(c, now, &st);
+  for (size_t i = 0; i < st.ntiers; i++)
+    fprintf(stderr, "  tier %zu ready %llu blocked %d pool %d until %lld\n", i,
+            (unsigned long long)st.tiers[i].depth[0], st.tiers[i].head_blocked,
+            st.tiers[i].blocked_pool, (long long)st.tiers[i].blocked_until);
+}
+
+/* Turns in groups of `b` through the batch calls: b submissions in one
+   strata_core_submit_batch(), b decisions (strata_core_next()), b
+   completions in one strata_core_complete_batch(). Same work per turn as
+   b single turns; the core holds up to b more tasks during a group. */
+static int group_of_turns(strata_core_t *c, uint32_t b, uint64_t *next_id,
+                          uint64_t *turns, int64_t now) {
+  static strata_core_task_spec_t specs[BATCH_MAX];
+  static char ids[BATCH_MAX][32];
+  static strata_core_completion_t done[BATCH_MAX];
+  static strata_core_usage_t used[BATCH_MAX];
+  strata_core_dispatch_t d;
+  char err[256];
+
+  for (uint32_t i = 0; i < b; i++)
+    make_spec(&specs[i], ids[i], (*next_id)++, now);
+  if (strata_core_submit_batch(c, specs, b, now, NULL, err, sizeof(err)) != b) {
+    fprintf(stderr, "strata-bench core: submit: %s\n", err);
+    return -1;
+  }
+  for (uint32_t i = 0; i < b; i++) {
+    if (!strata_core_next(c, now, &d)) {
+      no_dispatch(c, *turns + i, now);
+      return -1;
+    }
+    used[i].pool = "llm.tpm";
+    used[i].amount = 300 + (int64_t)((*turns + i) % 400);
+    done[i].handle = d.handle;
+    done[i].result = STRATA_CORE_SUCCEEDED;
+    done[i].usage = &used[i];
+    done[i].nusage = 1;
+  }
+  if (strata_core_complete_batch(c, done, b, now, err, sizeof(err)) != b) {
+    fprintf(stderr, "strata-bench core: complete: %s\n", err);
+    return -1;
+  }
+  *turns += b;
+  return 0;
+}
+
 static void core_usage(FILE *f) {
-  fprintf(f, "usage: strata-bench core [--tasks N] [--seconds S] [--seed X]\n"
+  fprintf(f, "usage: strata-bench core [--tasks N] [--seconds S] [--seed X] "
+             "[--batch B]\n"
              "  --tasks N    resident tasks (default 1000000)\n"
              "  --seconds S  steady-state duration (default 5)\n"
              "  --seed X     workload seed (default 1)\n"
+             "  --batch B    turns per group through the batch calls, 1..1024;"
+             "\n"
+             "               1 = one call per submit and per completion "
+             "(default 32)\n"
              "Last stdout line: {\"bench\":\"core\",\"resident\":N,"
              "\"decisions_per_sec\":X,\"bytes_per_task\":Y}\n");
 }
@@ -134,6 +203,7 @@ static int parse_opts(int argc, char **argv, core_opts_t *o) {
   o->tasks = 1000000;
   o->seconds = 5;
   o->seed = 1;
+  o->batch = 32;
   for (int i = 1; i < argc; i++) {
     a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -152,6 +222,11 @@ static int parse_opts(int argc, char **argv, core_opts_t *o) {
       o->seconds = strtod(argv[++i], &end);
       if (*end || o->seconds <= 0)
         goto bad;
+    } else if (!strcmp(a, "--batch")) {
+      unsigned long v = strtoul(argv[++i], &end, 10);
+      if (*end || v < 1 || v > BATCH_MAX)
+        goto bad;
+      o->batch = (uint32_t)v;
     } else if (!strcmp(a, "--seed")) {
       o->seed = strtoull(argv[++i], &end, 10);
       if (*end)
@@ -189,7 +264,7 @@ int bench_core_main(int argc, char **argv) {
     return rc > 0 ? 0 : 2;
   rng_state = o.seed;
   strata_core_config_default(&cfg);
-  cfg.max_tasks = o.tasks + 1;
+  cfg.max_tasks = o.tasks + o.batch; /* a group holds up to batch more */
   before = heap_in_use();
   c = strata_core_new(&cfg, err, sizeof(err));
   if (!c) {
@@ -216,21 +291,17 @@ int bench_core_main(int argc, char **argv) {
   t0 = mono_s();
   c0 = cpu_s();
   for (;;) {
-    for (int k = 0; k < 1024; k++) {
+    for (int k = 0; k < 1024 && o.batch > 1; k += (int)o.batch) {
+      now = (int64_t)(turns / 1000);
+      if (group_of_turns(c, o.batch, &next_id, &turns, now))
+        goto out;
+    }
+    for (int k = 0; k < 1024 && o.batch == 1; k++) {
       now = (int64_t)(turns / 1000);
       if (submit_one(c, next_id++, now))
         goto out;
       if (!strata_core_next(c, now, &d)) {
-        strata_core_stats_t st;
-        fprintf(stderr, "strata-bench core: no dispatch at turn %" PRIu64 "\n",
-                turns);
-        strata_core_stats(c, now, &st);
-        for (size_t i = 0; i < st.ntiers; i++)
-          fprintf(stderr,
-                  "  tier %zu ready %llu blocked %d pool %d until %lld\n", i,
-                  (unsigned long long)st.tiers[i].depth[0],
-                  st.tiers[i].head_blocked, st.tiers[i].blocked_pool,
-                  (long long)st.tiers[i].blocked_until);
+        no_dispatch(c, turns, now);
         goto out;
       }
       /* Actual token usage differs from the estimate: reconcile. */
@@ -257,8 +328,12 @@ out:
     printf("core: allocator bytes in use: %zu before, %zu after fill\n", before,
            after);
     printf("core: steady state %" PRIu64 " turns (submit+decide+complete) "
-           "in %.3f s wall, %.3f s CPU, %" PRIu64 " held at end\n",
-           turns, elapsed, cpu, st.held);
+           "in %.3f s wall, %.3f s CPU, %" PRIu64 " held at end, "
+           "groups of %u turn(s)\n",
+           turns, elapsed, cpu, st.held, (unsigned)o.batch);
+    printf("core: allocator bytes in use at end: %zu (%.1f per held task)\n",
+           heap_in_use(),
+           (double)(heap_in_use() - before) / (double)(st.held ? st.held : 1));
     printf("core: %.0f decisions per wall second, %.0f per CPU second\n",
            (double)turns / elapsed, (double)turns / cpu);
     for (size_t i = 0; i < st.ntiers; i++)

@@ -259,6 +259,23 @@ strata_err_t strata_core_submit(strata_core_t *core,
                                 strata_epoch_ms_t now, char *errstr,
                                 size_t size);
 
+/**
+ * Submits `n` tasks, as if strata_core_submit() were called for specs[0],
+ * specs[1], ... in turn at `now` (a later spec sees the earlier ones, e.g.
+ * as a duplicate or a dependency), and stores each result in errs[i]
+ * (caller-owned array of `n`, may be NULL). Returns how many were accepted.
+ * `errstr` (caller-owned, may be NULL) receives the message of the first
+ * failure.
+ *
+ * Why a batch: at a large backlog each submission waits on memory for the
+ * id-hash probe (duplicate detection). The batch starts the probes of all
+ * ids before submitting the first, so the waits overlap.
+ */
+size_t strata_core_submit_batch(strata_core_t *core,
+                                const strata_core_task_spec_t *specs, size_t n,
+                                strata_epoch_ms_t now, strata_err_t *errs,
+                                char *errstr, size_t size);
+
 /** One dispatch decision. */
 typedef struct {
   /** The task id, NUL-terminated, owned by the core; valid until the task
@@ -355,6 +372,30 @@ strata_err_t strata_core_complete_handle(strata_core_t *core, uint64_t handle,
                                          const strata_core_usage_t *usage,
                                          size_t nusage, strata_epoch_ms_t now,
                                          char *errstr, size_t size);
+
+/** One completion for strata_core_complete_batch(). */
+typedef struct {
+  uint64_t handle; /**< From strata_core_dispatch_t.handle. */
+  strata_core_result_t result;
+  const strata_core_usage_t *usage; /**< Borrowed for the call; may be NULL. */
+  size_t nusage;
+  strata_err_t err; /**< Written by the call: what completing this one gave. */
+} strata_core_completion_t;
+
+/**
+ * Completes `n` dispatches, as if strata_core_complete_handle() were called
+ * for items[0], items[1], ... in turn at `now`, and stores each result in
+ * items[i].err. Returns how many succeeded. `errstr` (caller-owned, may be
+ * NULL) receives the message of the first failure.
+ *
+ * Why a batch: at a large backlog each completion waits on memory (the task
+ * record, then the id-hash slot it frees). The batch loads those for all
+ * items before completing the first, so the waits overlap.
+ */
+size_t strata_core_complete_batch(strata_core_t *core,
+                                  strata_core_completion_t *items, size_t n,
+                                  strata_epoch_ms_t now, char *errstr,
+                                  size_t size);
 
 /**
  * Tells the core that task `id` already succeeded elsewhere (for example

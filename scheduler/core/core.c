@@ -162,6 +162,8 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
     snprintf(t->name, sizeof(t->name), "%s", cfg->tiers[i].name);
     t->weight = cfg->tiers[i].weight;
     t->target_wait = cfg->tiers[i].target_wait_ms;
+    t->urgent_lead =
+        ((uint64_t)c->cfg.urgency_horizon_ms << VT_SHIFT) / t->weight;
     c->weight_sum += t->weight;
     rq_init(&t->rq);
     t->fhead = t->ftail = CORE_NIL;
@@ -1224,28 +1226,31 @@ static void clear_targets(strata_core_t *c, const strata_core_task_spec_t *s) {
   }
 }
 
-strata_err_t strata_core_submit(strata_core_t *c,
-                                const strata_core_task_spec_t *s,
-                                strata_epoch_ms_t now, char *errstr,
-                                size_t size) {
+/* The id's length (capped at STRATA_CORE_ID_MAX + 1) and hash, for a
+   submission; starts loading the id-hash slot the lookup will probe. */
+static uint32_t submit_hash(const strata_core_t *c,
+                            const strata_core_task_spec_t *s, size_t *len) {
+  uint32_t h;
+
+  *len = s->id ? strnlen(s->id, STRATA_CORE_ID_MAX + 1) : 0;
+  h = core_id_hash(s->id ? s->id : "", *len);
+  __builtin_prefetch(&c->slots[h & (c->nslots - 1)]);
+  return h;
+}
+
+/* strata_core_submit() with the id's length and hash from submit_hash(). */
+static strata_err_t submit_hashed(strata_core_t *c,
+                                  const strata_core_task_spec_t *s, int64_t now,
+                                  size_t len, uint32_t h, char *errstr,
+                                  size_t size) {
   uint16_t pool_ids[STRATA_CORE_MAX_POOLS];
   uint32_t idx, existing, ntargets = 0, nunknown = 0;
   const char *failed_dep = NULL;
   strata_err_t err;
-  size_t len;
-  uint32_t h;
   task_t *t;
   tier_t *tr;
 
-  if (!c || !s)
-    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
-                       "core and spec are required");
   now = clamp_now(c, now);
-  /* Start the id-hash probe's cache miss first, so it overlaps with the
-     validation below instead of stalling the lookup after it. */
-  len = s->id ? strnlen(s->id, STRATA_CORE_ID_MAX + 1) : 0;
-  h = core_id_hash(s->id ? s->id : "", len);
-  __builtin_prefetch(&c->slots[h & (c->nslots - 1)]);
   err = check_spec(c, s, now, pool_ids, errstr, size);
   if (err)
     return err;
@@ -1416,6 +1421,62 @@ oom:
   drop_oom(c, idx, now);
   return strata_errf(STRATA_ERR_NOMEM, errstr, size,
                      "task %s: out of memory (reported as an outcome)", s->id);
+}
+
+strata_err_t strata_core_submit(strata_core_t *c,
+                                const strata_core_task_spec_t *s,
+                                strata_epoch_ms_t now, char *errstr,
+                                size_t size) {
+  size_t len;
+  uint32_t h;
+
+  if (!c || !s)
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "core and spec are required");
+  /* The probe's cache miss overlaps with the validation in submit_hashed()
+     instead of stalling the lookup after it. */
+  h = submit_hash(c, s, &len);
+  return submit_hashed(c, s, now, len, h, errstr, size);
+}
+
+/* Batches are taken in groups of this many: enough loads in flight to
+   cover the memory latency, few enough that they are still cached when
+   used. */
+#define BATCH_GROUP 32
+
+size_t strata_core_submit_batch(strata_core_t *c,
+                                const strata_core_task_spec_t *specs, size_t n,
+                                strata_epoch_ms_t now, strata_err_t *errs,
+                                char *errstr, size_t size) {
+  uint32_t hs[BATCH_GROUP];
+  size_t lens[BATCH_GROUP], ok = 0;
+  char scratch[256];
+  int failed = 0;
+
+  if (!c || (n && !specs)) {
+    for (size_t i = 0; errs && i < n; i++)
+      errs[i] = STRATA_ERR_INVALID_ARG;
+    strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                "core and specs are required");
+    return 0;
+  }
+  for (size_t g = 0; g < n; g += BATCH_GROUP) {
+    size_t m = n - g < BATCH_GROUP ? n - g : BATCH_GROUP;
+    for (size_t i = 0; i < m; i++)
+      hs[i] = submit_hash(c, &specs[g + i], &lens[i]);
+    for (size_t i = 0; i < m; i++) {
+      strata_err_t err = submit_hashed(c, &specs[g + i], now, lens[i], hs[i],
+                                       failed ? scratch : errstr,
+                                       failed ? sizeof(scratch) : size);
+      if (errs)
+        errs[g + i] = err;
+      if (err)
+        failed = 1;
+      else
+        ok++;
+    }
+  }
+  return ok;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1705,12 +1766,10 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
     for (uint32_t ti = 0; ti < c->ntiers; ti++) {
       tier_t *tr = &c->tiers[ti];
       const heap_ent_t *e;
-      uint64_t lead;
       int64_t k;
       if (!tr->nready)
         continue;
-      lead = ((uint64_t)c->cfg.urgency_horizon_ms << VT_SHIFT) / tr->weight;
-      if (tr->pass >= c->vtime + lead)
+      if (tr->pass >= c->vtime + tr->urgent_lead)
         continue;
       e = tier_head(c, tr);
       if (!e)
@@ -1880,13 +1939,27 @@ strata_err_t strata_core_complete(strata_core_t *c, const char *id,
   return complete_running(c, idx, result, usage, nusage, now, errstr, size);
 }
 
+/* The running task a handle names, or CORE_NIL. The generation is checked
+   before the state: a stale handle may point at a slot now used by another
+   (running) task. */
+static uint32_t handle_task(const strata_core_t *c, uint64_t handle) {
+  uint32_t idx = (uint32_t)handle;
+  const task_t *t;
+
+  if (idx >= c->tasks.used_end)
+    return CORE_NIL;
+  t = core_task(c, idx);
+  if (t->gen != (uint32_t)(handle >> 32) || t->state != TS_RUNNING)
+    return CORE_NIL;
+  return idx;
+}
+
 strata_err_t strata_core_complete_handle(strata_core_t *c, uint64_t handle,
                                          strata_core_result_t result,
                                          const strata_core_usage_t *usage,
                                          size_t nusage, strata_epoch_ms_t now,
                                          char *errstr, size_t size) {
-  uint32_t idx = (uint32_t)handle;
-  const task_t *t;
+  uint32_t idx;
 
   if (!c)
     return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
@@ -1895,16 +1968,55 @@ strata_err_t strata_core_complete_handle(strata_core_t *c, uint64_t handle,
     return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
                        "handle %#llx: unknown result %d",
                        (unsigned long long)handle, (int)result);
-  /* The generation is checked before the state: a stale handle may point at
-     a slot now used by another (running) task. */
-  if (idx >= c->tasks.used_end ||
-      (t = core_task(c, idx))->gen != (uint32_t)(handle >> 32) ||
-      t->state != TS_RUNNING)
+  idx = handle_task(c, handle);
+  if (idx == CORE_NIL)
     return strata_errf(STRATA_ERR_NOT_FOUND, errstr, size,
                        "handle %#llx does not name a running dispatch",
                        (unsigned long long)handle);
   now = clamp_now(c, now);
   return complete_running(c, idx, result, usage, nusage, now, errstr, size);
+}
+
+size_t strata_core_complete_batch(strata_core_t *c,
+                                  strata_core_completion_t *items, size_t n,
+                                  strata_epoch_ms_t now, char *errstr,
+                                  size_t size) {
+  char scratch[256];
+  size_t ok = 0;
+  int failed = 0;
+
+  if (!c || (n && !items)) {
+    strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                "core and items are required");
+    return 0;
+  }
+  for (size_t g = 0; g < n; g += BATCH_GROUP) {
+    size_t m = n - g < BATCH_GROUP ? n - g : BATCH_GROUP;
+    strata_core_completion_t *it = items + g;
+    /* Two rounds of loads: the records, then (from the ids in them) the
+       id-hash slots that the completions free. */
+    for (size_t i = 0; i < m; i++)
+      if ((uint32_t)it[i].handle < c->tasks.used_end)
+        __builtin_prefetch(core_task(c, (uint32_t)it[i].handle));
+    for (size_t i = 0; i < m; i++) {
+      uint32_t idx = handle_task(c, it[i].handle);
+      if (idx != CORE_NIL) {
+        const task_t *t = core_task(c, idx);
+        uint32_t h = core_id_hash(task_id(t), t->idlen);
+        __builtin_prefetch(&c->slots[h & (c->nslots - 1)]);
+      }
+    }
+    for (size_t i = 0; i < m; i++) {
+      it[i].err = strata_core_complete_handle(
+          c, it[i].handle, it[i].result, it[i].usage, it[i].nusage, now,
+          failed ? scratch : errstr, failed ? sizeof(scratch) : size);
+      if (it[i].err)
+        failed = 1;
+      else
+        ok++;
+    }
+  }
+  return ok;
 }
 
 strata_err_t strata_core_mark_succeeded(strata_core_t *c, const char *id,

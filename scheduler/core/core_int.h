@@ -250,6 +250,10 @@ typedef struct {
   /* Virtual service received: grows by cost * 2^30 / weight per dispatch
      (see charge_tier() in core.c). Behind the core's vtime = owed. */
   uint64_t pass;
+  /* How far the urgency override may take the pass ahead of vtime: the
+     horizon's worth of this tier's own work (a constant, kept to save a
+     division per tier per decision). */
+  uint64_t urgent_lead;
   rq_t rq;               /* ready queue (readyq.c) */
   uint32_t fhead, ftail; /* ready FIFO (oldest first) */
   uint32_t nready;

@@ -232,6 +232,100 @@ static void test_handle_and_id_completion_release_pools_alike(void **state) {
   strata_core_destroy(c);
 }
 
+static void test_submit_batch_equals_submits_one_by_one(void **state) {
+  enum { N = 300 };
+  static strata_core_task_spec_t specs[N];
+  static char ids[N][16];
+  strata_err_t errs[N];
+  strata_core_t *a = test_core(NULL), *b = test_core(NULL);
+  strata_core_dispatch_t da, db;
+  char err[128] = "";
+  size_t ok = 0;
+
+  (void)state;
+  for (int i = 0; i < N; i++) {
+    /* A duplicate id (i % 97 == 50 repeats task i - 1), an unknown tier
+       and a dependency on an earlier spec of the same batch. */
+    snprintf(ids[i], sizeof(ids[i]), "x%d", i % 97 == 50 ? i - 1 : i);
+    specs[i] = test_spec(ids[i], (uint32_t)(i % 5));
+    if (i == 7)
+      specs[i].tier = 99;
+    specs[i].priority = i % 3 - 1;
+    if (i % 4 == 1) {
+      specs[i].deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+      specs[i].deadline = 5000 + (i * 37) % 1000;
+    }
+  }
+  {
+    static const char *dep[] = {"x10"};
+    specs[20].deps = dep;
+    specs[20].ndeps = 1;
+  }
+  for (int i = 0; i < N; i++) {
+    strata_err_t rc = strata_core_submit(a, &specs[i], 0, NULL, 0);
+    ok += rc == STRATA_OK;
+  }
+  assert_int_equal(
+      strata_core_submit_batch(b, specs, N, 0, errs, err, sizeof(err)), ok);
+  assert_int_equal(errs[7], STRATA_ERR_INVALID_ARG);
+  assert_non_null(strstr(err, "tier 99")); /* the first failure's message */
+  assert_int_equal(errs[50], STRATA_ERR_EXISTS);
+  assert_int_equal(errs[20], STRATA_OK);
+  assert_int_equal(strata_core_held(a), strata_core_held(b));
+  for (;;) {
+    int na = strata_core_next(a, 1, &da), nb = strata_core_next(b, 1, &db);
+    assert_int_equal(na, nb);
+    if (!na)
+      break;
+    assert_string_equal(da.id, db.id);
+    test_complete(a, da.id, STRATA_CORE_SUCCEEDED, 1);
+    test_complete(b, db.id, STRATA_CORE_SUCCEEDED, 1);
+  }
+  assert_int_equal(strata_core_held(b), 0);
+  strata_core_destroy(a);
+  strata_core_destroy(b);
+}
+
+static void test_complete_batch_reports_each_item(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_completion_t items[4];
+  strata_core_dispatch_t d[3];
+  char err[128] = "";
+
+  (void)state;
+  test_submit(c, "c0", 2, 0);
+  test_submit(c, "c1", 2, 0);
+  test_submit(c, "c2", 2, 0);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(strata_core_next(c, 1, &d[i]), 1);
+  memset(items, 0, sizeof(items));
+  items[0].handle = d[0].handle;
+  items[1].handle = d[1].handle;
+  items[1].result = STRATA_CORE_FAILED;
+  items[2].handle = d[0].handle; /* already completed by items[0] */
+  items[3].handle = d[2].handle;
+  assert_int_equal(strata_core_complete_batch(c, items, 4, 2, err, sizeof(err)),
+                   3);
+  assert_int_equal(items[0].err, STRATA_OK);
+  assert_int_equal(items[1].err, STRATA_OK);
+  assert_int_equal(items[2].err, STRATA_ERR_NOT_FOUND);
+  assert_int_equal(items[3].err, STRATA_OK);
+  assert_non_null(strstr(err, "does not name a running dispatch"));
+  assert_int_equal(strata_core_held(c), 0);
+  /* c1 failed: a new dependent of it fails at once. */
+  {
+    const char *deps[] = {"c1"};
+    strata_core_task_spec_t s = test_spec("c3", 2);
+    strata_core_outcome_t o;
+    s.deps = deps;
+    s.ndeps = 1;
+    test_submit_spec(c, &s, 3);
+    assert_int_equal(strata_core_poll_outcomes(c, 3, &o, 1), 1);
+    assert_int_equal(o.kind, STRATA_CORE_OUTCOME_DEP_FAILED);
+  }
+  strata_core_destroy(c);
+}
+
 static void test_lookup_reports_task_state_and_fields(void **state) {
   strata_core_t *c = test_core(NULL);
   strata_core_task_spec_t s =
@@ -522,6 +616,8 @@ int main(void) {
       cmocka_unit_test(test_complete_by_handle_releases_the_dispatch),
       cmocka_unit_test(test_stale_handle_is_rejected),
       cmocka_unit_test(test_handle_and_id_completion_release_pools_alike),
+      cmocka_unit_test(test_submit_batch_equals_submits_one_by_one),
+      cmocka_unit_test(test_complete_batch_reports_each_item),
       cmocka_unit_test(test_lookup_reports_task_state_and_fields),
       cmocka_unit_test(test_iteration_follows_dispatch_order),
       cmocka_unit_test(test_full_core_rejects_submission),
