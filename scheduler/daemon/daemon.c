@@ -1098,6 +1098,14 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
                                      "9000",
                                      "linger.ms",
                                      "1",
+                                     /* A transaction begun right after a
+                                      * commit gets CONCURRENT_TRANSACTIONS
+                                      * until the coordinator has written
+                                      * the markers; the 100 ms default
+                                      * backoff made every turn wait that
+                                      * long for its retry. */
+                                     "retry.backoff.ms",
+                                     "10",
                                      NULL};
 
   if ((s->ntiers =
