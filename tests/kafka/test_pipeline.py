@@ -4,13 +4,19 @@ worker -> events.
   test_end_to_end_all_tiers_run_in_tier_and_deadline_order
   test_scheduler_sigkill_loses_and_duplicates_no_dispatch
   test_idempotency_key_dispatches_once_across_a_restart
+  test_worker_sigkill_every_task_completes_at_least_once
+  test_two_schedulers_split_partitions_and_survive_a_crash
+  test_topics_ensure_creates_the_layout_then_reports_drift
 
 Usage: test_pipeline.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
 import collections
 import random
+import shutil
+import subprocess
 import sys
 import time
+import urllib.request
 
 from harness import Harness, check, run
 
@@ -92,6 +98,15 @@ def test_end_to_end_all_tiers_run_in_tier_and_deadline_order():
             check(seq == sorted(seq, reverse=True),
                   "%s dispatched earliest deadline first: %s" % (tier, seq))
         print("  dispatch order: %s" % " ".join(order))
+        promtool = shutil.which("promtool")
+        check(promtool, "promtool not found: install the Debian package prometheus")
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+            text = r.read()
+        pc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True)
+        check(pc.returncode == 0,
+              "promtool check metrics: %s" % (pc.stdout + pc.stderr).decode())
+        check(b'strata_dispatched_total{tier="critical"} 6' in text,
+              "/metrics counts the critical dispatches")
     finally:
         h.stop_all()
 
@@ -154,7 +169,108 @@ def test_idempotency_key_dispatches_once_across_a_restart():
         h.stop_all()
 
 
+def test_worker_sigkill_every_task_completes_at_least_once():
+    # Tasks take 0.2 s and the worker is killed right after a batch lands, so
+    # kills hit running tasks. A short session timeout lets the group hand a
+    # dead worker's partitions to its replacement quickly.
+    h = Harness(BIN, "wcrash", ["--set", "exec.default=sleep 0.2",
+                                "--set", "worker.concurrency=4"])
+    wargs = ("--set", "kafka.session.timeout.ms=6000")
+    rng = random.Random(11)
+    kills = 0
+    try:
+        h.ensure_topics()
+        h.start("scheduler", "strata-scheduler", "--set", "scheduler.instance.id=wcrash")
+        h.start("worker", "strata-worker", *wargs)
+        submitted = []
+        for batch in range(12):
+            submitted += h.submit_jsonl([{"tier": rng.choice(TIERS), "id": "w%d-%d" % (batch, i)}
+                                         for i in range(20)])
+            if batch % 2 == 1:
+                h.wait_for("a task of this batch to start",
+                           lambda: any(e["task_id"].startswith("w%d-" % batch)
+                                       for e in events_of(h, "STARTED")), 60)
+                h.kill("worker")  # SIGKILL in the middle of running tasks
+                kills += 1
+                h.start("worker", "strata-worker", *wargs)
+        check(kills >= 5, "killed the worker %d times" % kills)
+        want = set(submitted)
+
+        def succeeded():
+            ok = collections.Counter(e["task_id"] for e in events_of(h, "SUCCEEDED"))
+            return ok if want <= set(ok) else None
+
+        ok = h.wait_for("every task to succeed at least once", succeeded, 240)
+        dups = sum(v - 1 for v in ok.values())
+        starts = collections.Counter(e["task_id"] for e in events_of(h, "STARTED"))
+        reruns = sum(v - 1 for v in starts.values() if v > 1)
+        check(reruns > 0, "no kill hit a running task: the test proved nothing")
+        print("  %d tasks, %d worker kills: every task succeeded; %d re-runs after a "
+              "kill, %d duplicate completions" % (len(want), kills, reruns, dups))
+    finally:
+        h.stop_all()
+
+
+def test_two_schedulers_split_partitions_and_survive_a_crash():
+    h = Harness(BIN, "split", ["--set", "exec.default=true",
+                               "--set", "admin.listen=127.0.0.1:0"])
+    try:
+        h.ensure_topics()
+        for name in ("a", "b"):
+            h.start(name, "strata-scheduler", "--set", "scheduler.instance.id=split-" + name,
+                    "--log-level", "info")
+        ports = {n: h.admin_port(n) for n in ("a", "b")}
+
+        def split():
+            owned = {n: h.http_json(p, "/healthz")["assigned_partitions"]
+                     for n, p in ports.items()}
+            return owned if all(owned.values()) and sum(owned.values()) == 4 else None
+        owned = h.wait_for("both instances to own partitions", split, 90)
+        h.start("worker", "strata-worker")
+        submitted = h.submit_jsonl([{"tier": TIERS[i % 5], "id": "s1-%d" % i}
+                                    for i in range(200)])
+        h.kill("a")  # SIGKILL one instance for good
+        submitted += h.submit_jsonl([{"tier": TIERS[i % 5], "id": "s2-%d" % i}
+                                     for i in range(200)])
+        h.wait_for("instance b to own every partition",
+                   lambda: h.http_json(ports["b"], "/healthz")["assigned_partitions"] == 4, 90)
+        want = set(submitted)
+
+        def all_dispatched():
+            ids = dispatched_ids(h)
+            return ids if want <= set(ids) else None
+        ids = h.wait_for("every task dispatched", all_dispatched, 120)
+        dups = [k for k, v in collections.Counter(ids).items() if v > 1]
+        check(not dups, "dispatched more than once: %s" % dups[:10])
+        h.wait_for("every task to succeed",
+                   lambda: want <= {e["task_id"] for e in events_of(h, "SUCCEEDED")}, 120)
+        print("  partitions split %s; after a SIGKILL of one instance the other took "
+              "all 4; %d tasks dispatched exactly once" % (owned, len(want)))
+    finally:
+        h.stop_all()
+
+
+def test_topics_ensure_creates_the_layout_then_reports_drift():
+    h = Harness(BIN, "topics")
+    out = h.strata("topics", "ensure")
+    check(out.count("created ") == 15 and "topic layout ok: 15 topics" in out,
+          "first ensure creates 15 topics: %s" % out)
+    out = h.strata("topics", "ensure", "--check")
+    check(out.count("ok ") == 15, "second ensure finds them: %s" % out)
+    r = subprocess.run([BIN + "/strata"] + h.common + ["--set", "topic.partitions=6",
+                                                        "topics", "ensure"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1, "drift exits 1, got %d" % r.returncode)
+    check("drift    %stasks.critical" % h.prefix in r.stdout and
+          "has 4 partitions, expected 6" in r.stdout,
+          "drift names the topic and the counts: %s" % r.stdout)
+    check("topic layout on the cluster differs" in r.stderr, r.stderr)
+
+
 if __name__ == "__main__":
     run([test_end_to_end_all_tiers_run_in_tier_and_deadline_order,
          test_scheduler_sigkill_loses_and_duplicates_no_dispatch,
-         test_idempotency_key_dispatches_once_across_a_restart])
+         test_idempotency_key_dispatches_once_across_a_restart,
+         test_worker_sigkill_every_task_completes_at_least_once,
+         test_two_schedulers_split_partitions_and_survive_a_crash,
+         test_topics_ensure_creates_the_layout_then_reports_drift])
