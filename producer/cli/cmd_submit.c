@@ -46,8 +46,12 @@ static void on_delivered(const char *task_id, strata_err_t err,
                          const char *errstr, void *opaque) {
   delivery_tally_t *t = opaque;
   if (err) {
-    t->failed++;
-    fprintf(stderr, "strata: task %s not accepted: %s\n", task_id, errstr);
+    /* The same broker error tends to hit every task of a bulk load: show the
+     * first few, count the rest. */
+    if (++t->failed <= 10)
+      fprintf(stderr, "strata: task %s not accepted: %s\n", task_id, errstr);
+    else if (t->failed == 11)
+      fprintf(stderr, "strata: more tasks not accepted; counting them\n");
   } else {
     t->ok++;
     printf("%s\n", task_id);
@@ -256,6 +260,9 @@ static int finish(strata_producer_t *p, strata_mock_t *mock,
   }
   strata_producer_destroy(p);
   strata_mock_destroy(mock);
+  if (tally->failed)
+    fprintf(stderr, "strata: %d task(s) not accepted, %d accepted\n",
+            tally->failed, tally->ok);
   if (!rc && tally->failed)
     rc = STRATA_EXIT_FAILURE;
   return rc;

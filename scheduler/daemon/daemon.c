@@ -534,6 +534,8 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
       from[p] = mark;
     if (tp->offset < 0)
       tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+    else if (tier_of_topic(s, tp->topic) >= 0)
+      tracker_of(s, tier_of_topic(s, tp->topic), p)->start_offset = tp->offset;
   }
   for (int p = 0; p < s->nparts; p++) {
     int64_t lo, hi, w;
@@ -1088,25 +1090,17 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
                                       "auto.offset.reset",
                                       "latest",
                                       NULL};
-  const char *const tx_defaults[] = {"transactional.id",
-                                     txid,
-                                     "enable.idempotence",
-                                     "true",
-                                     "transaction.timeout.ms",
-                                     "10000",
-                                     "message.timeout.ms",
-                                     "9000",
-                                     "linger.ms",
-                                     "1",
-                                     /* A transaction begun right after a
-                                      * commit gets CONCURRENT_TRANSACTIONS
-                                      * until the coordinator has written
-                                      * the markers; the 100 ms default
-                                      * backoff made every turn wait that
-                                      * long for its retry. */
-                                     "retry.backoff.ms",
-                                     "10",
-                                     NULL};
+  const char *const tx_defaults[] = {
+      "transactional.id", txid, "enable.idempotence", "true",
+      "transaction.timeout.ms", "10000", "message.timeout.ms", "9000",
+      "linger.ms", "1",
+      /* A transaction begun right after a
+       * commit gets CONCURRENT_TRANSACTIONS
+       * until the coordinator has written
+       * the markers; the 100 ms default
+       * backoff made every turn wait that
+       * long for its retry. */
+      "retry.backoff.ms", "10", NULL};
 
   if ((s->ntiers =
            strata_config_get_list(s->cfg, "tiers", s->tiers, MAX_TIERS)) < 0) {
@@ -1271,27 +1265,26 @@ static void flow_control(sched_t *s) {
 
 /* Records of the tier topics not yet read, from the cached watermarks. */
 static void update_lag(sched_t *s) {
-  rd_kafka_topic_partition_list_t *l =
-      rd_kafka_topic_partition_list_new(s->ntiers * s->nparts);
   int64_t lag[MAX_TIERS] = {0};
 
-  for (int t = 0; t < s->ntiers; t++)
-    for (int p = 0; p < s->nparts; p++)
-      if (s->assigned[p])
-        rd_kafka_topic_partition_list_add(l, s->topic_tasks[t], p);
-  rd_kafka_position(s->in, l);
-  for (int i = 0; i < l->cnt; i++) {
-    int64_t lo, hi;
-    int t = tier_of_topic(s, l->elems[i].topic);
-    if (t < 0 || rd_kafka_get_watermark_offsets(
-                     s->in, l->elems[i].topic, l->elems[i].partition, &lo, &hi))
-      continue;
-    if (l->elems[i].offset >= 0 && hi > l->elems[i].offset)
-      lag[t] += hi - l->elems[i].offset;
+  for (int t = 0; t < s->ntiers; t++) {
+    for (int p = 0; p < s->nparts; p++) {
+      const tracker_t *tr = tracker_of(s, t, p);
+      int64_t lo, hi, pos;
+      /* Asked of the broker: the cached watermarks go stale while a
+       * partition is paused, which is exactly when lag matters. */
+      if (!s->assigned[p] || rd_kafka_query_watermark_offsets(
+                                 s->in, s->topic_tasks[t], p, &lo, &hi, 1000))
+        continue;
+      pos = tr->next_offset >= 0    ? tr->next_offset
+            : tr->start_offset >= 0 ? tr->start_offset
+                                    : lo;
+      if (hi > pos)
+        lag[t] += hi - pos;
+    }
   }
   for (int t = 0; t < s->ntiers; t++)
     views_lag(s->views, t, lag[t]);
-  rd_kafka_topic_partition_list_destroy(l);
 }
 
 int sched_run(strata_config_t *cfg, volatile int *stop) {

@@ -35,6 +35,7 @@ typedef struct {
   uint64_t cap, head, count; /* ring indices; seq = head_seq + i */
   uint64_t head_seq;         /* sequence number of ring[head] */
   int64_t next_offset;       /* last consumed offset + 1; -1 before any */
+  int64_t start_offset;      /* committed offset at assignment; -1: none */
   bool dirty;                /* committable position moved since commit */
 } tracker_t;
 

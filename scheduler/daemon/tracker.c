@@ -12,6 +12,7 @@
 void tracker_init(tracker_t *t) {
   memset(t, 0, sizeof(*t));
   t->next_offset = -1;
+  t->start_offset = -1;
 }
 
 void tracker_clear(tracker_t *t) {
