@@ -29,6 +29,12 @@ for p in strata strata-scheduler strata-worker; do
     "$bin/$p" --set topic.partitions=zero
   check "$p missing value" 2 "option --set needs a value" "$bin/$p" --set
 done
+for p in strata-sim strata-bench; do
+  check "$p --version" 0 "^$p [0-9]+\.[0-9]+\.[0-9]+" "$bin/$p" --version
+  check "$p --help" 0 "[Uu]sage: $p" "$bin/$p" --help
+done
+check "strata-sim bad option" 2 'unknown argument "--bogus"' "$bin/strata-sim" --bogus
+check "strata-bench bad command" 2 'unknown command "bogus"' "$bin/strata-bench" bogus
 check "strata unknown command" 2 'unknown command "frobnicate"' \
   "$bin/strata" frobnicate
 check "strata no command" 2 "missing COMMAND" "$bin/strata"
