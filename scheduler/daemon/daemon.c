@@ -944,7 +944,7 @@ static int commit_turn(sched_t *s) {
       int64_t off = tracker_commit_offset(tr);
       rd_kafka_topic_partition_t *tp;
       int n;
-      if (!s->assigned[p] || off < 0)
+      if (!s->assigned[p] || off < 0 || !tr->dirty)
         continue;
       tp = rd_kafka_topic_partition_list_add(offsets, s->topic_tasks[t], p);
       tp->offset = off;
