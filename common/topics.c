@@ -316,3 +316,24 @@ done:
   free(missing);
   return err;
 }
+
+const strata_topic_spec_t *
+strata_layout_delay_step(const strata_layout_t *layout, int64_t remaining_ms) {
+  const strata_topic_spec_t *best = NULL;
+  for (int i = 0; i < layout->count; i++) {
+    const strata_topic_spec_t *t = &layout->topics[i];
+    if (t->role == STRATA_TOPIC_DELAY && t->delay_ms <= remaining_ms &&
+        (!best || t->delay_ms > best->delay_ms))
+      best = t;
+  }
+  return best;
+}
+
+const strata_topic_spec_t *
+strata_layout_tier_topic(const strata_layout_t *layout, const char *tier) {
+  for (int i = 0; i < layout->count; i++)
+    if (layout->topics[i].role == STRATA_TOPIC_TASKS &&
+        !strcmp(layout->topics[i].tier, tier))
+      return &layout->topics[i];
+  return NULL;
+}

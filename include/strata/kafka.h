@@ -91,6 +91,20 @@ strata_err_t strata_layout_build(const strata_config_t *cfg,
                                  size_t size);
 void strata_layout_clear(strata_layout_t *layout);
 
+/*
+ * The delay-ladder step for a task that must wait `remaining_ms` more: the
+ * DELAY topic with the longest step not longer than `remaining_ms`, or NULL
+ * when `remaining_ms` is shorter than the smallest step (then the task goes to
+ * its tier topic and waits in the scheduler's timers). Never early: a record
+ * emerges from a step after at most `remaining_ms`.
+ */
+const strata_topic_spec_t *
+strata_layout_delay_step(const strata_layout_t *layout, int64_t remaining_ms);
+
+/* The TASKS topic of `tier`, or NULL when the tier is not configured. */
+const strata_topic_spec_t *
+strata_layout_tier_topic(const strata_layout_t *layout, const char *tier);
+
 /* Outcome of strata_topics_ensure() for one topic. */
 typedef enum {
   STRATA_TOPIC_OK,      /* present with the expected partitions */
