@@ -218,6 +218,28 @@ test_layout_rejects_descending_steps_and_bad_tier_names(void **state) {
   strata_config_destroy(cfg);
 }
 
+static void
+test_delay_step_is_the_longest_step_not_longer_than_the_wait(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  strata_layout_t l;
+  char err[256];
+  (void)state;
+  strata_config_set(cfg, "delay.steps", "1s,5s,30s", err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)), STRATA_OK);
+  assert_null(strata_layout_delay_step(&l, 999));
+  assert_string_equal(strata_layout_delay_step(&l, 1000)->name,
+                      "strata.delay.1s");
+  assert_string_equal(strata_layout_delay_step(&l, 29999)->name,
+                      "strata.delay.5s");
+  assert_string_equal(strata_layout_delay_step(&l, 3600000)->name,
+                      "strata.delay.30s");
+  assert_string_equal(strata_layout_tier_topic(&l, "low")->name,
+                      "strata.tasks.low");
+  assert_null(strata_layout_tier_topic(&l, "nope"));
+  strata_layout_clear(&l);
+  strata_config_destroy(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_defaults_come_from_the_key_table),
@@ -231,6 +253,8 @@ int main(void) {
       cmocka_unit_test(
           test_layout_co_partitions_tiers_delays_dispatch_and_events),
       cmocka_unit_test(test_layout_rejects_descending_steps_and_bad_tier_names),
+      cmocka_unit_test(
+          test_delay_step_is_the_longest_step_not_longer_than_the_wait),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
