@@ -37,6 +37,7 @@ typedef struct {
   double seconds;
   uint64_t seed;
   uint32_t batch;
+  uint64_t turns; /* 0: run for `seconds` */
 } core_opts_t;
 
 static uint64_t rng_state;
@@ -192,6 +193,10 @@ static void core_usage(FILE *f) {
              "\n"
              "               1 = one call per submit and per completion "
              "(default 32)\n"
+             "  --turns T    run exactly T steady-state turns (rounded up to a "
+             "multiple of 1024)\n"
+             "               instead of --seconds, for instruction-count "
+             "profiles\n"
              "Last stdout line: {\"bench\":\"core\",\"resident\":N,"
              "\"decisions_per_sec\":X,\"bytes_per_task\":Y}\n");
 }
@@ -204,6 +209,7 @@ static int parse_opts(int argc, char **argv, core_opts_t *o) {
   o->seconds = 5;
   o->seed = 1;
   o->batch = 32;
+  o->turns = 0;
   for (int i = 1; i < argc; i++) {
     a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -227,6 +233,10 @@ static int parse_opts(int argc, char **argv, core_opts_t *o) {
       if (*end || v < 1 || v > BATCH_MAX)
         goto bad;
       o->batch = (uint32_t)v;
+    } else if (!strcmp(a, "--turns")) {
+      o->turns = strtoull(argv[++i], &end, 10);
+      if (*end || o->turns < 1)
+        goto bad;
     } else if (!strcmp(a, "--seed")) {
       o->seed = strtoull(argv[++i], &end, 10);
       if (*end)
@@ -314,7 +324,7 @@ int bench_core_main(int argc, char **argv) {
       turns++;
     }
     t1 = mono_s();
-    if (t1 - t0 >= o.seconds)
+    if (o.turns ? turns >= o.turns : t1 - t0 >= o.seconds)
       break;
   }
 out:

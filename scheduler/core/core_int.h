@@ -19,6 +19,7 @@
 #include "strata/core.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define CORE_NIL UINT32_MAX
 #define CORE_ID_INLINE 23 /* ids up to this length live inside the record */
@@ -293,7 +294,8 @@ struct strata_core_s {
 
   /* recently completed ids (recent.c) */
   rem_t *rring;
-  uint32_t *rslots; /* ring positions, CORE_NIL when empty */
+  hslot_t *rslots; /* index: ring position (idx) and id hash; idx is
+                      CORE_NIL when empty */
   uint32_t rcap, rhead, rn, nrslots;
 
   outcome_int_t *out;
@@ -306,14 +308,42 @@ struct strata_core_s {
 
 /* ---- shared helpers ----------------------------------------------------- */
 
-/* FNV-1a over the id bytes, folded to 32 bits. */
+/* Mixes 64 bits so every input bit affects every output bit. */
+static inline uint64_t core_mix64(uint64_t h) {
+  h ^= h >> 32;
+  h *= UINT64_C(0xd6e8feb86659fd93);
+  h ^= h >> 32;
+  h *= UINT64_C(0xd6e8feb86659fd93);
+  return h ^ (h >> 32);
+}
+
+/* Hash of an id, 32 bits. Eight bytes at a time: ids are hashed several
+   times per task (submit, completion, remembering), and a byte-at-a-time
+   hash was a visible share of a decision's instructions. The last 1..8
+   bytes are read as two overlapping 4-byte words (or, below 4 bytes, as
+   first, middle and last byte), so no load leaves the id. */
 static inline uint32_t core_id_hash(const char *s, size_t len) {
-  uint64_t h = UINT64_C(1469598103934665603);
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= UINT64_C(1099511628211);
+  uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)len;
+  uint64_t w;
+
+  while (len > 8) {
+    memcpy(&w, s, 8);
+    h = core_mix64(h ^ w);
+    s += 8;
+    len -= 8;
   }
-  return (uint32_t)(h ^ (h >> 32));
+  if (len >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + len - 4, 4);
+    w = ((uint64_t)a << 32) | b;
+  } else if (len > 0) {
+    w = ((uint64_t)(unsigned char)s[0] << 16) |
+        ((uint64_t)(unsigned char)s[len / 2] << 8) | (unsigned char)s[len - 1];
+  } else {
+    w = 0;
+  }
+  return (uint32_t)core_mix64(h ^ w);
 }
 
 int recent_init(strata_core_t *c, uint32_t cap);
@@ -325,8 +355,11 @@ void recent_add(strata_core_t *c, const char *id, size_t len, uint32_t h,
                 int ok);
 void recent_remove(strata_core_t *c, uint32_t pos);
 
+/* The element size is a constant here, which makes this the cheapest of
+   the slab accessors; it is on every path of a decision. */
 static inline task_t *core_task(const strata_core_t *c, uint32_t idx) {
-  return (task_t *)slab_at(&c->tasks, idx);
+  return (task_t *)c->tasks.chunks[idx >> SLAB_SHIFT] +
+         (idx & (SLAB_CHUNK - 1));
 }
 static inline dnode_t *core_dnode(const strata_core_t *c, uint32_t idx) {
   return (dnode_t *)slab_at(&c->dnodes, idx);

@@ -9,6 +9,9 @@
  * while the ring and its index are small enough to stay in cache, so
  * remembering and forgetting cost no cache misses on the hot path.
  *
+ * The index stores each entry's hash beside its ring position, so probing
+ * and deleting compare hashes without reading ring entries.
+ *
  * Invariants: the index holds exactly the live ring entries, at most half
  * full; an entry removed early stays in the ring, not live, until the ring
  * overwrites it; c->remembered counts live entries.
@@ -26,10 +29,10 @@ int recent_init(strata_core_t *c, uint32_t cap) {
   while (n < cap * 2)
     n *= 2;
   c->rring = calloc(cap, sizeof(*c->rring));
-  c->rslots = malloc((size_t)n * sizeof(uint32_t));
+  c->rslots = malloc((size_t)n * sizeof(*c->rslots));
   if (!c->rring || !c->rslots)
     return -1;
-  memset(c->rslots, 0xff, (size_t)n * sizeof(uint32_t));
+  memset(c->rslots, 0xff, (size_t)n * sizeof(*c->rslots));
   c->rcap = cap;
   c->nrslots = n;
   return 0;
@@ -61,12 +64,14 @@ int64_t recent_find(const strata_core_t *c, const char *id, size_t len,
   if (!c->rcap)
     return -1;
   for (uint32_t i = h & m;; i = (i + 1) & m) {
-    uint32_t pos = c->rslots[i];
+    uint32_t pos = c->rslots[i].idx;
     const rem_t *e;
     if (pos == CORE_NIL)
       return -1;
+    if (c->rslots[i].hash != h)
+      continue;
     e = &c->rring[pos];
-    if (e->hash == h && e->len == len && !memcmp(entry_id(e), id, len))
+    if (e->len == len && !memcmp(entry_id(e), id, len))
       return pos;
   }
 }
@@ -74,20 +79,20 @@ int64_t recent_find(const strata_core_t *c, const char *id, size_t len,
 static void index_remove(strata_core_t *c, uint32_t pos) {
   uint32_t m = c->nrslots - 1, i = c->rring[pos].hash & m, j;
 
-  while (c->rslots[i] != pos)
+  while (c->rslots[i].idx != pos)
     i = (i + 1) & m;
   for (j = i;;) {
     uint32_t k;
     j = (j + 1) & m;
-    if (c->rslots[j] == CORE_NIL)
+    if (c->rslots[j].idx == CORE_NIL)
       break;
-    k = c->rring[c->rslots[j]].hash & m;
+    k = c->rslots[j].hash & m;
     if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
       continue;
     c->rslots[i] = c->rslots[j];
     i = j;
   }
-  c->rslots[i] = CORE_NIL;
+  c->rslots[i].idx = CORE_NIL;
 }
 
 void recent_remove(strata_core_t *c, uint32_t pos) {
@@ -132,8 +137,9 @@ void recent_add(strata_core_t *c, const char *id, size_t len, uint32_t h,
   c->remembered++;
   m = c->nrslots - 1;
   for (uint32_t i = h & m;; i = (i + 1) & m)
-    if (c->rslots[i] == CORE_NIL) {
-      c->rslots[i] = pos;
+    if (c->rslots[i].idx == CORE_NIL) {
+      c->rslots[i].idx = pos;
+      c->rslots[i].hash = h;
       break;
     }
 }
