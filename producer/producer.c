@@ -25,6 +25,7 @@ struct strata_producer_s {
   char *prefix;
   char *tiers[MAX_TIERS];
   int ntiers;
+  strata_layout_t layout; /* for the delay ladder */
 };
 
 /* Idempotent (no duplicates from internal retries, acks=all), and the
@@ -103,6 +104,8 @@ strata_producer_t *strata_producer_new(const strata_config_t *cfg, char *errstr,
   }
   if (!(p->prefix = strdup(strata_config_get_str(cfg, "topic.prefix"))))
     goto err;
+  if (strata_layout_build(cfg, &p->layout, errstr, size))
+    goto err;
   if (!(conf = strata_kafka_conf_new(cfg, "producer", producer_defaults, errstr,
                                      size)))
     goto err;
@@ -131,6 +134,7 @@ void strata_producer_destroy(strata_producer_t *p) {
   for (int i = 0; i < p->ntiers; i++)
     free(p->tiers[i]);
   free(p->prefix);
+  strata_layout_clear(&p->layout);
   free(p);
 }
 
@@ -225,9 +229,21 @@ static strata_err_t send_prepared(strata_producer_t *p,
   size_t len;
   strata_err_t err;
 
+  const strata_topic_spec_t *step =
+      task->has_not_before_ms
+          ? strata_layout_delay_step(&p->layout,
+                                     task->not_before_ms - task->enqueued_ms)
+          : NULL;
+
   if ((err = strata_task_encode(task, &buf, &len, errstr, size)))
     return err;
-  snprintf(topic, sizeof(topic), "%stasks.%s", p->prefix, task->tier);
+  /* A task delayed by at least the smallest step waits on the delay ladder
+   * (the same partition number, as the key is the same); a shorter delay
+   * waits in the scheduler's timers. */
+  if (step)
+    snprintf(topic, sizeof(topic), "%s", step->name);
+  else
+    snprintf(topic, sizeof(topic), "%stasks.%s", p->prefix, task->tier);
   return produce(p, topic,
                  task->idempotency_key ? task->idempotency_key : task->id, buf,
                  len, task->id, cb, opaque, errstr, size);

@@ -5,8 +5,10 @@
  * A submitted task is validated (fields, tier, deadline not in the past),
  * completed with defaults (id, created/enqueued times, attempt 1), encoded
  * with the Avro codec and produced, idempotently and with acks=all, to
- * <prefix>tasks.<tier>, keyed by its routing key (idempotency key when set,
- * else the task id) with the murmur2 partitioner that Java clients use by
+ * <prefix>tasks.<tier> (or, when its not-before time is at least the
+ * smallest delay step away, to the delay ladder topic of the longest step
+ * that does not overshoot it), keyed by its routing key (idempotency key when
+ * set, else the task id) with the murmur2 partitioner that Java clients use by
  * default, so a task written by any Kafka client lands on the same partition.
  *
  * Delivery: each submission may carry a callback that runs exactly once, from

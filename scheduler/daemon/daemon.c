@@ -40,14 +40,18 @@
 
 #define COMP "scheduler"
 #define MAX_TIERS STRATA_CORE_MAX_TIERS
+#define MAX_STEPS 64
+#define MAX_INPUTS (MAX_TIERS + MAX_STEPS)
 
 typedef struct {
   void *value; /* the original Task record (owned) */
   size_t len;
   char *key; /* routing key (owned) */
   int32_t partition;
-  int tier;
-  uint64_t seq; /* tracker sequence */
+  int tier;  /* core tier */
+  int input; /* input topic the record came from (tracker index) */
+  strata_epoch_ms_t not_before; /* 0: none; for the lateness metric */
+  uint64_t seq;                 /* tracker sequence */
   int32_t attempt;
   int64_t offset;
   strata_epoch_ms_t enqueued_ms;
@@ -56,7 +60,7 @@ typedef struct {
 
 /* A record to write in the current transaction. */
 typedef struct {
-  int topic; /* index into s->out_topics */
+  const char *topic; /* name, in storage owned by sched_t */
   int32_t partition;
   char *key;
   void *value;
@@ -78,7 +82,8 @@ typedef struct {
   strata_epoch_ms_t enqueued_ms;
   int64_t unblock_ms;
   bool soft_missed;
-  const char *dlq_reason; /* static; NULL when no dead letter */
+  strata_epoch_ms_t not_before; /* 0: none */
+  const char *dlq_reason;       /* static; NULL when no dead letter */
 } pending_decision_t;
 
 typedef struct {
@@ -87,7 +92,15 @@ typedef struct {
   char *tiers[MAX_TIERS];
   int ntiers;
   int nparts;
-  char topic_tasks[MAX_TIERS][256];
+  /* Input topics: the tier topics (index = tier), then the delay steps. */
+  int ninputs;
+  char topic_tasks[MAX_INPUTS][256];
+  int64_t in_delay_ms[MAX_INPUTS];
+  int64_t min_step_ms; /* shortest delay step; 0 without a ladder */
+  /* Delay partitions are read head-first from their own queues: [(input -
+   * ntiers) * nparts + p]. The head waits in dhead until it is due. */
+  rd_kafka_queue_t **dq;
+  rd_kafka_message_t **dhead;
   char out_topics[OUT__COUNT][256];
   char topic_events[256], topic_control[256];
 
@@ -144,8 +157,8 @@ static char *xstrdup(const char *s) {
   return d;
 }
 
-static tracker_t *tracker_of(sched_t *s, int tier, int32_t p) {
-  return &s->trackers[tier * s->nparts + p];
+static tracker_t *tracker_of(sched_t *s, int input, int32_t p) {
+  return &s->trackers[input * s->nparts + p];
 }
 
 static void report_partitions(sched_t *s) {
@@ -158,9 +171,16 @@ static void report_partitions(sched_t *s) {
     views_partitions(s->views, assigned, recovering);
 }
 
-static int tier_of_topic(const sched_t *s, const char *topic) {
-  for (int i = 0; i < s->ntiers; i++)
+static int input_of_topic(const sched_t *s, const char *topic) {
+  for (int i = 0; i < s->ninputs; i++)
     if (!strcmp(s->topic_tasks[i], topic))
+      return i;
+  return -1;
+}
+
+static int tier_index(const sched_t *s, const char *tier) {
+  for (int i = 0; i < s->ntiers; i++)
+    if (!strcmp(s->tiers[i], tier))
       return i;
   return -1;
 }
@@ -185,8 +205,8 @@ static uint8_t *borrow_bytes(const void *p) {
 }
 
 /* Queues a record for the current transaction; takes `value`. */
-static void out_add(sched_t *s, int topic, int32_t partition, const char *key,
-                    void *value, size_t len) {
+static void out_add(sched_t *s, const char *topic, int32_t partition,
+                    const char *key, void *value, size_t len) {
   if (s->nout == s->capout) {
     s->capout = s->capout ? s->capout * 2 : 256;
     s->out = xrealloc(s->out, s->capout * sizeof(*s->out));
@@ -237,7 +257,7 @@ static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
   e.routing_key = borrow(routing_key);
   e.idempotency_key = borrow(idem);
   e.attempt = attempt;
-  e.tier = s->tiers[tier];
+  e.tier = tier >= 0 ? s->tiers[tier] : borrow("unknown");
   e.time_ms = strata_epoch_now_ms();
   e.error = borrow(error);
   e.worker_id = NULL;
@@ -245,7 +265,7 @@ static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
     STRATA_ERROR(COMP, "encoding a %s event for %s: %s",
                  strata_event_kind_name(kind), id, err);
   else
-    out_add(s, OUT_EVENTS, p, routing_key, buf, len);
+    out_add(s, s->out_topics[OUT_EVENTS], p, routing_key, buf, len);
   /* The struct borrowed every pointer: nothing to clear. */
 }
 
@@ -278,7 +298,7 @@ static void emit_dlq(sched_t *s, strata_dlq_reason_t reason, const char *detail,
                  "encoding a dead letter for %s[%" PRId32 "]@%" PRId64 ": %s",
                  topic, p, offset, err);
   else
-    out_add(s, OUT_DLQ, p, task ? task->id : "", buf, len);
+    out_add(s, s->out_topics[OUT_DLQ], p, task ? task->id : "", buf, len);
   strata_task_clear(&copy);
   s->dlq_turn[reason]++;
 }
@@ -309,7 +329,7 @@ static void held_free(sched_t *s, uint64_t slot) {
 /* Finishes a held record: its tracker entry becomes committable. */
 static void held_finish(sched_t *s, uint64_t slot) {
   held_t *h = &s->held[slot];
-  tracker_done(tracker_of(s, h->tier, h->partition), h->seq);
+  tracker_done(tracker_of(s, h->input, h->partition), h->seq);
   held_free(s, slot);
 }
 
@@ -432,6 +452,40 @@ done:
   return rc;
 }
 
+/* ---- delay ladder ------------------------------------------------------*/
+
+static int ndelay_slots(const sched_t *s) {
+  return (s->ninputs - s->ntiers) * s->nparts;
+}
+
+/* Releases the delay partitions' queues and the heads waiting in them. */
+static void delay_queues_drop(sched_t *s) {
+  for (int i = 0; s->dq && i < ndelay_slots(s); i++) {
+    if (s->dhead[i])
+      rd_kafka_message_destroy(s->dhead[i]);
+    s->dhead[i] = NULL;
+    if (s->dq[i])
+      rd_kafka_queue_destroy(s->dq[i]);
+    s->dq[i] = NULL;
+  }
+}
+
+/* Takes partition p of every delay step out of the consumer queue: its
+ * records are read one at a time, only when the one in front is due, so a
+ * waiting head never forces a pause (which would drop prefetched records)
+ * or a spin. Each step topic has one fixed delay, so its partitions are
+ * ordered by due time: looking at the head is enough. */
+static void delay_queues_take(sched_t *s, int32_t p) {
+  for (int in = s->ntiers; in < s->ninputs; in++) {
+    int slot = (in - s->ntiers) * s->nparts + p;
+    if (s->dq[slot])
+      continue;
+    s->dq[slot] = rd_kafka_queue_get_partition(s->in, s->topic_tasks[in], p);
+    if (s->dq[slot])
+      rd_kafka_queue_forward(s->dq[slot], NULL);
+  }
+}
+
 /* Drops everything derived from the current assignment. */
 static void state_reset(sched_t *s) {
   char err[256];
@@ -440,12 +494,13 @@ static void state_reset(sched_t *s) {
   for (uint64_t i = 0; i < s->nheld_cap; i++)
     if (s->held[i].in_use)
       held_free(s, i);
-  for (int i = 0; i < s->ntiers * s->nparts; i++)
+  for (int i = 0; i < s->ninputs * s->nparts; i++)
     tracker_clear(&s->trackers[i]);
   for (int p = 0; p < s->nparts; p++) {
     s->assigned[p] = false;
     s->recovering[p] = false;
   }
+  delay_queues_drop(s);
   s->paused_full = false;
   clear_outputs(s);
   /* Config was validated at start-up; a failure here is out of memory. */
@@ -534,8 +589,8 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
       from[p] = mark;
     if (tp->offset < 0)
       tp->offset = RD_KAFKA_OFFSET_BEGINNING;
-    else if (tier_of_topic(s, tp->topic) >= 0)
-      tracker_of(s, tier_of_topic(s, tp->topic), p)->start_offset = tp->offset;
+    else if (input_of_topic(s, tp->topic) >= 0)
+      tracker_of(s, input_of_topic(s, tp->topic), p)->start_offset = tp->offset;
   }
   for (int p = 0; p < s->nparts; p++) {
     int64_t lo, hi, w;
@@ -564,6 +619,9 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
                   p, from[p], hi);
     }
   }
+  for (int p = 0; p < s->nparts; p++)
+    if (s->assigned[p])
+      delay_queues_take(s, p);
   rd_kafka_assign(s->in, parts);
   {
     rd_kafka_topic_partition_list_t *pause =
@@ -584,9 +642,9 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
 /* Resumes the tier partitions of `p` once its events scan is complete. */
 static void recovery_done(sched_t *s, int32_t p) {
   rd_kafka_topic_partition_list_t *l =
-      rd_kafka_topic_partition_list_new(s->ntiers);
+      rd_kafka_topic_partition_list_new(s->ninputs);
   s->recovering[p] = false;
-  for (int t = 0; t < s->ntiers; t++)
+  for (int t = 0; t < s->ninputs; t++)
     rd_kafka_topic_partition_list_add(l, s->topic_tasks[t], p);
   if (!s->paused_full)
     rd_kafka_resume_partitions(s->in, l);
@@ -636,7 +694,7 @@ static void spec_from_task(const strata_task_t *t, int tier, uint64_t cookie,
 
 static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
   const char *topic = rd_kafka_topic_name(m->rkt);
-  int tier = tier_of_topic(s, topic);
+  int input = input_of_topic(s, topic), tier = input;
   int32_t p = m->partition;
   strata_epoch_ms_t now = strata_epoch_now_ms();
   tracker_t *tr;
@@ -645,9 +703,9 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
   uint64_t seq, slot;
   strata_err_t rc;
 
-  if (tier < 0 || p >= s->nparts)
+  if (input < 0 || p >= s->nparts)
     return;
-  tr = tracker_of(s, tier, p);
+  tr = tracker_of(s, input, p);
   seq = tracker_push(tr, m->offset, s->events_pos[p]);
   if (seq == UINT64_MAX) {
     fprintf(stderr, "strata-scheduler: out of memory\n");
@@ -664,11 +722,14 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     tracker_done(tr, seq);
     return;
   }
-  if ((rc = strata_task_validate(&t, err, sizeof(err))) == STRATA_OK &&
-      strcmp(t.tier, s->tiers[tier])) {
-    rc = strata_errf(STRATA_ERR_INVALID_TASK, err, sizeof(err),
-                     "Task.tier: \"%s\" does not match the topic %s", t.tier,
-                     topic);
+  if ((rc = strata_task_validate(&t, err, sizeof(err))) == STRATA_OK) {
+    if (input >= s->ntiers && (tier = tier_index(s, t.tier)) < 0)
+      rc = strata_errf(STRATA_ERR_INVALID_TASK, err, sizeof(err),
+                       "Task.tier: \"%s\" is not a configured tier", t.tier);
+    else if (input < s->ntiers && strcmp(t.tier, s->tiers[tier]))
+      rc = strata_errf(STRATA_ERR_INVALID_TASK, err, sizeof(err),
+                       "Task.tier: \"%s\" does not match the topic %s", t.tier,
+                       topic);
   }
   if (rc) {
     STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": invalid task %s, dead-lettered: %s",
@@ -697,6 +758,24 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     strata_task_clear(&t);
     return;
   }
+  if (t.has_not_before_ms && s->min_step_ms > 0 &&
+      t.not_before_ms - now >= s->min_step_ms) {
+    /* Still far from due: wait on the ladder, not in memory. The record
+     * moves unchanged to the longest step that does not overshoot. */
+    const strata_topic_spec_t *step =
+        strata_layout_delay_step(&s->layout, t.not_before_ms - now);
+    void *copy = malloc(m->len);
+    if (!copy) {
+      fprintf(stderr, "strata-scheduler: out of memory\n");
+      abort();
+    }
+    memcpy(copy, m->payload, m->len);
+    out_add(s, step->name, p, t.idempotency_key ? t.idempotency_key : t.id,
+            copy, m->len);
+    tracker_done(tr, seq);
+    strata_task_clear(&t);
+    return;
+  }
 
   slot = held_alloc(s);
   {
@@ -715,6 +794,8 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     h->key = xstrdup(t.idempotency_key ? t.idempotency_key : t.id);
     h->partition = p;
     h->tier = tier;
+    h->input = input;
+    h->not_before = t.has_not_before_ms ? t.not_before_ms : 0;
     h->seq = seq;
     h->attempt = t.attempt;
     h->offset = m->offset;
@@ -795,11 +876,16 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
   }
   case STRATA_EVENT_FAILED:
   case STRATA_EVENT_TIMED_OUT:
-    /* Retries are not part of this version: a failed attempt is final, and
-     * tasks waiting on it (held here, whoever owned it) fail too. */
-    if (strata_core_complete(s->core, e.task_id, STRATA_CORE_FAILED, NULL, 0,
-                             now, err, sizeof(err)))
+    /* The worker sets `retryable` only when it also wrote the next attempt
+     * (to the delay ladder): dependents keep waiting for it. Otherwise the
+     * attempt was final and tasks waiting on it fail too. */
+    if (e.retryable) {
+      strata_core_complete(s->core, e.task_id, STRATA_CORE_FAILED_RETRY, NULL,
+                           0, now, err, sizeof(err));
+    } else if (strata_core_complete(s->core, e.task_id, STRATA_CORE_FAILED,
+                                    NULL, 0, now, err, sizeof(err))) {
       strata_core_mark_failed(s->core, e.task_id, now, e.error);
+    }
     break;
   default:
     break;
@@ -845,7 +931,7 @@ static void dispatch_one(sched_t *s, const strata_core_dispatch_t *d) {
   void *value = h->value;
 
   h->value = NULL; /* the dispatch record takes the bytes */
-  out_add(s, OUT_DISPATCH, h->partition, h->key, value, h->len);
+  out_add(s, s->out_topics[OUT_DISPATCH], h->partition, h->key, value, h->len);
   emit_event(s, STRATA_EVENT_DISPATCHED, d->id, h->key, h->attempt, h->tier,
              h->partition, NULL);
   {
@@ -855,6 +941,7 @@ static void dispatch_one(sched_t *s, const strata_core_dispatch_t *d) {
     pd->enqueued_ms = h->enqueued_ms;
     pd->unblock_ms = d->unblock_latency_ms;
     pd->soft_missed = d->soft_missed != 0;
+    pd->not_before = h->not_before;
   }
   held_finish(s, d->cookie);
 }
@@ -878,7 +965,7 @@ static void outcome_one(sched_t *s, const strata_core_outcome_t *o) {
              o->kind == STRATA_CORE_OUTCOME_EXPIRED
                  ? STRATA_DLQ_DEADLINE_EXPIRED
                  : STRATA_DLQ_DEPENDENCY_FAILED,
-             o->reason, &t, h->value, h->len, s->topic_tasks[h->tier],
+             o->reason, &t, h->value, h->len, s->topic_tasks[h->input],
              h->partition, h->offset);
     emit_event(s, STRATA_EVENT_DEAD_LETTERED, o->id, h->key, h->attempt,
                h->tier, h->partition, o->reason);
@@ -897,7 +984,7 @@ static void outcome_one(sched_t *s, const strata_core_outcome_t *o) {
 /* ---- transactions --------------------------------------------------------*/
 
 static bool any_dirty(sched_t *s) {
-  for (int i = 0; i < s->ntiers * s->nparts; i++)
+  for (int i = 0; i < s->ninputs * s->nparts; i++)
     if (s->trackers[i].dirty)
       return true;
   return false;
@@ -921,24 +1008,23 @@ static int commit_turn(sched_t *s) {
     out_msg_t *o = &s->out[i];
     rd_kafka_resp_err_t kerr;
     for (;;) {
-      kerr = rd_kafka_producev(s->tx, RD_KAFKA_V_TOPIC(s->out_topics[o->topic]),
-                               RD_KAFKA_V_PARTITION(o->partition),
-                               RD_KAFKA_V_KEY(o->key, strlen(o->key)),
-                               RD_KAFKA_V_VALUE(o->value, o->len),
-                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                               RD_KAFKA_V_END);
+      kerr = rd_kafka_producev(
+          s->tx, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(o->partition),
+          RD_KAFKA_V_KEY(o->key, strlen(o->key)),
+          RD_KAFKA_V_VALUE(o->value, o->len),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
         break;
       rd_kafka_poll(s->tx, 10);
     }
     if (kerr) {
-      STRATA_ERROR(COMP, "producing to %s: %s", s->out_topics[o->topic],
+      STRATA_ERROR(COMP, "producing to %s: %s", o->topic,
                    rd_kafka_err2str(kerr));
       goto abort;
     }
   }
-  offsets = rd_kafka_topic_partition_list_new(s->ntiers * s->nparts);
-  for (int t = 0; t < s->ntiers; t++) {
+  offsets = rd_kafka_topic_partition_list_new(s->ninputs * s->nparts);
+  for (int t = 0; t < s->ninputs; t++) {
     for (int p = 0; p < s->nparts; p++) {
       tracker_t *tr = tracker_of(s, t, p);
       int64_t off = tracker_commit_offset(tr);
@@ -980,6 +1066,8 @@ static int commit_turn(sched_t *s) {
         views_dispatched(s->views, pd->tier,
                          (double)(done - pd->enqueued_ms) / 1000.0,
                          pd->unblock_ms, pd->soft_missed);
+        if (pd->not_before > 0)
+          views_lateness(s->views, (double)(done - pd->not_before) / 1000.0);
       } else if (pd->kind == PEND_EXPIRED) {
         s->expired++;
         views_expired(s->views, pd->tier);
@@ -992,7 +1080,7 @@ static int commit_turn(sched_t *s) {
       s->dead_lettered += s->dlq_turn[r];
     }
   }
-  for (int i = 0; i < s->ntiers * s->nparts; i++)
+  for (int i = 0; i < s->ninputs * s->nparts; i++)
     s->trackers[i].dirty = false;
   clear_outputs(s);
   return 0;
@@ -1116,22 +1204,35 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
   for (int i = 0; i < s->ntiers; i++)
     snprintf(s->topic_tasks[i], sizeof(s->topic_tasks[i]), "%stasks.%s", prefix,
              s->tiers[i]);
+  s->ninputs = s->ntiers;
+  for (int i = 0; i < s->layout.count; i++) {
+    const strata_topic_spec_t *t = &s->layout.topics[i];
+    if (t->role != STRATA_TOPIC_DELAY || s->ninputs == MAX_INPUTS)
+      continue;
+    snprintf(s->topic_tasks[s->ninputs], sizeof(s->topic_tasks[0]), "%s",
+             t->name);
+    s->in_delay_ms[s->ninputs++] = t->delay_ms;
+    if (!s->min_step_ms || t->delay_ms < s->min_step_ms)
+      s->min_step_ms = t->delay_ms;
+  }
   snprintf(s->out_topics[OUT_DISPATCH], 256, "%sdispatch", prefix);
   snprintf(s->out_topics[OUT_EVENTS], 256, "%sevents", prefix);
   snprintf(s->out_topics[OUT_DLQ], 256, "%sdlq", prefix);
   snprintf(s->topic_events, 256, "%sevents", prefix);
   snprintf(s->topic_control, 256, "%scontrol", prefix);
-  s->trackers = calloc((size_t)(s->ntiers * s->nparts), sizeof(tracker_t));
+  s->trackers = calloc((size_t)(s->ninputs * s->nparts), sizeof(tracker_t));
+  s->dq = calloc((size_t)ndelay_slots(s) + 1, sizeof(*s->dq));
+  s->dhead = calloc((size_t)ndelay_slots(s) + 1, sizeof(*s->dhead));
   s->assigned = calloc((size_t)s->nparts, sizeof(bool));
   s->recovering = calloc((size_t)s->nparts, sizeof(bool));
   s->recover_until = calloc((size_t)s->nparts, sizeof(int64_t));
   s->events_pos = calloc((size_t)s->nparts, sizeof(int64_t));
   s->events_counted = calloc((size_t)s->nparts, sizeof(int64_t));
   s->ledger = ledger_new();
-  if (!s->trackers || !s->assigned || !s->recovering || !s->recover_until ||
-      !s->events_pos || !s->events_counted || !s->ledger)
+  if (!s->trackers || !s->dq || !s->dhead || !s->assigned || !s->recovering ||
+      !s->recover_until || !s->events_pos || !s->events_counted || !s->ledger)
     return STRATA_ERR_NOMEM;
-  for (int i = 0; i < s->ntiers * s->nparts; i++)
+  for (int i = 0; i < s->ninputs * s->nparts; i++)
     tracker_init(&s->trackers[i]);
   if (core_create(s, err, size))
     return STRATA_ERR_CONFIG;
@@ -1183,8 +1284,10 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
                                          10000) == 0)
       s->events_pos[p] = hi;
   }
-  l = rd_kafka_topic_partition_list_new(s->ntiers);
-  for (int i = 0; i < s->ntiers; i++)
+  /* Tier and delay topics in one subscription: the range assignor gives
+   * partition p of all of them to one instance. */
+  l = rd_kafka_topic_partition_list_new(s->ninputs);
+  for (int i = 0; i < s->ninputs; i++)
     rd_kafka_topic_partition_list_add(l, s->topic_tasks[i],
                                       RD_KAFKA_PARTITION_UA);
   rd_kafka_subscribe(s->in, l);
@@ -1200,6 +1303,9 @@ static void sched_teardown(sched_t *s) {
   views_destroy(s->views);
   s->views = NULL;
   clear_outputs(s);
+  /* The queues go before the consumer; the arrays stay until after it, as
+   * closing the consumer revokes its partitions (state_reset). */
+  delay_queues_drop(s);
   if (s->in) {
     rd_kafka_consumer_close(s->in);
     rd_kafka_destroy(s->in);
@@ -1215,8 +1321,10 @@ static void sched_teardown(sched_t *s) {
       held_free(s, i);
   free(s->held);
   free(s->free_slots);
+  free(s->dq);
+  free(s->dhead);
   if (s->trackers)
-    for (int i = 0; i < s->ntiers * s->nparts; i++)
+    for (int i = 0; i < s->ninputs * s->nparts; i++)
       tracker_clear(&s->trackers[i]);
   free(s->trackers);
   free(s->assigned);
@@ -1245,10 +1353,10 @@ static void flow_control(sched_t *s) {
     return;
   if (!full && s->paused_full && held >= max / 10 * 9)
     return;
-  l = rd_kafka_topic_partition_list_new(s->ntiers * s->nparts);
+  l = rd_kafka_topic_partition_list_new(s->ninputs * s->nparts);
   for (int p = 0; p < s->nparts; p++)
     if (s->assigned[p] && !s->recovering[p])
-      for (int t = 0; t < s->ntiers; t++)
+      for (int t = 0; t < s->ninputs; t++)
         rd_kafka_topic_partition_list_add(l, s->topic_tasks[t], p);
   if (full) {
     rd_kafka_pause_partitions(s->in, l);
@@ -1263,7 +1371,60 @@ static void flow_control(sched_t *s) {
   rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Records of the tier topics not yet read, from the cached watermarks. */
+/*
+ * Moves due records off the heads of the delay partitions: a record on step
+ * S written at time T (its Kafka timestamp) is due at T + S. Due records go
+ * through handle_task (into the core, or on to a shorter step); the first
+ * record not yet due stays as the head and sets the next wake-up. Returns
+ * how many records were taken; *wake is lowered to the earliest due time.
+ */
+static int delay_turn(sched_t *s, strata_epoch_ms_t now,
+                      strata_epoch_ms_t *wake) {
+  int taken = 0;
+  for (int in = s->ntiers; in < s->ninputs; in++) {
+    for (int p = 0; p < s->nparts; p++) {
+      int slot = (in - s->ntiers) * s->nparts + p;
+      if (!s->assigned[p] || s->recovering[p] || !s->dq[slot])
+        continue;
+      while (!strata_core_is_full(s->core)) {
+        rd_kafka_message_t *m = s->dhead[slot];
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ts, due;
+        if (!m) {
+          if (!(m = rd_kafka_consume_queue(s->dq[slot], 0)))
+            break;
+          STRATA_DEBUG(COMP, "%s[%d]@%" PRId64 ": seen (err %d)",
+                       s->topic_tasks[in], p, m->offset, m->err);
+        }
+        if (m->err) {
+          if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            STRATA_WARN(COMP, "%s: %s", s->topic_tasks[in],
+                        rd_kafka_message_errstr(m));
+          rd_kafka_message_destroy(m);
+          s->dhead[slot] = NULL;
+          continue;
+        }
+        ts = rd_kafka_message_timestamp(m, &tstype);
+        due = ts < 0 ? now : ts + s->in_delay_ms[in];
+        if (due > now) {
+          s->dhead[slot] = m;
+          if (due < *wake)
+            *wake = due;
+          break;
+        }
+        STRATA_DEBUG(COMP, "%s[%d]@%" PRId64 ": due %" PRId64 " ms ago",
+                     s->topic_tasks[in], p, m->offset, now - due);
+        handle_task(s, m);
+        rd_kafka_message_destroy(m);
+        s->dhead[slot] = NULL;
+        taken++;
+      }
+    }
+  }
+  return taken;
+}
+
+/* Records of the tier topics not yet read (see below for the source). */
 static void update_lag(sched_t *s) {
   int64_t lag[MAX_TIERS] = {0};
 
@@ -1271,10 +1432,15 @@ static void update_lag(sched_t *s) {
     for (int p = 0; p < s->nparts; p++) {
       const tracker_t *tr = tracker_of(s, t, p);
       int64_t lo, hi, pos;
-      /* Asked of the broker: the cached watermarks go stale while a
-       * partition is paused, which is exactly when lag matters. */
-      if (!s->assigned[p] || rd_kafka_query_watermark_offsets(
-                                 s->in, s->topic_tasks[t], p, &lo, &hi, 1000))
+      /* The watermarks of the last fetch response, never a broker round
+       * trip: a query would block the loop behind the consumer's long-poll
+       * fetch (seconds of added latency, measured). While a partition is
+       * paused its high watermark is as of the pause, so the figure is a
+       * lower bound then. */
+      if (!s->assigned[p] ||
+          rd_kafka_get_watermark_offsets(s->in, s->topic_tasks[t], p, &lo,
+                                         &hi) ||
+          hi < 0)
         continue;
       pos = tr->next_offset >= 0    ? tr->next_offset
             : tr->start_offset >= 0 ? tr->start_offset
@@ -1308,6 +1474,7 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
     strata_core_outcome_t outs[64];
     size_t nouts;
     int n = 0, work = 0, r;
+    strata_epoch_ms_t delay_wake;
 
     views_turn(s.views, s.core, strata_epoch_now_ms());
     if (strata_mono_now_us() - s.last_lag > 5000000) {
@@ -1359,6 +1526,11 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
       rd_kafka_message_destroy(m);
     }
 
+    /* Delay ladder heads that are due. */
+    now = strata_epoch_now_ms();
+    delay_wake = STRATA_CORE_NEVER;
+    work += delay_turn(&s, now, &delay_wake);
+
     /* Decisions. */
     now = strata_epoch_now_ms();
     while ((nouts = strata_core_poll_outcomes(s.core, now, outs, 64)) > 0) {
@@ -1388,6 +1560,8 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
     if (!work) {
       /* Idle: block on the tier consumer until the next timer or a tick. */
       strata_epoch_ms_t wake = strata_core_next_wakeup(s.core);
+      if (delay_wake < wake)
+        wake = delay_wake;
       int64_t wait = tick;
       if (wake != STRATA_CORE_NEVER && wake - now < wait)
         wait = wake - now < 0 ? 0 : wake - now;

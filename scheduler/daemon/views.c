@@ -43,6 +43,7 @@ struct views_s {
   strata_metrics_child_t *lag[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *latency[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *unblock[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *lateness;
   strata_metrics_family_t *pool_avail, *pool_in_use, *dlq, *outcomes;
   strata_metrics_child_t *duplicates, *undecodable, *held, *full, *partitions,
       *recovering;
@@ -132,6 +133,15 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
             tier_l, sizeof(lat_bounds) / sizeof(lat_bounds[0]), lat_bounds, err,
             size)))
     goto err;
+  {
+    strata_metrics_family_t *f_late = strata_metrics_histogram(
+        v->reg, "strata_delay_lateness_seconds",
+        "Delayed tasks: committed dispatch minus the not-before time.", 0, NULL,
+        sizeof(lat_bounds) / sizeof(lat_bounds[0]), lat_bounds, err, size);
+    if (!f_late)
+      goto err;
+    v->lateness = strata_metrics_childv(f_late, NULL);
+  }
   for (int t = 0; t < ntiers; t++) {
     v->dispatched[t] = child1(f_disp, tiers[t]);
     v->misses[t][0] = strata_metrics_child(f_miss, tiers[t], "soft");
@@ -204,6 +214,10 @@ void views_dispatched(views_t *v, int tier, double latency_s,
     v->miss_count[tier]++;
   }
   v->decided[tier]++;
+}
+
+void views_lateness(views_t *v, double seconds) {
+  strata_metrics_histogram_observe(v->lateness, seconds);
 }
 
 void views_expired(views_t *v, int tier) {
