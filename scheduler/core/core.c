@@ -34,7 +34,8 @@
 #define DURATION_LIMIT (INT64_C(1) << 40)
 #define LOOKAHEAD_MAX 64
 
-_Static_assert(LOOKAHEAD_MAX <= RQ_SPARE, "pick_in_tier() reinserts up to K");
+_Static_assert(LOOKAHEAD_MAX <= RQ_SPARE,
+               "pick_in_tier() should find room for K without growing");
 
 static const strata_core_tier_config_t default_tiers[] = {
     {"critical", 40, 1000},
@@ -1667,9 +1668,14 @@ static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
 static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
   heap_ent_t skipped[LOOKAHEAD_MAX];
   rq_t *q = &tr->rq;
-  uint32_t j = 0, chosen = CORE_NIL;
+  uint32_t j = 0, chosen = CORE_NIL, kmax = c->cfg.lookahead;
 
-  while (j < c->cfg.lookahead && q->n) {
+  /* Skipped entries go back into the queue's insertion heap: make room
+     first, so putting them back cannot fail. Out of memory, look at the
+     head only (it need not leave the queue, see below). */
+  if (heap_reserve(&q->buf, q->buf.n + kmax))
+    kmax = 1;
+  while (j < kmax && q->n) {
     heap_ent_t e = *rq_top(q);
     int pool = -1;
     int64_t until;
@@ -1698,12 +1704,13 @@ static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
       tr->st.blocked_pool = pool;
       tr->st.blocked_until = until;
     }
+    if (j + 1 == kmax)
+      break; /* the last one examined: no need to look past it */
     skipped[j++] = e;
     rq_pop(q);
   }
   if (chosen != CORE_NIL && j == 0)
     tier_clear_blocked(tr);
-  /* At most K <= RQ_SPARE entries go back: this cannot fail. */
   for (uint32_t k = 0; k < j; k++)
     rq_reinsert(q, &skipped[k]);
   return chosen;

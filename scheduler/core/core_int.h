@@ -84,8 +84,8 @@ typedef struct {
 void rq_init(rq_t *q);
 void rq_free(rq_t *q);
 int rq_push(rq_t *q, int64_t key, uint32_t seq, uint32_t idx);
-/* Puts back an entry just popped; cannot fail for up to RQ_SPARE entries
-   popped since the last rq_push(). */
+/* Puts back an entry just popped. The caller makes room in `buf` first
+   (heap_reserve()), so this cannot fail. */
 void rq_reinsert(rq_t *q, const heap_ent_t *e);
 void rq_pop(rq_t *q);
 const heap_ent_t *rq_top_slow(rq_t *q);

@@ -169,7 +169,8 @@ void rq_reinsert(rq_t *q, const heap_ent_t *e) {
   const heap_ent_t *m = q->min != RQ_MIN_UNKNOWN ? rq_top(q) : NULL;
   int less = m && heap_less(e, m);
 
-  /* The buffer has room (see rq_push), so this push does not allocate. */
+  /* The buffer has room (rq_push() and pick_in_tier() reserve it first),
+     so this push does not allocate and cannot fail. */
   (void)heap_push(&q->buf, e->key, e->seq, e->idx);
   q->n++;
   if (less)

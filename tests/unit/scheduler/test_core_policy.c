@@ -490,6 +490,8 @@ typedef struct {
   int gone;
 } big_task_t;
 
+#define CORE_TEST_NONE UINT32_MAX
+
 static int big_cmp(const void *a, const void *b) {
   const big_task_t *x = a, *y = b;
   if (x->key != y->key)
@@ -558,6 +560,89 @@ static void test_large_backlog_leaves_in_key_then_fifo_order(void **state) {
   strata_core_destroy(c);
 }
 
+/* Look-ahead over a large backlog: resource-blocked tasks it skips go back
+   into the ready queue (its insertion heap) and must keep their place; tasks
+   further back that fit are taken past them. Checked against a model: the
+   pending tasks in key order, where a decision with the gate held takes the
+   first ungated task among the K most urgent. */
+static void test_lookahead_over_a_large_backlog_keeps_order(void **state) {
+  enum { N = 12000 };
+  strata_core_config_t cfg;
+  strata_core_pool_config_t pc = {STRATA_CORE_POOL_CONCURRENCY, 0, 0, 0, 1};
+  strata_core_demand_t dem = {"gate", 1};
+  static uint8_t gated[N], done[N];
+  strata_core_dispatch_t d;
+  strata_core_t *c;
+  char id[16], err[128];
+  uint32_t head = 0, left = N;
+  uint64_t r = 7;
+
+  (void)state;
+  strata_core_config_default(&cfg);
+  cfg.starvation_bound_ms = 0;
+  cfg.max_tasks = N;
+  c = test_core(&cfg);
+  assert_int_equal(strata_core_pool_add(c, "gate", &pc, NULL, err, sizeof(err)),
+                   STRATA_OK);
+  /* Deadlines increase with i (key order = index order); most tasks need
+     the gate. */
+  for (uint32_t i = 0; i < N; i++) {
+    strata_core_task_spec_t s;
+    r = r * 6364136223846793005u + 1442695040888963407u;
+    gated[i] = (r >> 40) % 8 != 0;
+    snprintf(id, sizeof(id), "t%u", (unsigned)i);
+    s = test_spec(id, 2);
+    s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+    s.deadline = 1000 + i;
+    if (gated[i]) {
+      s.demands = &dem;
+      s.ndemands = 1;
+    }
+    test_submit_spec(c, &s, 0);
+  }
+  while (left) {
+    uint32_t want = CORE_TEST_NONE, seen = 0, g;
+    while (done[head])
+      head++;
+    /* The gate is free: the most urgent task goes. */
+    snprintf(id, sizeof(id), "t%u", (unsigned)head);
+    assert_int_equal(strata_core_next(c, 1, &d), 1);
+    assert_string_equal(d.id, id);
+    done[head] = 1;
+    left--;
+    if (!gated[head]) {
+      test_complete(c, d.id, STRATA_CORE_SUCCEEDED, 1);
+      continue;
+    }
+    /* It holds the gate: the next decision looks past up to K gated
+       tasks for one that needs no gate. */
+    g = head;
+    for (uint32_t i = head; i < N && seen < cfg.lookahead; i++) {
+      if (done[i])
+        continue;
+      seen++;
+      if (!gated[i]) {
+        want = i;
+        break;
+      }
+    }
+    if (want == CORE_TEST_NONE) {
+      test_expect_none(c, 1);
+    } else {
+      snprintf(id, sizeof(id), "t%u", (unsigned)want);
+      test_expect_next(c, 1, id);
+      done[want] = 1;
+      left--;
+      test_complete(c, id, STRATA_CORE_SUCCEEDED, 1);
+    }
+    snprintf(id, sizeof(id), "t%u", (unsigned)g);
+    test_complete(c, id, STRATA_CORE_SUCCEEDED, 1);
+  }
+  test_expect_none(c, 1);
+  assert_int_equal(strata_core_held(c), 0);
+  strata_core_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_drr_gives_each_backlogged_tier_its_share),
@@ -577,6 +662,7 @@ int main(void) {
       cmocka_unit_test(test_hard_task_that_cannot_make_it_expires_at_submit),
       cmocka_unit_test(test_soft_deadline_miss_is_dispatched_and_counted),
       cmocka_unit_test(test_large_backlog_leaves_in_key_then_fifo_order),
+      cmocka_unit_test(test_lookahead_over_a_large_backlog_keeps_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
