@@ -69,6 +69,12 @@ static const strata_cfg_key_t keys[] = {
      "How long a submitted idempotency key suppresses duplicates."},
     {"worker.group.id", STRATA_CFG_STRING, "strata-worker", 0, 0, NULL,
      STRATA_CFG_WORKER, "Consumer group of the workers."},
+    {"worker.instance.id", STRATA_CFG_STRING, "", 0, 0, NULL,
+     STRATA_CFG_WORKER,
+     "Stable name of this worker process (default: host name:pid); its "
+     "transactional.id is strata-worker-<id>, so a restarted worker with the "
+     "same id aborts its predecessor's open transaction at once. Give each "
+     "running worker its own."},
     {"worker.concurrency", STRATA_CFG_INT, "4", 1, 4096, NULL,
      STRATA_CFG_WORKER, "Tasks one worker process runs at once."},
     {"worker.heartbeat.interval", STRATA_CFG_DURATION, "5s", MS(100), SEC(3600),

@@ -4,9 +4,8 @@
  *
  * Every event of a job goes to the events topic at the dispatch record's
  * partition number, keyed by the dispatch record's key, so it meets the
- * scheduler instance that owns the task. Only a terminal event carries the
- * job as its message opaque: its delivery report is what lets the consume
- * loop commit the dispatch offset.
+ * scheduler instance that owns the task. Events are only encoded here: the
+ * consume loop writes them in its next transaction (worker_int.h).
  */
 #include "worker_int.h"
 
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "strata/codec.h"
 #include "strata/log.h"
@@ -40,6 +38,7 @@ void strata_job_destroy(strata_job_t *job) {
     return;
   strata_task_clear(&job->task);
   free(job->routing_key);
+  free(job->orig);
   for (size_t i = 0; i < job->usage_count; i++)
     free(job->usage[i].key);
   free(job->usage);
@@ -172,9 +171,17 @@ void strata_job_heartbeat(strata_job_t *job) {
   pthread_mutex_lock(&w->lock);
   if (job->state == STRATA_JOB_RUNNING) {
     job->last_hb_us = strata_mono_now_us();
-    strata_job_emit(job, STRATA_EVENT_HEARTBEAT, NULL, true);
+    strata_job_emit(job, STRATA_EVENT_HEARTBEAT);
   }
   pthread_mutex_unlock(&w->lock);
+}
+
+void strata_out_free(strata_out_t *o) {
+  if (!o)
+    return;
+  free(o->key);
+  free(o->value);
+  free(o);
 }
 
 static bool is_terminal(strata_event_kind_t kind) {
@@ -182,32 +189,32 @@ static bool is_terminal(strata_event_kind_t kind) {
          kind == STRATA_EVENT_CANCELLED || kind == STRATA_EVENT_TIMED_OUT;
 }
 
-strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind,
-                             const char *error, bool retryable) {
+strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
+                               const char *error, bool retryable,
+                               strata_epoch_ms_t now) {
   strata_worker_t *w = job->w;
   bool terminal = is_terminal(kind);
   strata_event_t ev;
+  strata_out_t *o;
   void *buf = NULL;
   size_t len = 0;
   char err[512];
-  rd_kafka_resp_err_t kerr;
 
   /* The event borrows the job's strings; it is never cleared, only its
-   * encoded bytes are freed. */
+   * encoded bytes are kept. */
   strata_event_init(&ev);
   ev.task_id = job->task.id;
   ev.idempotency_key = job->task.idempotency_key;
   ev.attempt = job->task.attempt;
   ev.kind = kind;
-  ev.time_ms = strata_epoch_now_ms();
+  ev.time_ms = now;
   ev.tier = job->task.tier;
   ev.worker_id = w->worker_id;
   ev.routing_key = job->routing_key;
-  if (kind == STRATA_EVENT_FAILED || kind == STRATA_EVENT_TIMED_OUT) {
-    ev.error = (char *)(uintptr_t)error;
+  ev.error = (char *)(uintptr_t)error;
+  if (kind == STRATA_EVENT_FAILED || kind == STRATA_EVENT_TIMED_OUT)
     ev.retryable = retryable;
-  }
-  if (terminal) {
+  if (terminal && !job->precancelled) {
     ev.usage = job->usage;
     ev.usage_count = job->usage_count;
   }
@@ -223,31 +230,33 @@ strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind,
   if (!buf && strata_event_encode(&ev, &buf, &len, err, sizeof(err))) {
     STRATA_ERROR("worker", "cannot encode %s event of task %s: %s",
                  strata_event_kind_name(kind), job->task.id, err);
-    return STRATA_ERR_ENCODE;
+    return NULL;
   }
-  for (;;) {
-    kerr = rd_kafka_producev(
-        w->producer, RD_KAFKA_V_TOPIC(w->events_topic),
-        RD_KAFKA_V_PARTITION(job->partition),
-        RD_KAFKA_V_KEY(job->routing_key, strlen(job->routing_key)),
-        RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-        RD_KAFKA_V_OPAQUE(terminal ? job : NULL), RD_KAFKA_V_END);
-    if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL || !terminal)
-      break;
-    /* The consume loop serves delivery reports and drains the queue; a
-     * terminal event must not be dropped, so wait for room without holding
-     * the lock. */
-    pthread_mutex_unlock(&w->lock);
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    pthread_mutex_lock(&w->lock);
-  }
-  if (kerr) {
+  if (!(o = calloc(1, sizeof(*o))) || !(o->key = strdup(job->routing_key))) {
+    free(o);
     free(buf);
-    STRATA_ERROR("worker", "cannot produce %s event of task %s to %s [%d]: %s",
-                 strata_event_kind_name(kind), job->task.id, w->events_topic,
-                 (int)job->partition, rd_kafka_err2str(kerr));
-    return STRATA_ERR_KAFKA;
+    STRATA_ERROR("worker", "out of memory encoding an event");
+    return NULL;
   }
+  o->topic = w->events_topic;
+  o->partition = job->partition;
+  o->value = buf;
+  o->len = len;
+  return o;
+}
+
+strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind) {
+  strata_worker_t *w = job->w;
+  strata_out_t *o =
+      strata_job_event(job, kind, NULL, true, strata_epoch_now_ms());
+
+  if (!o)
+    return STRATA_ERR_ENCODE;
+  if (w->out_tail)
+    w->out_tail->next = o;
+  else
+    w->out_head = o;
+  w->out_tail = o;
+  strata_worker_wake(w);
   return STRATA_OK;
 }

@@ -12,17 +12,27 @@
  * queued.min.messages records, so the backlog stays in Kafka. Nothing is
  * paused, so no prefetched record is dropped and refetched.
  *
- * Commits: each partition keeps its in-flight offsets (offsets.c); an offset
- * is finished when its terminal event's delivery report is OK (or at once for
- * a record that does not decode), and the loop commits the lowest unfinished
- * offset of each partition. On revocation it takes no more records of the
- * partition, waits up to worker.shutdown.timeout for its tasks, commits, and
- * forgets the partition: a task finishing later still reports its outcome,
- * but its commit is dropped and the next owner runs it again.
+ * Output: one transactional producer, used by this loop only. Each turn
+ * writes, in one transaction, the STARTED/HEARTBEAT events handler threads
+ * queued, the terminal records of the jobs that finished (event, retry record
+ * or dead letter: outcome.c) and, per partition, the lowest unfinished
+ * dispatch offset (offsets.c), sent with the consumer's group metadata taken
+ * afresh (KIP-447). An outcome, its retry and its offset therefore commit
+ * together. An abortable error aborts the turn and rewinds every assigned
+ * partition to its committed offset: in-flight bookkeeping is dropped, the
+ * jobs of the old generation are handed back (their outcomes are never
+ * written), and the records run again. A fatal error ends run().
+ *
+ * Cancellation: the loop reads <prefix>control (assigned, never committed;
+ * from now − idempotency.window) and remembers each cancelled task id for
+ * that window (cancels.c). A running or queued job of the task is asked to
+ * stop; a dispatch record of it that arrives later is reported CANCELLED
+ * without running.
  *
  * Invariants: at most `concurrency` jobs are queued or running (`busy`); the
  * loop's wake pipe is written by librdkafka (queue non-empty), by handler
- * threads (a slot freed) and by strata_worker_stop().
+ * threads (a slot freed, an event queued) and by strata_worker_stop(); a job
+ * whose partition generation changed is stale and writes nothing.
  */
 #include "worker_int.h"
 
@@ -36,11 +46,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "strata/codec.h"
 #include "strata/kafka.h"
 #include "strata/log.h"
 
 #define LOOP_TICK_MS 100
+#define CONTROL_CATCHUP_MS 15000
 
 static void free_handlers(strata_worker_t *w) {
   for (int i = 0; i < w->nhandlers; i++) {
@@ -64,23 +76,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
-static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
-  (void)rk;
-  (void)opaque;
-  if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-    STRATA_WARN("worker",
-                "offset commit failed: %s (the records will be "
-                "run again by their next owner)",
-                rd_kafka_err2str(err));
-  for (int i = 0; offsets && i < offsets->cnt; i++)
-    if (offsets->elems[i].err)
-      STRATA_WARN("worker", "offset commit of %s [%d] at %" PRId64 ": %s",
-                  offsets->elems[i].topic, (int)offsets->elems[i].partition,
-                  offsets->elems[i].offset,
-                  rd_kafka_err2str(offsets->elems[i].err));
-}
-
 static int set_nonblock(int fd) {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
@@ -101,8 +96,9 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
                                    size_t size) {
   strata_worker_t *w = calloc(1, sizeof(*w));
   const char *prefix = strata_config_get_str(cfg, "topic.prefix");
+  const char *instance = strata_config_get_str(cfg, "worker.instance.id");
   rd_kafka_conf_t *conf = NULL;
-  char host[256], qmin[32];
+  char host[256], qmin[32], cgroup[300];
   char reason[512];
 
   if (!w) {
@@ -115,17 +111,26 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   atomic_init(&w->stop, 0);
   atomic_init(&w->running, 0);
   atomic_init(&w->fatal, 0);
+  strata_cancels_init(&w->cancels);
+  strata_prng_seed(&w->prng);
   w->concurrency = (int)strata_config_get_int(cfg, "worker.concurrency");
   w->hb_interval_ms = strata_config_get_int(cfg, "worker.heartbeat.interval");
   w->shutdown_ms = strata_config_get_int(cfg, "worker.shutdown.timeout");
   w->kill_grace_ms = strata_config_get_int(cfg, "worker.kill.grace");
   w->stderr_tail = (size_t)strata_config_get_int(cfg, "worker.stderr.tail");
+  w->cancel_window_ms = strata_config_get_int(cfg, "idempotency.window");
   if (gethostname(host, sizeof(host)))
     snprintf(host, sizeof(host), "unknown");
   host[sizeof(host) - 1] = '\0';
   snprintf(w->worker_id, sizeof(w->worker_id), "%s:%ld", host, (long)getpid());
+  snprintf(w->txid, sizeof(w->txid), "strata-worker-%s",
+           *instance ? instance : w->worker_id);
+  if (strata_layout_build(cfg, &w->layout, errstr, size))
+    goto err;
   if (!(w->dispatch_topic = topic_name(prefix, "dispatch")) ||
       !(w->events_topic = topic_name(prefix, "events")) ||
+      !(w->control_topic = topic_name(prefix, "control")) ||
+      !(w->dlq_topic = topic_name(prefix, "dlq")) ||
       !(w->slots = calloc((size_t)w->concurrency, sizeof(*w->slots)))) {
     strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
     goto err;
@@ -135,11 +140,24 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
     goto err;
   }
 
-  /* Producer of events: idempotent, so a retried send is never a duplicate
-   * and order per partition holds. */
+  /* Output: transactional (and so idempotent). Transactions last one loop
+   * turn, so a short transaction timeout bounds how long a crashed worker's
+   * open transaction can hold back read_committed readers when no successor
+   * with the same worker.instance.id fences it sooner. */
   {
-    static const char *const defaults[] = {"enable.idempotence", "true",
-                                           "linger.ms", "5", NULL};
+    const char *const defaults[] = {"transactional.id",
+                                    w->txid,
+                                    "enable.idempotence",
+                                    "true",
+                                    "transaction.timeout.ms",
+                                    "10000",
+                                    "message.timeout.ms",
+                                    "9000",
+                                    "linger.ms",
+                                    "5",
+                                    "retry.backoff.ms",
+                                    "10",
+                                    NULL};
     if (!(conf = strata_kafka_conf_new(cfg, "worker", defaults, errstr, size)))
       goto err;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
@@ -153,8 +171,9 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
     conf = NULL;
   }
 
-  /* Consumer of dispatch: manual, ordered commits only; a small prefetch,
-   * since a fetched record waits for a free handler slot. */
+  /* Consumer of dispatch: offsets go through the producer's transactions
+   * only; a small prefetch, since a fetched record waits for a free handler
+   * slot. */
   {
     snprintf(qmin, sizeof(qmin), "%d",
              w->concurrency * 2 < 16 ? 16 : w->concurrency * 2);
@@ -177,7 +196,6 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
     if (!(conf = strata_kafka_conf_new(cfg, "worker", defaults, errstr, size)))
       goto err;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_opaque(conf, w);
     if (!(w->consumer =
               rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof(reason)))) {
@@ -189,12 +207,58 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
     rd_kafka_poll_set_consumer(w->consumer);
     w->msgq = rd_kafka_queue_new(w->consumer);
   }
+
+  /* Reader of control: assigned the one partition, never commits, so the
+   * group id only names it in the broker's logs. */
+  {
+    snprintf(cgroup, sizeof(cgroup), "%s-control",
+             strata_config_get_str(cfg, "worker.group.id"));
+    const char *const defaults[] = {"group.id",
+                                    cgroup,
+                                    "enable.auto.commit",
+                                    "false",
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "enable.partition.eof",
+                                    "true",
+                                    "auto.offset.reset",
+                                    "latest",
+                                    "isolation.level",
+                                    "read_committed",
+                                    NULL};
+    if (!(conf = strata_kafka_conf_new(cfg, "worker", defaults, errstr, size)))
+      goto err;
+    if (!(w->ctl =
+              rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof(reason)))) {
+      strata_errf(STRATA_ERR_KAFKA, errstr, size, "control consumer: %s",
+                  reason);
+      goto err;
+    }
+    conf = NULL;
+    rd_kafka_poll_set_consumer(w->ctl);
+  }
   return w;
 err:
   if (conf)
     rd_kafka_conf_destroy(conf);
   strata_worker_destroy(w);
   return NULL;
+}
+
+static void free_outs(strata_out_t *o) {
+  while (o) {
+    strata_out_t *next = o->next;
+    strata_out_free(o);
+    o = next;
+  }
+}
+
+static void free_jobs(strata_job_t *j) {
+  while (j) {
+    strata_job_t *next = j->next;
+    strata_job_destroy(j);
+    j = next;
+  }
 }
 
 void strata_worker_destroy(strata_worker_t *w) {
@@ -204,17 +268,25 @@ void strata_worker_destroy(strata_worker_t *w) {
     rd_kafka_queue_destroy(w->msgq);
   if (w->consumer)
     rd_kafka_destroy(w->consumer);
-  if (w->producer) {
-    rd_kafka_flush(w->producer, 5000);
-    rd_kafka_destroy(w->producer);
+  if (w->ctl) {
+    rd_kafka_consumer_close(w->ctl);
+    rd_kafka_destroy(w->ctl);
   }
+  if (w->producer)
+    rd_kafka_destroy(w->producer); /* an open transaction is aborted */
   for (int i = 0; i < w->nparts; i++)
     strata_offq_clear(&w->parts[i].q);
   free(w->parts);
   free_handlers(w);
+  free_outs(w->out_head);
+  free_jobs(w->done_head);
   free(w->slots);
   free(w->dispatch_topic);
   free(w->events_topic);
+  free(w->control_topic);
+  free(w->dlq_topic);
+  strata_layout_clear(&w->layout);
+  strata_cancels_clear(&w->cancels);
   if (w->wake[0] >= 0)
     close(w->wake[0]);
   if (w->wake[1] >= 0)
@@ -346,64 +418,31 @@ static void fail_unknown_type(strata_job_t *job) {
                   used ? types : "(none)");
 }
 
-/* Emits the terminal event (or none, for a handed-back job). Caller holds
- * the lock; returns true when the job now belongs to the delivery report. */
+/* Hands a finished job to the loop, which writes its outcome in the next
+ * transaction, or drops a handed-back one. Caller holds the lock; returns
+ * false when the caller must destroy the job. */
 static bool finish_job(strata_job_t *job, strata_handler_status_t status) {
   strata_worker_t *w = job->w;
   int reason = atomic_load(&job->cancel_reason);
-  strata_event_kind_t kind;
-  const char *error = job->error;
-  bool retryable = job->retryable;
-  char buf[256];
 
   if (status != STRATA_HANDLER_SUCCEEDED && reason == STRATA_JOB_CANCEL_STOP) {
     w->stats.handed_back++;
     STRATA_INFO("worker",
-                "task %s attempt %d handed back (worker stopping); "
-                "its offset %s [%d] %" PRId64 " stays uncommitted",
+                "task %s attempt %d handed back (worker stopping or "
+                "partition rewound); its offset %s [%d] %" PRId64
+                " stays uncommitted",
                 job->task.id, job->task.attempt, w->dispatch_topic,
                 (int)job->partition, job->offset);
     return false;
   }
-  switch (status) {
-  case STRATA_HANDLER_SUCCEEDED:
-    kind = STRATA_EVENT_SUCCEEDED;
-    w->stats.succeeded++;
-    break;
-  case STRATA_HANDLER_CANCELLED:
-    kind = STRATA_EVENT_CANCELLED;
-    w->stats.cancelled++;
-    break;
-  case STRATA_HANDLER_FAILED:
-  default:
-    kind = STRATA_EVENT_FAILED;
-    if (reason == STRATA_JOB_CANCEL_TIMEOUT) {
-      kind = STRATA_EVENT_TIMED_OUT;
-      snprintf(buf, sizeof(buf),
-               "start_to_close timeout of %" PRId64 " ms passed",
-               job->task.timeouts.start_to_close_ms);
-      error = buf;
-      retryable = true;
-      w->stats.timed_out++;
-      break;
-    }
-    if (status != STRATA_HANDLER_FAILED) {
-      snprintf(buf, sizeof(buf), "handler returned an unknown status %d",
-               (int)status);
-      error = buf;
-    } else if (!error) {
-      error = "handler failed without an error message";
-    }
-    w->stats.failed++;
-    break;
-  }
-  if (strata_job_emit(job, kind, error, retryable)) {
-    /* A worker that cannot write outcomes must not take more work. */
-    char why[300];
-    snprintf(why, sizeof(why), "cannot write events to %s", w->events_topic);
-    set_fatal_locked(w, why);
-    return false;
-  }
+  job->status = status;
+  job->ended_ms = strata_epoch_now_ms();
+  job->next = NULL;
+  if (w->done_tail)
+    w->done_tail->next = job;
+  else
+    w->done_head = job;
+  w->done_tail = job;
   return true;
 }
 
@@ -436,14 +475,24 @@ static void *handler_thread(void *arg) {
       pthread_mutex_lock(&w->lock);
       continue;
     }
+    if (atomic_load(&job->cancel_reason) == STRATA_JOB_CANCEL_USER) {
+      /* Cancelled while queued: never started, so no STARTED event. */
+      job->precancelled = true;
+      job->state = STRATA_JOB_FINISHED;
+      w->busy--;
+      finish_job(job, STRATA_HANDLER_CANCELLED);
+      strata_worker_wake(w);
+      continue;
+    }
     w->slots[slot] = job;
     job->state = STRATA_JOB_RUNNING;
     job->last_hb_us = strata_mono_now_us();
+    job->started_ms = strata_epoch_now_ms();
     if (job->task.timeouts.has_start_to_close_ms)
       job->deadline_us =
           job->last_hb_us + job->task.timeouts.start_to_close_ms * 1000;
     w->stats.started++;
-    strata_job_emit(job, STRATA_EVENT_STARTED, NULL, true);
+    strata_job_emit(job, STRATA_EVENT_STARTED);
     pthread_mutex_unlock(&w->lock);
 
     if (job->handler) {
@@ -457,9 +506,9 @@ static void *handler_thread(void *arg) {
     job->state = STRATA_JOB_FINISHED;
     w->slots[slot] = NULL;
     w->busy--;
-    bool owned_by_dr = finish_job(job, status);
+    bool queued = finish_job(job, status);
     pthread_mutex_unlock(&w->lock);
-    if (!owned_by_dr)
+    if (!queued)
       strata_job_destroy(job);
     strata_worker_wake(w);
     pthread_mutex_lock(&w->lock);
@@ -532,92 +581,290 @@ static strata_worker_part_t *part_get(strata_worker_t *w, int32_t p,
   return &w->parts[p];
 }
 
-/* Commits the commit point of every assigned partition (or of those in
- * `only`) that moved. */
-static void commit_progress(strata_worker_t *w, bool sync,
-                            const rd_kafka_topic_partition_list_t *only) {
-  rd_kafka_topic_partition_list_t *list;
-  rd_kafka_resp_err_t err;
+/* A job of a partition generation that no longer exists (revoked, lost or
+ * rewound) is stale: its record runs again elsewhere or here, so it writes
+ * nothing, or a retry could be written twice. */
+static bool job_current(strata_worker_t *w, const strata_job_t *job) {
+  strata_worker_part_t *part = part_get(w, job->partition, false);
+  return part && part->assigned && part->gen == job->gen;
+}
 
-  if (!w->commit_dirty && !only)
-    return;
-  list = rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
+/* After an aborted transaction: every assigned partition goes back to its
+ * committed offset. In-flight bookkeeping is dropped, the jobs of the old
+ * generation are asked to stop and handed back, and the records are fetched
+ * again (librdkafka discards what was prefetched before the seek). */
+static void rewind_all(strata_worker_t *w) {
+  rd_kafka_topic_partition_list_t *list =
+      rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
+  rd_kafka_resp_err_t kerr;
+  rd_kafka_error_t *error;
+
+  for (int p = 0; p < w->nparts; p++) {
+    strata_worker_part_t *part = &w->parts[p];
+    if (!part->assigned)
+      continue;
+    part->gen++;
+    part->committed = -1;
+    strata_offq_clear(&part->q);
+    rd_kafka_topic_partition_list_add(list, w->dispatch_topic, p);
+  }
+  pthread_mutex_lock(&w->lock);
+  for (strata_job_t *j = w->qhead; j; j = j->next)
+    atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_STOP);
+  for (int i = 0; i < w->concurrency; i++)
+    if (w->slots[i])
+      atomic_store(&w->slots[i]->cancel_reason, STRATA_JOB_CANCEL_STOP);
+  pthread_mutex_unlock(&w->lock);
+  if (list->cnt > 0) {
+    if ((kerr = rd_kafka_committed(w->consumer, list, 10000))) {
+      char why[300];
+      snprintf(why, sizeof(why),
+               "cannot fetch committed offsets of %s to rewind after an "
+               "aborted transaction: %s",
+               w->dispatch_topic, rd_kafka_err2str(kerr));
+      pthread_mutex_lock(&w->lock);
+      set_fatal_locked(w, why);
+      pthread_mutex_unlock(&w->lock);
+    } else {
+      for (int i = 0; i < list->cnt; i++)
+        if (list->elems[i].offset < 0)
+          list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+      /* Asynchronous: librdkafka 2.0.2 mis-scales the seek timeout. */
+      if ((error = rd_kafka_seek_partitions(w->consumer, list, 0))) {
+        STRATA_ERROR("worker", "rewind of %s: %s", w->dispatch_topic,
+                     rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+      }
+    }
+  }
+  STRATA_WARN("worker",
+              "transaction aborted: %d partition(s) of %s rewound to their "
+              "committed offsets; running tasks handed back",
+              list->cnt, w->dispatch_topic);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void txn_fatal(strata_worker_t *w, const char *what,
+                      rd_kafka_error_t *error) {
+  char why[512];
+  snprintf(why, sizeof(why), "%s (transactional.id %s): %s", what, w->txid,
+           error ? rd_kafka_error_string(error) : "failed");
+  pthread_mutex_lock(&w->lock);
+  set_fatal_locked(w, why);
+  pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * One transaction: the queued events, the outcomes of the finished jobs and
+ * the dispatch offsets that moved. Returns 0 when committed (or there was
+ * nothing to write), -1 when aborted and rewound, -2 on a fatal error.
+ */
+static int txn_turn(strata_worker_t *w) {
+  strata_out_t *head, *tail, *o;
+  strata_job_t *done, *j;
+  rd_kafka_topic_partition_list_t *offsets = NULL;
+  rd_kafka_error_t *error = NULL;
+  strata_epoch_ms_t now = strata_epoch_now_ms();
+  const char *step = NULL;
+  int ret = 0;
+
+  if (atomic_load(&w->fatal))
+    return -2;
+  pthread_mutex_lock(&w->lock);
+  head = w->out_head;
+  tail = w->out_tail;
+  done = w->done_head;
+  w->out_head = w->out_tail = NULL;
+  w->done_head = w->done_tail = NULL;
+  pthread_mutex_unlock(&w->lock);
+  if (!head && !done && !w->commit_dirty)
+    return 0;
+
+  for (j = done; j; j = j->next) {
+    strata_worker_part_t *part = part_get(w, j->partition, false);
+    if (!job_current(w, j)) {
+      STRATA_INFO("worker",
+                  "outcome of task %s attempt %d dropped: partition %s [%d] "
+                  "changed hands or was rewound, so the record runs again",
+                  j->task.id, j->task.attempt, w->dispatch_topic,
+                  (int)j->partition);
+      continue;
+    }
+    if (strata_outcome_build(w, j, now, &head, &tail)) {
+      char why[300];
+      snprintf(why, sizeof(why), "cannot build the outcome of task %s",
+               j->task.id);
+      pthread_mutex_lock(&w->lock);
+      set_fatal_locked(w, why);
+      pthread_mutex_unlock(&w->lock);
+      ret = -2;
+      goto out;
+    }
+    strata_offq_done(&part->q, j->offset);
+    w->commit_dirty = true;
+  }
+
+  offsets = rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
   for (int p = 0; p < w->nparts; p++) {
     strata_worker_part_t *part = &w->parts[p];
     int64_t at;
     if (!part->assigned)
       continue;
-    if (only && !rd_kafka_topic_partition_list_find(only, w->dispatch_topic, p))
-      continue;
     at = strata_offq_commit_point(&part->q);
-    if (at < 0 || at <= part->committed)
-      continue;
-    rd_kafka_topic_partition_list_add(list, w->dispatch_topic, p)->offset = at;
-    part->committed = at;
+    if (at >= 0 && at > part->committed)
+      rd_kafka_topic_partition_list_add(offsets, w->dispatch_topic, p)->offset =
+          at;
   }
-  if (!only)
-    w->commit_dirty = false;
-  if (list->cnt > 0) {
-    err = rd_kafka_commit(w->consumer, list, sync ? 0 : 1);
-    if (sync && err)
-      STRATA_WARN("worker", "offset commit failed: %s", rd_kafka_err2str(err));
-    else if (sync)
-      commit_cb(w->consumer, err, list, NULL);
+  w->commit_dirty = false;
+  if (!head && offsets->cnt == 0)
+    goto out;
+
+  if ((error = rd_kafka_begin_transaction(w->producer))) {
+    step = "begin_transaction";
+    goto txn_error;
+  }
+  for (o = head; o; o = o->next) {
+    rd_kafka_resp_err_t kerr;
+    for (;;) {
+      kerr = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(o->topic),
+                               RD_KAFKA_V_PARTITION(o->partition),
+                               RD_KAFKA_V_KEY(o->key, strlen(o->key)),
+                               RD_KAFKA_V_VALUE(o->value, o->len),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_END);
+      if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        break;
+      rd_kafka_poll(w->producer, 10);
+    }
+    if (kerr) {
+      STRATA_ERROR("worker", "producing to %s [%d]: %s", o->topic,
+                   (int)o->partition, rd_kafka_err2str(kerr));
+      if (rd_kafka_fatal_error(w->producer, NULL, 0)) {
+        txn_fatal(w, "produce", NULL);
+        ret = -2;
+        goto out;
+      }
+      goto abort;
+    }
+  }
+  if (offsets->cnt > 0) {
+    /* Group metadata taken afresh: a member that lost its partitions in a
+     * rebalance cannot commit for them (KIP-447). */
+    do {
+      rd_kafka_consumer_group_metadata_t *cgmd =
+          rd_kafka_consumer_group_metadata(w->consumer);
+      if (error)
+        rd_kafka_error_destroy(error);
+      error =
+          rd_kafka_send_offsets_to_transaction(w->producer, offsets, cgmd, -1);
+      rd_kafka_consumer_group_metadata_destroy(cgmd);
+    } while (error && rd_kafka_error_is_retriable(error));
+    if (error) {
+      step = "send_offsets_to_transaction";
+      goto txn_error;
+    }
+  }
+  do {
+    if (error)
+      rd_kafka_error_destroy(error);
+    error = rd_kafka_commit_transaction(w->producer, -1);
+  } while (error && rd_kafka_error_is_retriable(error));
+  if (error) {
+    step = "commit_transaction";
+    goto txn_error;
+  }
+  for (int i = 0; i < offsets->cnt; i++)
+    w->parts[offsets->elems[i].partition].committed = offsets->elems[i].offset;
+  if (offsets->cnt > 0) {
     pthread_mutex_lock(&w->lock);
     w->stats.committed++;
     pthread_mutex_unlock(&w->lock);
   }
-  rd_kafka_topic_partition_list_destroy(list);
+  goto out;
+
+txn_error:
+  STRATA_ERROR("worker", "%s: %s", step, rd_kafka_error_string(error));
+  if (!rd_kafka_error_txn_requires_abort(error)) {
+    txn_fatal(w, step, error);
+    ret = -2;
+    goto out;
+  }
+abort:
+  if (error)
+    rd_kafka_error_destroy(error);
+  if ((error = rd_kafka_abort_transaction(w->producer, -1))) {
+    txn_fatal(w, "abort_transaction", error);
+    ret = -2;
+    goto out;
+  }
+  pthread_mutex_lock(&w->lock);
+  w->stats.aborted++;
+  pthread_mutex_unlock(&w->lock);
+  rewind_all(w);
+  ret = -1;
+out:
+  if (error)
+    rd_kafka_error_destroy(error);
+  if (offsets)
+    rd_kafka_topic_partition_list_destroy(offsets);
+  free_outs(head);
+  free_jobs(done);
+  return ret;
 }
 
-/* Delivery report of an event. Runs on the thread that polls the producer:
- * the consume loop. */
+/* Delivery reports: a record that failed makes its transaction's commit fail
+ * (and abort); this only says which. */
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
-  strata_worker_t *w = opaque;
-  strata_job_t *job = msg->_private;
-  strata_worker_part_t *part;
-  char reason[256];
+  (void)rk;
+  (void)opaque;
+  if (msg->err)
+    STRATA_WARN("worker", "record to %s [%d] not delivered: %s",
+                rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+                rd_kafka_err2str(msg->err));
+}
 
-  if (!job) {
-    if (msg->err)
-      STRATA_WARN("worker", "event to %s [%d] not delivered: %s",
-                  w->events_topic, (int)msg->partition,
-                  rd_kafka_err2str(msg->err));
-    return;
-  }
-  if (msg->err) {
-    rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, reason, sizeof(reason));
-    STRATA_ERROR("worker", "terminal event of task %s not delivered: %s",
-                 job->task.id, rd_kafka_err2str(msg->err));
-    /* Write it again unless the producer is dead; either way the dispatch
-     * offset stays uncommitted until an event is acknowledged. */
-    if (!ferr && !w->stopping &&
-        !rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(w->events_topic),
-                           RD_KAFKA_V_PARTITION(msg->partition),
-                           RD_KAFKA_V_KEY(msg->key, msg->key_len),
-                           RD_KAFKA_V_VALUE(msg->payload, msg->len),
-                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                           RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END))
-      return;
-    if (ferr) {
-      char why[400];
-      snprintf(why, sizeof(why), "events producer: %s", reason);
-      pthread_mutex_lock(&w->lock);
-      set_fatal_locked(w, why);
-      pthread_mutex_unlock(&w->lock);
+/* Cancels from <prefix>control: remember each for the window, stop the
+ * task if it runs or waits here. Returns true at the end of the partition. */
+static bool serve_control(strata_worker_t *w, int wait_ms) {
+  rd_kafka_message_t *m;
+  strata_epoch_ms_t now = strata_epoch_now_ms();
+  bool eof = false;
+  char err[256];
+
+  while ((m = rd_kafka_consumer_poll(w->ctl, wait_ms))) {
+    strata_control_t c;
+    wait_ms = 0;
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        eof = true;
+      else
+        STRATA_WARN("worker", "control: %s", rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      continue;
     }
-    strata_job_destroy(job);
-    return;
+    strata_control_init(&c);
+    if (strata_control_decode(m->payload, m->len, &c, err, sizeof(err))) {
+      STRATA_WARN("worker",
+                  "%s@%" PRId64 ": undecodable control record "
+                  "ignored: %s",
+                  w->control_topic, m->offset, err);
+    } else if (c.kind == STRATA_CONTROL_CANCEL && c.task_id &&
+               c.issued_ms >= now - w->cancel_window_ms) {
+      if (strata_cancels_add(&w->cancels, c.task_id, c.issued_ms))
+        STRATA_ERROR("worker", "out of memory remembering cancel of %s",
+                     c.task_id);
+      if (strata_worker_cancel_task(w, c.task_id) == STRATA_OK)
+        STRATA_INFO("worker", "cancelling task %s (running or queued here)",
+                    c.task_id);
+    }
+    strata_control_clear(&c);
+    rd_kafka_message_destroy(m);
   }
-  /* The handler thread produced this under the lock; taking it once makes
-   * sure that thread is done with the job. */
-  pthread_mutex_lock(&w->lock);
-  pthread_mutex_unlock(&w->lock);
-  part = part_get(w, job->partition, false);
-  if (part && part->assigned && part->gen == job->gen &&
-      strata_offq_done(&part->q, job->offset))
-    w->commit_dirty = true;
-  strata_job_destroy(job);
+  if (now - w->cancels_expired_ms >= 1000) {
+    strata_cancels_expire(&w->cancels, now - w->cancel_window_ms);
+    w->cancels_expired_ms = now;
+  }
+  return eof;
 }
 
 /* Heartbeats and start_to_close timeouts of running jobs. */
@@ -629,7 +876,7 @@ static void tick_jobs(strata_worker_t *w, strata_mono_us_t now) {
       continue;
     if (now - j->last_hb_us >= w->hb_interval_ms * 1000) {
       j->last_hb_us = now;
-      strata_job_emit(j, STRATA_EVENT_HEARTBEAT, NULL, true);
+      strata_job_emit(j, STRATA_EVENT_HEARTBEAT);
     }
     if (j->deadline_us && now >= j->deadline_us) {
       int none = STRATA_JOB_CANCEL_NONE;
@@ -640,15 +887,16 @@ static void tick_jobs(strata_worker_t *w, strata_mono_us_t now) {
   pthread_mutex_unlock(&w->lock);
 }
 
-/* Serves Kafka callbacks and the running jobs for up to `wait_ms`, waking
- * early on any activity. */
+/* Serves Kafka callbacks, control commands, the running jobs and one
+ * transaction, then waits up to `wait_ms`, waking early on any activity. */
 static void serve(strata_worker_t *w, int wait_ms) {
   struct pollfd pfd = {w->wake[0], POLLIN, 0};
   char buf[64];
 
   rd_kafka_poll(w->producer, 0);
+  serve_control(w, 0);
   tick_jobs(w, strata_mono_now_us());
-  commit_progress(w, false, NULL);
+  txn_turn(w);
   if (wait_ms > 0 && poll(&pfd, 1, wait_ms) > 0)
     while (read(w->wake[0], buf, sizeof(buf)) > 0)
       ;
@@ -705,8 +953,22 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
           strata_mono_now_us() + (w->stopping ? 0 : w->shutdown_ms * 1000);
       while (parts_busy(w, list) && strata_mono_now_us() < deadline)
         serve(w, LOOP_TICK_MS);
-      commit_progress(w, true, list);
+      txn_turn(w); /* outcomes and offsets of what finished */
     }
+    /* Still running: handed back, since the next owner runs the record
+     * again and a second outcome (or retry) must not be written. */
+    pthread_mutex_lock(&w->lock);
+    for (strata_job_t *j = w->qhead; j; j = j->next)
+      if (rd_kafka_topic_partition_list_find(list, w->dispatch_topic,
+                                             j->partition))
+        atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_STOP);
+    for (int i = 0; i < w->concurrency; i++) {
+      strata_job_t *j = w->slots[i];
+      if (j && rd_kafka_topic_partition_list_find(list, w->dispatch_topic,
+                                                  j->partition))
+        atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_STOP);
+    }
+    pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < list->cnt; i++) {
       strata_worker_part_t *part = part_get(w, list->elems[i].partition, false);
       if (strcmp(list->elems[i].topic, w->dispatch_topic) || !part)
@@ -714,8 +976,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       if (strata_offq_inflight(&part->q) > 0)
         STRATA_WARN("worker",
                     "partition %s [%d] revoked with %zu record(s) "
-                    "unfinished; their commits are dropped and the next "
-                    "owner runs them again",
+                    "unfinished; they are handed back and the next owner "
+                    "runs them again",
                     w->dispatch_topic, (int)list->elems[i].partition,
                     strata_offq_inflight(&part->q));
       part->assigned = false;
@@ -795,6 +1057,9 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
   job->partition = m->partition;
   job->offset = m->offset;
   job->gen = part->gen;
+  if (m->len && (job->orig = malloc(m->len)))
+    memcpy(job->orig, m->payload, m->len);
+  job->orig_len = job->orig ? m->len : 0;
   if (m->key && m->key_len)
     job->routing_key = strndup(m->key, m->key_len);
   else
@@ -805,6 +1070,19 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
     goto out; /* left unfinished: not committed, run by the next owner */
   }
   job->handler = find_handler(w, job->task.type ? job->task.type : "default");
+  if (strata_cancels_has(&w->cancels, job->task.id)) {
+    /* Cancellation wins over a later dispatch: reported, never run. */
+    STRATA_INFO("worker",
+                "task %s attempt %d was cancelled before its dispatch "
+                "arrived; not running it",
+                job->task.id, job->task.attempt);
+    job->precancelled = true;
+    job->state = STRATA_JOB_FINISHED;
+    pthread_mutex_lock(&w->lock);
+    finish_job(job, STRATA_HANDLER_CANCELLED);
+    pthread_mutex_unlock(&w->lock);
+    goto out;
+  }
   job->state = STRATA_JOB_QUEUED;
   pthread_mutex_lock(&w->lock);
   if (w->qtail)
@@ -852,9 +1130,52 @@ static void wait_idle(strata_worker_t *w, int64_t ms) {
   }
 }
 
+/*
+ * Before the first dispatch record: the transactional producer is
+ * initialised (fencing a predecessor with the same transactional.id and
+ * aborting its open transaction), and the control partition is read from
+ * now − idempotency.window to its end, so a cancel issued before this worker
+ * started still wins over a dispatch it is about to receive.
+ */
+static strata_err_t init_output(strata_worker_t *w, char *errstr, size_t size) {
+  rd_kafka_topic_partition_list_t *l;
+  rd_kafka_error_t *error;
+  strata_mono_us_t deadline;
+  int64_t from = RD_KAFKA_OFFSET_END;
+
+  if ((error = rd_kafka_init_transactions(w->producer, 30000))) {
+    strata_errf(STRATA_ERR_KAFKA, errstr, size,
+                "init_transactions (transactional.id %s): %s", w->txid,
+                rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return STRATA_ERR_KAFKA;
+  }
+  l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, w->control_topic, 0)->offset =
+      strata_epoch_now_ms() - w->cancel_window_ms;
+  if (rd_kafka_offsets_for_times(w->ctl, l, 10000) == 0 &&
+      l->elems[0].err == 0 && l->elems[0].offset >= 0)
+    from = l->elems[0].offset;
+  rd_kafka_topic_partition_list_destroy(l);
+  l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, w->control_topic, 0)->offset = from;
+  rd_kafka_assign(w->ctl, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  deadline = strata_mono_now_us() + CONTROL_CATCHUP_MS * 1000LL;
+  while (!serve_control(w, 100) && !atomic_load(&w->stop))
+    if (strata_mono_now_us() >= deadline) {
+      STRATA_WARN("worker",
+                  "%s not read to its end within %d ms; cancels issued "
+                  "before this start may be missed",
+                  w->control_topic, CONTROL_CATCHUP_MS);
+      break;
+    }
+  return STRATA_OK;
+}
+
 strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   rd_kafka_topic_partition_list_t *sub;
-  rd_kafka_queue_t *cq, *pq;
+  rd_kafka_queue_t *cq, *pq, *ctlq;
   rd_kafka_resp_err_t kerr;
   strata_err_t ret = STRATA_OK;
   int expected = 0;
@@ -862,6 +1183,8 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   if (!atomic_compare_exchange_strong(&w->running, &expected, 1))
     return strata_errf(STRATA_ERR_STATE, errstr, size,
                        "strata_worker_run: already running");
+  if ((ret = init_output(w, errstr, size)))
+    goto out;
   if ((ret = start_threads(w, errstr, size))) {
     join_threads(w);
     goto out;
@@ -872,6 +1195,8 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   rd_kafka_queue_io_event_enable(cq, w->wake[1], "c", 1);
   rd_kafka_queue_io_event_enable(pq, w->wake[1], "p", 1);
   rd_kafka_queue_io_event_enable(w->msgq, w->wake[1], "m", 1);
+  ctlq = rd_kafka_queue_get_consumer(w->ctl);
+  rd_kafka_queue_io_event_enable(ctlq, w->wake[1], "k", 1);
 
   sub = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(sub, w->dispatch_topic,
@@ -913,18 +1238,18 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
       atomic_store(&w->slots[i]->cancel_reason, STRATA_JOB_CANCEL_STOP);
   pthread_mutex_unlock(&w->lock);
   wait_idle(w, w->kill_grace_ms + 2000);
-  rd_kafka_flush(w->producer, 10000);
   w->stopping = true;
-  commit_progress(w, true, NULL);
+  txn_turn(w);
   if (!atomic_load(&w->fatal))
     rd_kafka_consumer_close(w->consumer);
   join_threads(w);
-  rd_kafka_flush(w->producer, 10000);
   rd_kafka_queue_io_event_enable(cq, -1, NULL, 0);
   rd_kafka_queue_io_event_enable(pq, -1, NULL, 0);
   rd_kafka_queue_io_event_enable(w->msgq, -1, NULL, 0);
+  rd_kafka_queue_io_event_enable(ctlq, -1, NULL, 0);
   rd_kafka_queue_destroy(cq);
   rd_kafka_queue_destroy(pq);
+  rd_kafka_queue_destroy(ctlq);
   if (atomic_load(&w->fatal))
     ret = strata_errf(STRATA_ERR_KAFKA, errstr, size, "%s", w->fatal_msg);
 out:

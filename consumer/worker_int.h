@@ -1,14 +1,22 @@
 /*
  * Internals shared by the worker runtime's files: the offset tracker
- * (offsets.c), the worker and job structs (worker.c, job.c), event output
- * (job.c) and the exec handler (exec.c).
+ * (offsets.c), the worker and job structs (worker.c, job.c), event encoding
+ * (job.c), outcomes, retries and dead letters (outcome.c), the set of
+ * cancelled task ids (cancels.c) and the exec handler (exec.c).
  *
- * Locking: `lock` guards the job queue, the running slots, `busy`, the stats
- * and every job's `state`, `cancel_reason`, `last_hb_us` and `deadline_us`.
- * Events of one job are produced while holding `lock`, so STARTED, HEARTBEAT
- * and the terminal event leave in that order. Partition state (`parts`) is
- * touched only by the thread inside strata_worker_run() (consume loop,
- * rebalance and delivery callbacks all run there).
+ * Output: nothing but the consume loop touches the transactional producer.
+ * Handler threads (and the loop) append encoded STARTED/HEARTBEAT events to
+ * the outbox, and a finished job to the done list, both under `lock`; each
+ * loop turn takes both lists and writes them, the terminal records of the
+ * done jobs and the dispatch offsets in one transaction. Because the outbox
+ * is taken before the done list, STARTED, HEARTBEAT and the terminal event of
+ * one job leave in that order.
+ *
+ * Locking: `lock` guards the job queue, the running slots, `busy`, the
+ * stats, the outbox, the done list and every job's `state`, `last_hb_us` and
+ * `deadline_us`. Partition state (`parts`), the cancel set, the PRNG and the
+ * producer are touched only by the thread inside strata_worker_run()
+ * (consume loop, rebalance and delivery callbacks all run there).
  */
 #ifndef STRATA_WORKER_INT_H
 #define STRATA_WORKER_INT_H
@@ -19,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "strata/kafka.h"
 #include "strata/time.h"
 #include "strata/worker.h"
 
@@ -69,6 +78,19 @@ typedef struct {
   void (*free_opaque)(void *opaque);
 } strata_handler_entry_t;
 
+/* One record to write in the next transaction. `topic` is owned by the
+ * worker (or its layout); key and value are malloc'd and owned. */
+typedef struct strata_out_s {
+  const char *topic;
+  int32_t partition;
+  char *key;
+  void *value;
+  size_t len;
+  struct strata_out_s *next;
+} strata_out_t;
+
+void strata_out_free(strata_out_t *o);
+
 struct strata_job_s {
   strata_worker_t *w;
   strata_task_t task;
@@ -77,7 +99,12 @@ struct strata_job_s {
   int64_t offset;
   uint32_t gen; /* partition generation when received */
   const strata_handler_entry_t *handler; /* NULL: no handler for the type */
-  struct strata_job_s *next;             /* job queue link */
+  struct strata_job_s *next;             /* job queue / done list link */
+  void *orig; /* the dispatch record's value, byte for byte (dead letters) */
+  size_t orig_len;
+  bool precancelled; /* cancelled before it started: no STARTED, no run */
+  strata_handler_status_t status; /* what the handler returned */
+  strata_epoch_ms_t started_ms, ended_ms;
 
   /* Under w->lock. */
   strata_job_state_t state;
@@ -94,19 +121,45 @@ struct strata_job_s {
 
 typedef struct {
   bool assigned;
-  uint32_t gen;
+  uint32_t gen; /* bumped on assignment and on a rewind: older jobs are stale */
   strata_offq_t q;
   int64_t committed; /* last commit point sent; -1: none */
 } strata_worker_part_t;
 
+/* ---- cancels.c ------------------------------------------------------ */
+
+/* Task ids cancelled within the window, with the time of their cancel. An
+ * open-addressing hash set; consume-loop thread only. */
+typedef struct {
+  char **ids;
+  strata_epoch_ms_t *at;
+  size_t cap, count;
+} strata_cancels_t;
+
+void strata_cancels_init(strata_cancels_t *c);
+void strata_cancels_clear(strata_cancels_t *c);
+/* Remembers `id` (copied), cancelled at `at`; -1 on OOM. */
+int strata_cancels_add(strata_cancels_t *c, const char *id,
+                       strata_epoch_ms_t at);
+bool strata_cancels_has(const strata_cancels_t *c, const char *id);
+/* Forgets cancels older than `before`. */
+void strata_cancels_expire(strata_cancels_t *c, strata_epoch_ms_t before);
+
 struct strata_worker_s {
-  char *dispatch_topic, *events_topic;
+  char *dispatch_topic, *events_topic, *control_topic, *dlq_topic;
   char worker_id[300];
+  char txid[400];         /* transactional.id */
+  strata_layout_t layout; /* delay ladder and tier topics, for retries */
+  int64_t cancel_window_ms;
+  strata_cancels_t cancels;
+  strata_epoch_ms_t cancels_expired_ms;
+  uint64_t prng; /* retry jitter; loop thread only */
   int concurrency;
   int64_t hb_interval_ms, shutdown_ms, kill_grace_ms;
   size_t stderr_tail;
 
   rd_kafka_t *consumer, *producer;
+  rd_kafka_t *ctl;        /* <prefix>control, assigned, never commits */
   rd_kafka_queue_t *msgq; /* every assigned partition forwards here */
   bool cooperative;
 
@@ -129,6 +182,8 @@ struct strata_worker_s {
   pthread_t *threads;
   int nthreads;
   strata_worker_stats_t stats;
+  strata_out_t *out_head, *out_tail;   /* STARTED/HEARTBEAT events */
+  strata_job_t *done_head, *done_tail; /* finished, awaiting their outcome */
 
   strata_worker_part_t *parts;
   int nparts;
@@ -139,14 +194,36 @@ struct strata_worker_s {
 void strata_worker_wake(strata_worker_t *w);
 
 /*
- * Produces one event of `kind` for `job` to the job's partition of the events
- * topic. Terminal kinds carry the job's usage and, for FAILED and TIMED_OUT,
- * `error` and `retryable`; their delivery report marks the offset done.
- * Caller holds w->lock. Returns STRATA_OK, or STRATA_ERR_KAFKA with the
- * reason logged.
+ * Encodes one event of `kind` for `job`, bound for the job's partition of the
+ * events topic and keyed by its routing key. Terminal kinds carry the job's
+ * usage; FAILED and TIMED_OUT carry `error` and `retryable`; DEAD_LETTERED and
+ * CANCELLED carry `error` when given. NULL (logged) when it cannot be
+ * encoded or memory runs out. Caller owns the result.
  */
-strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind,
-                             const char *error, bool retryable);
+strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
+                               const char *error, bool retryable,
+                               strata_epoch_ms_t now);
+
+/* Appends a STARTED or HEARTBEAT event of `job` to the outbox and wakes the
+ * loop. Caller holds w->lock. */
+strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind);
+
+/* ---- outcome.c ------------------------------------------------------ */
+
+/* Largest error text kept in an attempt-history header. */
+#define STRATA_ATTEMPT_ERROR_MAX 512
+
+/*
+ * Builds the records that finish `job` (consume-loop thread): its terminal
+ * event and, for a failed attempt, either a retry record (the task again with
+ * attempt+1, on the delay ladder or its tier topic) or a dead letter plus a
+ * DEAD_LETTERED event. Appends them, in write order, to the list head, tail.
+ * Updates the outcome counters. STRATA_ERR_ENCODE/NOMEM when the terminal event
+ * cannot be built (nothing appended).
+ */
+strata_err_t strata_outcome_build(strata_worker_t *w, strata_job_t *job,
+                                  strata_epoch_ms_t now, strata_out_t **head,
+                                  strata_out_t **tail);
 
 strata_job_t *strata_job_new(strata_worker_t *w);
 void strata_job_destroy(strata_job_t *job);

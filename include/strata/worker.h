@@ -60,9 +60,12 @@ typedef struct {
   uint64_t failed;
   uint64_t cancelled;
   uint64_t timed_out;
-  uint64_t handed_back; /* interrupted by stop; left for another worker */
-  uint64_t undecodable; /* dispatch records that did not decode (skipped) */
-  uint64_t committed;   /* offset commits requested */
+  uint64_t handed_back;   /* interrupted by stop; left for another worker */
+  uint64_t undecodable;   /* dispatch records that did not decode (skipped) */
+  uint64_t committed;     /* transactions that carried dispatch offsets */
+  uint64_t retried;       /* failed attempts followed by a retry record */
+  uint64_t dead_lettered; /* failed attempts that went to <prefix>dlq */
+  uint64_t aborted;       /* transactions aborted (consumer rewound) */
 } strata_worker_stats_t;
 
 /*

@@ -1,0 +1,353 @@
+/*
+ * What a finished attempt leaves behind: its terminal event and, when it
+ * failed, either a retry record or a dead letter. Runs on the consume loop,
+ * which writes the result in the same transaction as the dispatch offset, so
+ * an outcome and its retry (or dead letter) are committed together or not at
+ * all.
+ *
+ * Contract (docs/ARCHITECTURE.md, "Retries and dead letters"):
+ *  - FAILED or TIMED_OUT with `retryable` true means "a retry record for
+ *    attempt+1 was written"; false means the task is finished for good and a
+ *    dead letter plus a DEAD_LETTERED event follow in the same transaction.
+ *  - The retry record is the dispatched task with attempt+1, not_before =
+ *    now + backoff, enqueued = now and the header strata.attempt.<a> holding
+ *    this attempt's history as compact JSON; it goes to the delay-ladder
+ *    step for the backoff, or to the task's tier topic when the backoff is
+ *    shorter than the smallest step, keyed by the dispatch record's key, on
+ *    the dispatch record's partition number.
+ */
+#include "worker_int.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "strata/codec.h"
+#include "strata/log.h"
+
+#define HISTORY_PREFIX "strata.attempt."
+
+static void append(strata_out_t **head, strata_out_t **tail, strata_out_t *o) {
+  if (*tail)
+    (*tail)->next = o;
+  else
+    *head = o;
+  *tail = o;
+}
+
+/* An out record that takes `value`; NULL (value freed) on OOM. */
+static strata_out_t *out_new(const char *topic, int32_t partition,
+                             const char *key, void *value, size_t len) {
+  strata_out_t *o = calloc(1, sizeof(*o));
+  if (!o || !(o->key = strdup(key))) {
+    free(o);
+    free(value);
+    return NULL;
+  }
+  o->topic = topic;
+  o->partition = partition;
+  o->value = value;
+  o->len = len;
+  return o;
+}
+
+/* A copy of at most `max` bytes of `s`, cut on a UTF-8 character boundary. */
+static char *truncate_utf8(const char *s, size_t max) {
+  size_t n = strlen(s);
+  char *c;
+
+  if (n > max) {
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+      n--;
+  }
+  if ((c = malloc(n + 1))) {
+    memcpy(c, s, n);
+    c[n] = '\0';
+  }
+  return c;
+}
+
+/* {"outcome":..,"started_ms":..,"ended_ms":..,"error":..|null}, malloc'd. */
+static char *history_json(const char *outcome, strata_epoch_ms_t started,
+                          strata_epoch_ms_t ended, const char *error) {
+  char *cut = error ? truncate_utf8(error, STRATA_ATTEMPT_ERROR_MAX) : NULL;
+  json_t *j = json_object();
+  char *text = NULL;
+
+  if (j && (!error || cut) &&
+      !json_object_set_new(j, "outcome", json_string(outcome)) &&
+      !json_object_set_new(j, "started_ms", json_integer(started)) &&
+      !json_object_set_new(j, "ended_ms", json_integer(ended)) &&
+      !json_object_set_new(j, "error", cut ? json_string(cut) : json_null()))
+    text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(j);
+  free(cut);
+  return text;
+}
+
+/* Sets header `key` to `value` (copied), replacing an existing one. */
+static strata_err_t set_header(strata_task_t *t, const char *key,
+                               const char *value) {
+  for (size_t i = 0; i < t->headers_count; i++)
+    if (!strcmp(t->headers[i].key, key)) {
+      char *v = strdup(value);
+      if (!v)
+        return STRATA_ERR_NOMEM;
+      free(t->headers[i].value);
+      t->headers[i].value = v;
+      return STRATA_OK;
+    }
+  return strata_task_add_header(t, key, value);
+}
+
+static const char *find_header(const strata_task_t *t, const char *key) {
+  for (size_t i = 0; i < t->headers_count; i++)
+    if (!strcmp(t->headers[i].key, key))
+      return t->headers[i].value;
+  return NULL;
+}
+
+/* The retry record of `job` for attempt+1 after `backoff_ms`. */
+static strata_err_t build_retry(strata_job_t *job, const char *outcome,
+                                const char *error, int64_t backoff_ms,
+                                strata_epoch_ms_t now, void **value,
+                                size_t *len, char *errstr, size_t size) {
+  strata_task_t t;
+  char key[64], *hist;
+  strata_err_t err;
+
+  strata_task_init(&t);
+  if ((err = strata_task_copy(&t, &job->task, errstr, size)))
+    return err;
+  t.attempt = job->task.attempt + 1;
+  t.has_not_before_ms = true;
+  t.not_before_ms = now + backoff_ms;
+  t.enqueued_ms = now;
+  snprintf(key, sizeof(key), HISTORY_PREFIX "%" PRId32, job->task.attempt);
+  if (!(hist = history_json(outcome, job->started_ms, job->ended_ms, error)))
+    err = strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+  else if ((err = set_header(&t, key, hist)))
+    strata_errf(err, errstr, size, "out of memory");
+  else
+    err = strata_task_encode(&t, value, len, errstr, size);
+  free(hist);
+  strata_task_clear(&t);
+  return err;
+}
+
+/* The attempts history: one record per strata.attempt.<i> header of earlier
+ * attempts, then this one. */
+static strata_err_t history_of(strata_job_t *job, const char *outcome,
+                               const char *error, strata_deadletter_t *d) {
+  int32_t a = job->task.attempt > 0 ? job->task.attempt : 1;
+  strata_attempt_record_t *v = calloc((size_t)a, sizeof(*v));
+  size_t n = 0;
+
+  if (!v)
+    return STRATA_ERR_NOMEM;
+  d->attempts = v;
+  for (int32_t i = 1; i < a; i++) {
+    char key[64];
+    const char *text;
+    json_t *j, *f;
+    snprintf(key, sizeof(key), HISTORY_PREFIX "%" PRId32, i);
+    if (!(text = find_header(&job->task, key)) ||
+        !(j = json_loads(text, 0, NULL)))
+      continue; /* a task from elsewhere may lack it: skip, not fail */
+    v[n].attempt = i;
+    if (json_is_integer(f = json_object_get(j, "started_ms"))) {
+      v[n].has_started_ms = true;
+      v[n].started_ms = json_integer_value(f);
+    }
+    if (json_is_integer(f = json_object_get(j, "ended_ms"))) {
+      v[n].has_ended_ms = true;
+      v[n].ended_ms = json_integer_value(f);
+    }
+    f = json_object_get(j, "outcome");
+    v[n].outcome = strdup(json_is_string(f) ? json_string_value(f) : "?");
+    if (json_is_string(f = json_object_get(j, "error")))
+      v[n].error = strdup(json_string_value(f));
+    json_decref(j);
+    d->attempts_count = ++n;
+    if (!v[n - 1].outcome)
+      return STRATA_ERR_NOMEM;
+  }
+  v[n].attempt = job->task.attempt;
+  v[n].has_started_ms = !job->precancelled;
+  v[n].started_ms = job->started_ms;
+  v[n].has_ended_ms = true;
+  v[n].ended_ms = job->ended_ms;
+  v[n].outcome = strdup(outcome);
+  v[n].error = error ? strdup(error) : NULL;
+  d->attempts_count = ++n;
+  return v[n - 1].outcome && (!error || v[n - 1].error) ? STRATA_OK
+                                                        : STRATA_ERR_NOMEM;
+}
+
+static strata_err_t build_deadletter(strata_worker_t *w, strata_job_t *job,
+                                     strata_dlq_reason_t reason,
+                                     const char *detail, const char *outcome,
+                                     const char *error, strata_epoch_ms_t now,
+                                     void **value, size_t *len, char *errstr,
+                                     size_t size) {
+  strata_deadletter_t d;
+  strata_err_t err = STRATA_ERR_NOMEM;
+
+  strata_deadletter_init(&d);
+  d.reason = reason;
+  d.dead_lettered_ms = now;
+  d.original_partition = job->partition;
+  d.original_offset = job->offset;
+  if (!(d.task_id = strdup(job->task.id)) || !(d.detail = strdup(detail)) ||
+      (error && !(d.last_error = strdup(error))) ||
+      !(d.original_topic = strdup(w->dispatch_topic)) ||
+      !(d.task = malloc(sizeof(*d.task))) ||
+      (job->orig_len && !(d.original = malloc(job->orig_len))))
+    goto out;
+  strata_task_init(d.task);
+  if ((err = strata_task_copy(d.task, &job->task, errstr, size)))
+    goto out;
+  if (job->orig_len)
+    memcpy(d.original, job->orig, job->orig_len);
+  d.original_len = job->orig_len;
+  if ((err = history_of(job, outcome, error, &d)))
+    goto out;
+  err = strata_deadletter_encode(&d, value, len, errstr, size);
+out:
+  if (err == STRATA_ERR_NOMEM)
+    strata_errf(err, errstr, size, "out of memory");
+  strata_deadletter_clear(&d);
+  return err;
+}
+
+strata_err_t strata_outcome_build(strata_worker_t *w, strata_job_t *job,
+                                  strata_epoch_ms_t now, strata_out_t **head,
+                                  strata_out_t **tail) {
+  int reason = atomic_load(&job->cancel_reason);
+  const char *error = job->error;
+  bool retryable = job->retryable;
+  strata_event_kind_t kind;
+  strata_out_t *ev, *extra = NULL, *dl_ev = NULL;
+  char buf[256], dlbuf[256], detail[512], errstr[512];
+  uint64_t *counter;
+
+  if (job->precancelled || job->status == STRATA_HANDLER_CANCELLED ||
+      (job->status != STRATA_HANDLER_SUCCEEDED &&
+       reason == STRATA_JOB_CANCEL_USER)) {
+    /* A cancelled attempt is never retried, whatever its handler returned
+     * after the cancel: exactly one CANCELLED event. */
+    kind = STRATA_EVENT_CANCELLED;
+    error = job->precancelled ? "cancelled before it started" : NULL;
+    counter = &w->stats.cancelled;
+  } else if (job->status == STRATA_HANDLER_SUCCEEDED) {
+    kind = STRATA_EVENT_SUCCEEDED;
+    error = NULL;
+    counter = &w->stats.succeeded;
+  } else if (reason == STRATA_JOB_CANCEL_TIMEOUT) {
+    kind = STRATA_EVENT_TIMED_OUT;
+    snprintf(buf, sizeof(buf),
+             "start_to_close timeout of %" PRId64 " ms passed",
+             job->task.timeouts.start_to_close_ms);
+    error = buf;
+    retryable = true;
+    counter = &w->stats.timed_out;
+  } else {
+    kind = STRATA_EVENT_FAILED;
+    if (job->status != STRATA_HANDLER_FAILED) {
+      snprintf(buf, sizeof(buf), "handler returned an unknown status %d",
+               (int)job->status);
+      error = buf;
+    } else if (!error) {
+      error = "handler failed without an error message";
+    }
+    counter = &w->stats.failed;
+  }
+
+  if (kind == STRATA_EVENT_FAILED || kind == STRATA_EVENT_TIMED_OUT) {
+    const char *outcome = strata_event_kind_name(kind);
+    int32_t a = job->task.attempt;
+    strata_dlq_reason_t dlq = STRATA_DLQ_NON_RETRYABLE;
+    void *value = NULL;
+    size_t len = 0;
+
+    if (!retryable) {
+      snprintf(detail, sizeof(detail),
+               "attempt %" PRId32 " failed and is not retryable", a);
+    } else if (a >= job->task.retry.max_attempts) {
+      dlq = STRATA_DLQ_EXHAUSTED;
+      snprintf(detail, sizeof(detail),
+               "attempt %" PRId32 " of %" PRId32 " failed; no attempts left", a,
+               job->task.retry.max_attempts);
+      retryable = false;
+    } else {
+      int64_t backoff = strata_retry_backoff_ms(&job->task.retry, a,
+                                                strata_prng_next(&w->prng));
+      const strata_topic_spec_t *to =
+          strata_layout_delay_step(&w->layout, backoff);
+      if (!to)
+        to = strata_layout_tier_topic(&w->layout, job->task.tier);
+      if (!to) {
+        snprintf(detail, sizeof(detail),
+                 "cannot retry: tier \"%s\" is not configured here",
+                 job->task.tier ? job->task.tier : "");
+        retryable = false;
+      } else if (build_retry(job, outcome, error, backoff, now, &value, &len,
+                             errstr, sizeof(errstr))) {
+        snprintf(detail, sizeof(detail),
+                 "cannot build the retry record: %.400s", errstr);
+        retryable = false;
+      } else if (!(extra = out_new(to->name, job->partition, job->routing_key,
+                                   value, len))) {
+        return STRATA_ERR_NOMEM;
+      } else {
+        STRATA_DEBUG("worker",
+                     "task %s attempt %" PRId32 " %s; attempt %" PRId32
+                     " after %" PRId64 " ms via %s [%d]",
+                     job->task.id, a, outcome, a + 1, backoff, to->name,
+                     (int)job->partition);
+      }
+    }
+    if (!retryable) {
+      if (build_deadletter(w, job, dlq, detail, outcome, error, now, &value,
+                           &len, errstr, sizeof(errstr))) {
+        STRATA_ERROR("worker", "cannot build the dead letter of task %s: %s",
+                     job->task.id, errstr);
+        return STRATA_ERR_ENCODE;
+      }
+      if (!(extra = out_new(w->dlq_topic, job->partition, job->task.id, value,
+                            len)))
+        return STRATA_ERR_NOMEM;
+      snprintf(dlbuf, sizeof(dlbuf), "%s: %.200s", strata_dlq_reason_name(dlq),
+               detail);
+      if (!(dl_ev = strata_job_event(job, STRATA_EVENT_DEAD_LETTERED, dlbuf,
+                                     false, now))) {
+        strata_out_free(extra);
+        return STRATA_ERR_ENCODE;
+      }
+    }
+  }
+  if (!(ev = strata_job_event(job, kind, error, retryable, now))) {
+    strata_out_free(extra);
+    strata_out_free(dl_ev);
+    return STRATA_ERR_ENCODE;
+  }
+  /* Write order: the terminal event, then the retry record or the dead
+   * letter and its DEAD_LETTERED event. */
+  append(head, tail, ev);
+  if (extra)
+    append(head, tail, extra);
+  if (dl_ev)
+    append(head, tail, dl_ev);
+  pthread_mutex_lock(&w->lock);
+  (*counter)++;
+  if (extra && dl_ev)
+    w->stats.dead_lettered++;
+  else if (extra)
+    w->stats.retried++;
+  pthread_mutex_unlock(&w->lock);
+  return STRATA_OK;
+}
