@@ -34,7 +34,9 @@ class Harness:
         self.common = ["--log-level", "warn", "--set", "bootstrap.servers=" + self.bootstrap,
                        "--set", "topic.prefix=" + self.prefix,
                        "--set", "scheduler.group.id=%ssched" % self.prefix,
-                       "--set", "worker.group.id=%sworker" % self.prefix] + list(extra)
+                       "--set", "worker.group.id=%sworker" % self.prefix,
+                       # An ephemeral admin port: tests never collide on it.
+                       "--set", "admin.listen=127.0.0.1:0"] + list(extra)
         self.procs = {}
         self.logdir = os.environ.get("STRATA_TEST_LOGDIR", "/tmp")
 
