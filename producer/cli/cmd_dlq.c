@@ -464,7 +464,7 @@ static int run_list(dlq_entry_t *table, const cli_dlq_filter_t *f, bool json,
 static int run_show(dlq_entry_t *table, const char *id, const char *topic) {
   dlq_entry_t *e;
   json_t *j;
-  char *text;
+  char *text = NULL;
 
   HASH_FIND_STR(table, id, e);
   if (!e) {
