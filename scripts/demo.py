@@ -201,26 +201,27 @@ def main():
         producer.join()
         elapsed = time.monotonic() - t0
         mx = metrics(port)
-        print("\n%-11s %10s %9s %6s %10s %10s %9s %9s" % (
-            "tier", "dispatched", "succeeded", "failed", "soft miss", "hard miss",
-            "wait p50", "wait p99"))
-        tot = [0] * 5
+        print("\n%-11s %10s %9s %7s %8s %9s %9s %8s %8s" % (
+            "tier", "dispatched", "succeeded", "failed*", "deadlttr", "soft miss",
+            "hard miss", "wait p50", "wait p99"))
+        tot = [0] * 6
         for t in TIERS:
             row = [get(mx, "strata_dispatched_total", tier=t),
                    get(mx, "strata_task_outcomes_total", tier=t, kind="succeeded"),
                    get(mx, "strata_task_outcomes_total", tier=t, kind="failed"),
+                   get(mx, "strata_task_outcomes_total", tier=t, kind="dead_lettered"),
                    get(mx, "strata_deadline_misses_total", tier=t, kind="soft"),
                    get(mx, "strata_deadline_misses_total", tier=t, kind="hard")]
             tot = [x + y for x, y in zip(tot, row)]
-            print("%-11s %10d %9d %6d %10d %10d %9s %9s" % (
-                t, row[0], row[1], row[2], row[3], row[4],
-                quantile(mx, t, 0.5), quantile(mx, t, 0.99)))
-        print("%-11s %10d %9d %6d %10d %10d" % ("all", *tot))
-        dl = sum(v for k, v in mx.items() if k[0] == "strata_dead_letters_total")
+            print("%-11s %10d %9d %7d %8d %9d %9d %8s %8s" % (
+                t, *row, quantile(mx, t, 0.5), quantile(mx, t, 0.99)))
+        print("%-11s %10d %9d %7d %8d %9d %9d" % ("all", *tot))
+        print("* failed attempts; a failed attempt is retried on the delay ladder "
+              "until its retry policy is exhausted, then dead-lettered")
         dup = get(mx, "strata_duplicates_skipped_total")
-        print("\n%d tasks accepted in %.0f s: %.1f tasks/s completed; %d duplicate "
-              "submissions skipped; dead letters by reason: %s" % (
-                  submitted[0], elapsed, (tot[1] + tot[2]) / elapsed, dup,
+        print("\n%d tasks accepted in %.0f s: %.1f tasks/s succeeded; %d duplicate "
+              "submissions skipped; dead letters written by the scheduler: %s" % (
+                  submitted[0], elapsed, tot[1] / elapsed, dup,
                   ", ".join("%s %d" % (dict(k[1])["reason"], v) for k, v in mx.items()
                             if k[0] == "strata_dead_letters_total") or "none"))
         print("(wait = submission to committed dispatch; hard misses expired before "

@@ -839,7 +839,9 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
   }
   if ((e.kind == STRATA_EVENT_SUCCEEDED || e.kind == STRATA_EVENT_FAILED ||
        e.kind == STRATA_EVENT_TIMED_OUT ||
-       (e.kind == STRATA_EVENT_CANCELLED && e.worker_id)) &&
+       ((e.kind == STRATA_EVENT_CANCELLED ||
+         e.kind == STRATA_EVENT_DEAD_LETTERED) &&
+        e.worker_id)) &&
       e.tier && p < s->nparts && m->offset >= s->events_counted[p]) {
     char outcome[32];
     size_t i;

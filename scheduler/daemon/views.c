@@ -115,8 +115,9 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
   FAM(v->pool_in_use, gauge, "strata_pool_in_use",
       "Concurrency units held by running tasks.", 1, (const char *[]){"pool"})
   FAM(v->outcomes, counter, "strata_task_outcomes_total",
-      "Terminal outcomes reported by workers (succeeded, failed, timed_out, "
-      "cancelled), from the events topic of every partition.",
+      "Outcomes reported by workers (succeeded, failed and timed_out "
+      "attempts, cancelled, dead_lettered), from the events topic of every "
+      "partition.",
       2, tier_kind)
   FAM(v->dlq, counter, "strata_dead_letters_total",
       "Records written to the dead-letter topic, by reason.", 1,
