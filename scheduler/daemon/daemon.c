@@ -805,6 +805,28 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     free(demands);
   }
   if (rc == STRATA_ERR_EXISTS) {
+    strata_core_task_info_t info;
+    /* The ledger already let this attempt through, so a running task of the
+     * same id is an earlier attempt: this record is its retry, read before
+     * the worker's FAILED event (both commit in one transaction, read by two
+     * consumers). Release the old attempt as retried and admit this one. */
+    if (strata_core_lookup(s->core, t.id, &info) == STRATA_OK &&
+        info.state == STRATA_CORE_STATE_RUNNING &&
+        strata_core_complete(s->core, t.id, STRATA_CORE_FAILED_RETRY, NULL, 0,
+                             now, err, sizeof(err)) == STRATA_OK) {
+      strata_core_task_spec_t spec;
+      strata_core_demand_t *demands =
+          calloc(t.demands_count + 1, sizeof(*demands));
+      if (!demands) {
+        fprintf(stderr, "strata-scheduler: out of memory\n");
+        abort();
+      }
+      spec_from_task(&t, tier, slot, &spec, demands);
+      rc = strata_core_submit(s->core, &spec, now, err, sizeof(err));
+      free(demands);
+    }
+  }
+  if (rc == STRATA_ERR_EXISTS) {
     s->duplicates++;
     views_duplicate(s->views);
     held_finish(s, slot);
@@ -853,6 +875,15 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
     views_outcome(s->views, e.tier, outcome);
     /* A recovery scan re-reads events: count each offset once. */
     s->events_counted[p] = m->offset + 1;
+  }
+  /* An outcome of an attempt older than one already dispatched (a retry
+   * that overtook its FAILED event) must not touch the newer attempt. */
+  if ((e.kind == STRATA_EVENT_SUCCEEDED || e.kind == STRATA_EVENT_FAILED ||
+       e.kind == STRATA_EVENT_TIMED_OUT ||
+       (e.kind == STRATA_EVENT_CANCELLED && e.worker_id)) &&
+      ledger_attempt(s->ledger, e.task_id) > e.attempt) {
+    strata_event_clear(&e);
+    return;
   }
   switch (e.kind) {
   case STRATA_EVENT_DISPATCHED:

@@ -75,6 +75,12 @@ bool ledger_is_decided(const ledger_t *l, const char *id, int32_t attempt) {
   return e && e->attempt >= attempt;
 }
 
+int32_t ledger_attempt(const ledger_t *l, const char *id) {
+  entry_t *e;
+  HASH_FIND_STR(l->decided, id, e);
+  return e ? e->attempt : 0;
+}
+
 bool ledger_claim_key(ledger_t *l, const char *key, const char *id,
                       strata_epoch_ms_t at) {
   entry_t *e;

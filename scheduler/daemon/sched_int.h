@@ -66,6 +66,8 @@ void ledger_destroy(ledger_t *l);
 strata_err_t ledger_decided(ledger_t *l, const char *id, int32_t attempt,
                             strata_epoch_ms_t at);
 bool ledger_is_decided(const ledger_t *l, const char *id, int32_t attempt);
+/* Highest attempt of `id` decided so far, 0 when none. */
+int32_t ledger_attempt(const ledger_t *l, const char *id);
 /* Claims idempotency key `key` for task `id`. Returns true when the key is
  * free or already claimed by the same id, false when another task holds it
  * (a duplicate submission). */

@@ -2,6 +2,7 @@
 interfaces only (strata submit/cancel/read, strata-scheduler, strata-worker).
 
   test_failing_task_retries_after_its_backoff_until_it_succeeds
+  test_short_backoff_retry_through_the_tier_topic_is_not_lost
   test_retry_record_waits_on_the_ladder_with_its_history
   test_exhausted_retries_dead_letter_with_every_attempt
   test_non_retryable_failure_dead_letters_after_one_attempt
@@ -68,6 +69,32 @@ def test_failing_task_retries_after_its_backoff_until_it_succeeds():
                   "before its 1 s backoff" % (a + 1, waited, a))
             print("  attempt %d started %d ms after attempt %d failed (backoff 1000 ms)"
                   % (a + 1, waited, a))
+    finally:
+        h.stop_all()
+
+
+def test_short_backoff_retry_through_the_tier_topic_is_not_lost():
+    # A backoff shorter than the smallest delay step sends the retry straight
+    # to the tier topic, in the same transaction as the FAILED event; the
+    # scheduler may read the retry first, while it still holds attempt 1 as
+    # running. Every attempt must still run.
+    h = Harness(BIN, "sretry", ["--set", 'exec.default=test "$STRATA_ATTEMPT" -ge 4'])
+    try:
+        h.ensure_topics()
+        start_scheduler(h, "sretry")
+        h.start("worker", "strata-worker")
+        ids = [submit(h, "--id", "fast-%d" % i, "--tier", "normal",
+                      "--retry", "max=4,backoff=fixed,base=100ms") for i in range(5)]
+
+        def done():
+            ok = {e["task_id"] for e in values(h, "events") if e["kind"] == "SUCCEEDED"}
+            return set(ids) <= ok
+        h.wait_for("attempt 4 of every task to succeed", done, 120)
+        for tid in ids:
+            ok = events(h, tid, "SUCCEEDED")
+            check([e["attempt"] for e in ok] == [4], "%s SUCCEEDED: %s" % (tid, ok))
+            starts = sorted(e["attempt"] for e in events(h, tid, "STARTED"))
+            check(starts == [1, 2, 3, 4], "%s attempts started: %s" % (tid, starts))
     finally:
         h.stop_all()
 
@@ -265,6 +292,7 @@ def test_worker_sigkill_during_failing_attempts_loses_and_doubles_no_retry():
 
 if __name__ == "__main__":
     run([test_failing_task_retries_after_its_backoff_until_it_succeeds,
+         test_short_backoff_retry_through_the_tier_topic_is_not_lost,
          test_retry_record_waits_on_the_ladder_with_its_history,
          test_exhausted_retries_dead_letter_with_every_attempt,
          test_non_retryable_failure_dead_letters_after_one_attempt,
