@@ -50,8 +50,8 @@ static const strata_cfg_key_t keys[] = {
      "Stable name of this scheduler instance (default: the host name); its "
      "transactional.id is strata-scheduler-<id>, so a restarted instance "
      "fences its predecessor at once. Give each instance its own."},
-    {"scheduler.starvation.bound", STRATA_CFG_DURATION, "60s", 0, DAY(1),
-     NULL, STRATA_CFG_SCHEDULER,
+    {"scheduler.starvation.bound", STRATA_CFG_DURATION, "60s", 0, DAY(1), NULL,
+     STRATA_CFG_SCHEDULER,
      "A ready task that has waited this long is dispatched ahead of the tier "
      "rotation; 0 disables aging."},
     {"scheduler.batch", STRATA_CFG_INT, "1000", 1, 100000, NULL,
@@ -69,8 +69,7 @@ static const strata_cfg_key_t keys[] = {
      "How long a submitted idempotency key suppresses duplicates."},
     {"worker.group.id", STRATA_CFG_STRING, "strata-worker", 0, 0, NULL,
      STRATA_CFG_WORKER, "Consumer group of the workers."},
-    {"worker.instance.id", STRATA_CFG_STRING, "", 0, 0, NULL,
-     STRATA_CFG_WORKER,
+    {"worker.instance.id", STRATA_CFG_STRING, "", 0, 0, NULL, STRATA_CFG_WORKER,
      "Stable name of this worker process (default: host name:pid); its "
      "transactional.id is strata-worker-<id>, so a restarted worker with the "
      "same id aborts its predecessor's open transaction at once. Give each "
@@ -83,8 +82,8 @@ static const strata_cfg_key_t keys[] = {
     {"worker.stderr.tail", STRATA_CFG_INT, "4096", 0, 1048576, NULL,
      STRATA_CFG_WORKER,
      "Bytes of an exec handler's stderr kept in its failure event."},
-    {"worker.shutdown.timeout", STRATA_CFG_DURATION, "10s", 0, SEC(3600),
-     NULL, STRATA_CFG_WORKER,
+    {"worker.shutdown.timeout", STRATA_CFG_DURATION, "10s", 0, SEC(3600), NULL,
+     STRATA_CFG_WORKER,
      "How long a stopping worker, or one losing a partition, waits for "
      "running tasks before handing them back to the group."},
     {"worker.kill.grace", STRATA_CFG_DURATION, "5s", 0, SEC(600), NULL,
