@@ -260,6 +260,7 @@ static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
   e.tier = tier >= 0 ? s->tiers[tier] : borrow("unknown");
   e.time_ms = strata_epoch_now_ms();
   e.error = borrow(error);
+  e.retryable = false; /* retries are the worker's to announce */
   e.worker_id = NULL;
   if (strata_event_encode(&e, &buf, &len, err, sizeof(err)))
     STRATA_ERROR(COMP, "encoding a %s event for %s: %s",
@@ -669,6 +670,20 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- input ---------------------------------------------------------------*/
 
+/* The hard deadline standing for a task's schedule-to-start timeout. */
+static strata_epoch_ms_t s2s_deadline(const strata_task_t *t) {
+  return t->enqueued_ms + t->timeouts.schedule_to_start_ms +
+         (t->has_estimate_ms ? t->estimate_ms : 0);
+}
+
+/* True when the schedule-to-start timeout, not the task's own hard
+ * deadline, is what expired it. */
+static bool s2s_expired(const strata_task_t *t) {
+  return t->timeouts.has_schedule_to_start_ms &&
+         (!t->has_deadline_ms || !t->deadline_hard ||
+          s2s_deadline(t) <= t->deadline_ms);
+}
+
 /* Fills a core spec from a task; `demands` has room for every demand. */
 static void spec_from_task(const strata_task_t *t, int tier, uint64_t cookie,
                            strata_core_task_spec_t *spec,
@@ -683,6 +698,17 @@ static void spec_from_task(const strata_task_t *t, int tier, uint64_t cookie,
   spec->deadline = t->deadline_ms;
   spec->not_before = t->has_not_before_ms ? t->not_before_ms : 0;
   spec->estimate_ms = t->has_estimate_ms ? t->estimate_ms : 0;
+  /* A schedule-to-start timeout is a hard limit on the start: the core
+   * expires a hard task whose latest start (deadline - estimate) has passed,
+   * so the limit becomes a hard deadline one estimate after it (or tightens
+   * an earlier hard deadline). A soft deadline gives way to it. */
+  if (t->timeouts.has_schedule_to_start_ms) {
+    strata_epoch_ms_t limit = s2s_deadline(t);
+    if (spec->deadline_kind != STRATA_CORE_DEADLINE_HARD ||
+        limit < spec->deadline)
+      spec->deadline = limit;
+    spec->deadline_kind = STRATA_CORE_DEADLINE_HARD;
+  }
   for (size_t i = 0; i < t->demands_count; i++)
     demands[i] = (strata_core_demand_t){t->demands[i].key, t->demands[i].value};
   spec->demands = demands;
@@ -909,6 +935,11 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
   }
   case STRATA_EVENT_FAILED:
   case STRATA_EVENT_TIMED_OUT:
+    if (!e.worker_id) {
+      /* The scheduler's own schedule-to-start timeout: a decision. */
+      ledger_decided(s->ledger, e.task_id, e.attempt, e.time_ms);
+      break;
+    }
     /* The worker sets `retryable` only when it also wrote the next attempt
      * (to the delay ladder): dependents keep waiting for it. Otherwise the
      * attempt was final and tasks waiting on it fail too. */
@@ -989,19 +1020,30 @@ static void outcome_one(sched_t *s, const strata_core_outcome_t *o) {
   if (strata_task_decode(h->value, h->len, &t, err, sizeof(err)) == STRATA_OK)
     drop = o->kind == STRATA_CORE_OUTCOME_EXPIRED &&
            t.expiry_policy == STRATA_EXPIRY_DROP;
-  if (o->kind == STRATA_CORE_OUTCOME_EXPIRED) {
+  const char *reason = o->reason;
+  char why[256];
+  if (o->kind == STRATA_CORE_OUTCOME_EXPIRED && s2s_expired(&t)) {
+    /* Not dispatched within its schedule-to-start timeout. */
+    snprintf(why, sizeof(why),
+             "schedule_to_start_ms %" PRId64 " exceeded: not dispatched "
+             "within %" PRId64 " ms of being enqueued",
+             t.timeouts.schedule_to_start_ms, t.timeouts.schedule_to_start_ms);
+    reason = why;
+    emit_event(s, STRATA_EVENT_TIMED_OUT, o->id, h->key, h->attempt, h->tier,
+               h->partition, reason);
+  } else if (o->kind == STRATA_CORE_OUTCOME_EXPIRED) {
     emit_event(s, STRATA_EVENT_DEADLINE_MISSED, o->id, h->key, h->attempt,
-               h->tier, h->partition, o->reason);
+               h->tier, h->partition, reason);
   }
   if (!drop) {
     emit_dlq(s,
              o->kind == STRATA_CORE_OUTCOME_EXPIRED
                  ? STRATA_DLQ_DEADLINE_EXPIRED
                  : STRATA_DLQ_DEPENDENCY_FAILED,
-             o->reason, &t, h->value, h->len, s->topic_tasks[h->input],
+             reason, &t, h->value, h->len, s->topic_tasks[h->input],
              h->partition, h->offset);
     emit_event(s, STRATA_EVENT_DEAD_LETTERED, o->id, h->key, h->attempt,
-               h->tier, h->partition, o->reason);
+               h->tier, h->partition, reason);
   }
   {
     pending_decision_t *pd = pend_decision(s, o->id, h->attempt);

@@ -1,7 +1,8 @@
-"""The delay ladder on a real broker.
+"""Time on a real broker: the delay ladder and the schedule-to-start timeout.
 
   test_delayed_tasks_are_never_early_and_hop_down_the_ladder
   test_scheduler_sigkill_while_tasks_wait_on_the_ladder_loses_and_duplicates_none
+  test_schedule_to_start_timeout_expires_a_task_that_cannot_start
 
 Usage: test_delay.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
@@ -96,6 +97,34 @@ def test_scheduler_sigkill_while_tasks_wait_on_the_ladder_loses_and_duplicates_n
         h.stop_all()
 
 
+def test_schedule_to_start_timeout_expires_a_task_that_cannot_start():
+    # One concurrency slot, held by a gate task (no worker runs, so it never
+    # frees): a task that needs the slot and may wait at most 1 s to start
+    # times out; one with a generous limit and no demand is dispatched.
+    h = Harness(BIN, "s2s", ["--set", "pool.slots=concurrency:1"])
+    try:
+        h.ensure_topics()
+        h.start("scheduler", "strata-scheduler", "--set", "scheduler.instance.id=s2s")
+        h.strata("submit", "--tier", "low", "--id", "gate", "--demand", "slots=1")
+        h.wait_for("the gate to hold the slot",
+                   lambda: any(e["task_id"] == "gate" for e in events_of(h, "DISPATCHED")), 60)
+        h.strata("submit", "--tier", "high", "--id", "stuck", "--demand", "slots=1",
+                 "--schedule-to-start", "1s")
+        h.strata("submit", "--tier", "high", "--id", "free", "--schedule-to-start", "30s")
+        to = h.wait_for("the stuck task to time out",
+                        lambda: [e for e in events_of(h, "TIMED_OUT") if e["task_id"] == "stuck"],
+                        60)
+        check("schedule_to_start_ms 1000 exceeded" in to[0]["error"], to[0]["error"])
+        dlq = [r["value"] for r in h.read("dlq") if "value" in r]
+        check([d["reason"] for d in dlq if d["task_id"] == "stuck"] == ["DEADLINE_EXPIRED"],
+              "stuck dead-lettered once: %s" % dlq)
+        disp = {e["task_id"] for e in events_of(h, "DISPATCHED")}
+        check("free" in disp and "stuck" not in disp, "dispatched: %s" % disp)
+    finally:
+        h.stop_all()
+
+
 if __name__ == "__main__":
     run([test_delayed_tasks_are_never_early_and_hop_down_the_ladder,
-         test_scheduler_sigkill_while_tasks_wait_on_the_ladder_loses_and_duplicates_none])
+         test_scheduler_sigkill_while_tasks_wait_on_the_ladder_loses_and_duplicates_none,
+         test_schedule_to_start_timeout_expires_a_task_that_cannot_start])
