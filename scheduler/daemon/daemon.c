@@ -83,7 +83,6 @@ typedef struct {
   int64_t unblock_ms;
   bool soft_missed;
   strata_epoch_ms_t not_before; /* 0: none */
-  const char *dlq_reason;       /* static; NULL when no dead letter */
 } pending_decision_t;
 
 typedef struct {
@@ -1423,10 +1422,9 @@ static void flow_control(sched_t *s) {
   bool full = strata_core_is_full(s->core);
   rd_kafka_topic_partition_list_t *l;
 
-  if (full == s->paused_full &&
-      (full || held >= max / 10 * 9 || !s->paused_full))
-    return;
-  if (!full && s->paused_full && held >= max / 10 * 9)
+  /* Pause when full; resume only below 90 %, so the partitions do not
+   * flap around the limit (each pause drops prefetched records). */
+  if (s->paused_full ? held >= max / 10 * 9 : !full)
     return;
   l = rd_kafka_topic_partition_list_new(s->ninputs * s->nparts);
   for (int p = 0; p < s->nparts; p++)

@@ -7,6 +7,7 @@ worker -> events.
   test_worker_sigkill_every_task_completes_at_least_once
   test_two_schedulers_split_partitions_and_survive_a_crash
   test_topics_ensure_creates_the_layout_then_reports_drift
+  test_a_bounded_core_pauses_and_resumes_the_tiers
 
 Usage: test_pipeline.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
@@ -267,10 +268,32 @@ def test_topics_ensure_creates_the_layout_then_reports_drift():
     check("topic layout on the cluster differs" in r.stderr, r.stderr)
 
 
+def test_a_bounded_core_pauses_and_resumes_the_tiers():
+    # 400 tasks through a core that may hold 50: the scheduler stops fetching
+    # when full and starts again as the worker drains it; nothing is lost.
+    h = Harness(BIN, "bound", ["--set", "pool.slots=concurrency:4",
+                               "--set", "exec.default=true"])
+    try:
+        h.ensure_topics()
+        h.start("scheduler", "strata-scheduler", "--set", "scheduler.instance.id=bound",
+                "--set", "scheduler.max.tasks=50")
+        h.start("worker", "strata-worker")
+        ids = h.submit_jsonl([{"tier": TIERS[i % 5], "demands": {"slots": 1}}
+                              for i in range(400)])
+        h.wait_for("all 400 tasks through a core bounded at 50",
+                   lambda: set(ids) <= {e["task_id"] for e in events_of(h, "SUCCEEDED")},
+                   150)
+        ds = dispatched_ids(h)
+        check(len(ds) == len(set(ds)) == 400, "each dispatched once: %d records" % len(ds))
+    finally:
+        h.stop_all()
+
+
 if __name__ == "__main__":
     run([test_end_to_end_all_tiers_run_in_tier_and_deadline_order,
          test_scheduler_sigkill_loses_and_duplicates_no_dispatch,
          test_idempotency_key_dispatches_once_across_a_restart,
          test_worker_sigkill_every_task_completes_at_least_once,
          test_two_schedulers_split_partitions_and_survive_a_crash,
-         test_topics_ensure_creates_the_layout_then_reports_drift])
+         test_topics_ensure_creates_the_layout_then_reports_drift,
+         test_a_bounded_core_pauses_and_resumes_the_tiers])
