@@ -6,6 +6,8 @@
 #ifndef STRATA_CLI_INT_H
 #define STRATA_CLI_INT_H
 
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "strata/config.h"
@@ -40,6 +42,22 @@ int cli_cmd_read(const strata_program_t *prog, strata_config_t *cfg, int argc,
                  char **argv);
 int cli_cmd_dlq(const strata_program_t *prog, strata_config_t *cfg, int argc,
                 char **argv);
+
+/* Called for each record of cli_read_topic(); non-zero stops the reading. */
+typedef int (*cli_record_fn)(const rd_kafka_message_t *m, void *opaque);
+
+/*
+ * Reads every partition of `topic` from its beginning (read_committed, no
+ * commits) and calls `fn` for each record, until every partition has reached
+ * its end once — or, with `follow`, until *stop is set (stop may be NULL) —
+ * or `fn` asks to stop. Errors are printed as "strata: <who>: ...". Returns
+ * STRATA_EXIT_OK, STRATA_EXIT_USAGE (bad kafka.* settings) or
+ * STRATA_EXIT_FAILURE.
+ */
+int cli_read_topic(const strata_config_t *cfg, const char *who,
+                   const char *topic, bool follow,
+                   const volatile sig_atomic_t *stop, cli_record_fn fn,
+                   void *opaque);
 
 /* Parses a relative duration ("90s", taken from `now`) or an RFC 3339
  * timestamp into epoch ms. */

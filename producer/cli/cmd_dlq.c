@@ -271,82 +271,25 @@ static void table_add(dlq_entry_t **table, const char *topic,
   HASH_ADD_KEYPTR(hh, *table, e->ident, strlen(e->ident), e);
 }
 
+typedef struct {
+  dlq_entry_t **table;
+  const char *topic;
+} read_ctx_t;
+
+static int add_record(const rd_kafka_message_t *m, void *opaque) {
+  read_ctx_t *c = opaque;
+  table_add(c->table, c->topic, m);
+  return 0;
+}
+
 /*
  * Reads `topic` whole into *table (latest per ident). Returns STRATA_EXIT_OK
- * or STRATA_EXIT_FAILURE with a message printed.
+ * or an error exit code with a message printed.
  */
 static int read_dlq(const strata_config_t *cfg, const char *topic,
                     dlq_entry_t **table) {
-  static const char *const defaults[] = {
-      "group.id",        "strata-cli-dlq",       "enable.auto.commit",
-      "false",           "enable.partition.eof", "true",
-      "isolation.level", "read_committed",       NULL};
-  const struct rd_kafka_metadata *md = NULL;
-  rd_kafka_topic_partition_list_t *parts = NULL;
-  rd_kafka_conf_t *conf;
-  rd_kafka_t *rk = NULL;
-  rd_kafka_topic_t *rkt = NULL;
-  bool *at_end = NULL;
-  int nparts = 0, ended = 0, rc = STRATA_EXIT_FAILURE;
-  char err[512];
-
-  if (!(conf = strata_kafka_conf_new(cfg, "dlq", defaults, err, sizeof(err)))) {
-    fprintf(stderr, "strata: dlq: %s\n", err);
-    return STRATA_EXIT_FAILURE;
-  }
-  if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)))) {
-    rd_kafka_conf_destroy(conf);
-    fprintf(stderr, "strata: dlq: %s\n", err);
-    return STRATA_EXIT_FAILURE;
-  }
-  rkt = rd_kafka_topic_new(rk, topic, NULL);
-  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
-      md->topics[0].err) {
-    fprintf(stderr, "strata: dlq: topic %s: %s\n", topic,
-            md && md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err)
-                                     : "no metadata from the cluster");
-    goto done;
-  }
-  nparts = md->topics[0].partition_cnt;
-  if (!(at_end = calloc((size_t)nparts + 1, sizeof(*at_end))))
-    oom();
-  parts = rd_kafka_topic_partition_list_new(nparts);
-  for (int p = 0; p < nparts; p++)
-    rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_assign(rk, parts);
-
-  /* Each partition counts once, at its first end-of-partition, so records
-   * written while reading do not keep the command running. */
-  while (ended < nparts) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-    if (!m)
-      continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (m->partition >= 0 && m->partition < nparts && !at_end[m->partition]) {
-        at_end[m->partition] = true;
-        ended++;
-      }
-    } else if (m->err) {
-      fprintf(stderr, "strata: dlq: %s: %s\n", topic,
-              rd_kafka_message_errstr(m));
-    } else {
-      table_add(table, topic, m);
-    }
-    rd_kafka_message_destroy(m);
-  }
-  rc = STRATA_EXIT_OK;
-done:
-  free(at_end);
-  if (parts)
-    rd_kafka_topic_partition_list_destroy(parts);
-  if (md)
-    rd_kafka_metadata_destroy(md);
-  if (rkt)
-    rd_kafka_topic_destroy(rkt);
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
-  return rc;
+  read_ctx_t ctx = {table, topic};
+  return cli_read_topic(cfg, "dlq", topic, false, NULL, add_record, &ctx);
 }
 
 /* Oldest first, then by ident, so output is stable from run to run. */

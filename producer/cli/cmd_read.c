@@ -84,30 +84,46 @@ static void topic_name(const strata_config_t *cfg, const char *arg, char *out,
     snprintf(out, size, "%s", arg);
 }
 
+typedef struct {
+  const char *topic;
+  long max, printed;
+} print_ctx_t;
+
+/* Prints one record as a JSON line; stops after --max records. */
+static int print_record(const rd_kafka_message_t *m, void *opaque) {
+  print_ctx_t *c = opaque;
+  json_t *line, *value;
+  char err[512], *text;
+
+  line = json_pack("{s:s, s:i, s:I, s:s%}", "topic", c->topic, "partition",
+                   (int)m->partition, "offset", (json_int_t)m->offset, "key",
+                   m->key ? (const char *)m->key : "", m->key ? m->key_len : 0);
+  if ((value = decode_value(m->payload, m->len, err, sizeof(err))))
+    json_object_set_new(line, "value", value);
+  else
+    json_object_set_new(line, "error", json_string(err));
+  text = json_dumps(line, JSON_COMPACT);
+  printf("%s\n", text);
+  free(text);
+  json_decref(line);
+  return c->max >= 0 && ++c->printed >= c->max;
+}
+
 int cli_cmd_read(const strata_program_t *prog, strata_config_t *cfg, int argc,
                  char **argv) {
-  static const char *const defaults[] = {
-      "group.id", "strata-cli-read",      "enable.auto.commit",
-      "false",    "enable.partition.eof", "true",
-      NULL};
-  const struct rd_kafka_metadata *md = NULL;
-  rd_kafka_topic_partition_list_t *parts = NULL;
   const char *what = NULL;
   strata_mock_t *mock = NULL;
-  rd_kafka_conf_t *conf;
-  rd_kafka_t *rk = NULL;
-  rd_kafka_topic_t *rkt = NULL;
   bool follow = false;
-  long max = -1, printed = 0;
-  int eofs = 0, nparts = 0, rc = STRATA_EXIT_FAILURE;
   char topic[512], err[512];
+  print_ctx_t ctx = {topic, -1, 0};
   struct sigaction sa;
+  int rc;
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--follow"))
       follow = true;
     else if (!strcmp(argv[i], "--max") && i + 1 < argc)
-      max = strtol(argv[++i], NULL, 10);
+      ctx.max = strtol(argv[++i], NULL, 10);
     else if (!what && argv[i][0] != '-')
       what = argv[i];
     else
@@ -119,76 +135,17 @@ int cli_cmd_read(const strata_program_t *prog, strata_config_t *cfg, int argc,
   if (!what)
     strata_program_usage_error(prog, "read: missing TOPIC");
   topic_name(cfg, what, topic, sizeof(topic));
-  if (strata_kafka_resolve_bootstrap(cfg, &mock, err, sizeof(err)) ||
-      !(conf =
-            strata_kafka_conf_new(cfg, "read", defaults, err, sizeof(err)))) {
+  if (strata_kafka_resolve_bootstrap(cfg, &mock, err, sizeof(err))) {
     fprintf(stderr, "strata: %s\n", err);
-    rc = STRATA_EXIT_USAGE;
-    goto done;
+    return STRATA_EXIT_USAGE;
   }
-  if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)))) {
-    rd_kafka_conf_destroy(conf);
-    fprintf(stderr, "strata: %s\n", err);
-    goto done;
-  }
-  rkt = rd_kafka_topic_new(rk, topic, NULL);
-  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
-      md->topics[0].err) {
-    fprintf(stderr, "strata: read: topic %s: %s\n", topic,
-            md && md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err)
-                                     : "no metadata from the cluster");
-    goto done;
-  }
-  nparts = md->topics[0].partition_cnt;
-  parts = rd_kafka_topic_partition_list_new(nparts);
-  for (int p = 0; p < nparts; p++)
-    rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_assign(rk, parts);
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_sigint;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-
-  while (!read_stop && (follow || eofs < nparts) &&
-         (max < 0 || printed < max)) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-    json_t *line, *value;
-    if (!m)
-      continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      eofs++;
-    } else if (m->err) {
-      fprintf(stderr, "strata: read: %s\n", rd_kafka_message_errstr(m));
-    } else {
-      line = json_pack("{s:s, s:i, s:I, s:s%}", "topic", topic, "partition",
-                       (int)m->partition, "offset", (json_int_t)m->offset,
-                       "key", m->key ? (const char *)m->key : "",
-                       m->key ? m->key_len : 0);
-      if ((value = decode_value(m->payload, m->len, err, sizeof(err))))
-        json_object_set_new(line, "value", value);
-      else
-        json_object_set_new(line, "error", json_string(err));
-      char *text = json_dumps(line, JSON_COMPACT);
-      printf("%s\n", text);
-      free(text);
-      json_decref(line);
-      printed++;
-    }
-    rd_kafka_message_destroy(m);
-  }
-  rc = STRATA_EXIT_OK;
-done:
-  if (parts)
-    rd_kafka_topic_partition_list_destroy(parts);
-  if (md)
-    rd_kafka_metadata_destroy(md);
-  if (rkt)
-    rd_kafka_topic_destroy(rkt);
-  if (rk) {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-  }
+  rc = ctx.max == 0 ? STRATA_EXIT_OK
+                    : cli_read_topic(cfg, "read", topic, follow, &read_stop,
+                                     print_record, &ctx);
   strata_mock_destroy(mock);
   return rc;
 }
