@@ -33,6 +33,7 @@
  * The last stdout line is the JSON result.
  */
 #include "bench.h"
+#include "sched_kafka.h"
 
 #include "strata/codec.h"
 #include "strata/config.h"
@@ -827,37 +828,15 @@ static int relay_start(relay_t *r, const strata_config_t *cfg,
   snprintf(inst, sizeof(inst), "%srelay-inst", prefix);
   {
     /* Exactly the scheduler's tier consumer and transactional producer
-     * defaults (daemon.c, sched_setup). */
+     * settings (scheduler/daemon/sched_kafka.h). */
     const char *const in_defaults[] = {"group.id",
                                        group,
-                                       "enable.auto.commit",
-                                       "false",
-                                       "enable.auto.offset.store",
-                                       "false",
-                                       "isolation.level",
-                                       "read_committed",
-                                       "auto.offset.reset",
-                                       "earliest",
-                                       "partition.assignment.strategy",
-                                       "range",
                                        "group.instance.id",
                                        inst,
-                                       "session.timeout.ms",
-                                       "10000",
+                                       STRATA_SCHED_CONSUMER_SETTINGS,
                                        NULL};
-    const char *const tx_defaults[] = {"transactional.id",
-                                       txid,
-                                       "enable.idempotence",
-                                       "true",
-                                       "transaction.timeout.ms",
-                                       "10000",
-                                       "message.timeout.ms",
-                                       "9000",
-                                       "linger.ms",
-                                       "1",
-                                       "retry.backoff.ms",
-                                       "10",
-                                       NULL};
+    const char *const tx_defaults[] = {"transactional.id", txid,
+                                       STRATA_SCHED_TX_SETTINGS, NULL};
     if (!(conf = strata_kafka_conf_new(cfg, "bench-relay-tx", tx_defaults, err,
                                        size)))
       return -1;

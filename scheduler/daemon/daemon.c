@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "sched_int.h"
+#include "sched_kafka.h"
 #include "strata/codec.h"
 #include "strata/core.h"
 #include "strata/kafka.h"
@@ -1226,20 +1227,9 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
   snprintf(auxgroup, sizeof(auxgroup), "%s-aux-%s", group, instance);
   const char *const in_defaults[] = {"group.id",
                                      group,
-                                     "enable.auto.commit",
-                                     "false",
-                                     "enable.auto.offset.store",
-                                     "false",
-                                     "isolation.level",
-                                     "read_committed",
-                                     "auto.offset.reset",
-                                     "earliest",
-                                     "partition.assignment.strategy",
-                                     "range",
                                      "group.instance.id",
                                      instance,
-                                     "session.timeout.ms",
-                                     "10000",
+                                     STRATA_SCHED_CONSUMER_SETTINGS,
                                      NULL};
   const char *const aux_defaults[] = {"group.id",
                                       auxgroup,
@@ -1252,17 +1242,8 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
                                       "auto.offset.reset",
                                       "latest",
                                       NULL};
-  const char *const tx_defaults[] = {
-      "transactional.id", txid, "enable.idempotence", "true",
-      "transaction.timeout.ms", "10000", "message.timeout.ms", "9000",
-      "linger.ms", "1",
-      /* A transaction begun right after a
-       * commit gets CONCURRENT_TRANSACTIONS
-       * until the coordinator has written
-       * the markers; the 100 ms default
-       * backoff made every turn wait that
-       * long for its retry. */
-      "retry.backoff.ms", "10", NULL};
+  const char *const tx_defaults[] = {"transactional.id", txid,
+                                     STRATA_SCHED_TX_SETTINGS, NULL};
 
   if ((s->ntiers =
            strata_config_get_list(s->cfg, "tiers", s->tiers, MAX_TIERS)) < 0) {
