@@ -6,6 +6,7 @@
  * partitions and break co-partitioning.
  */
 #include "strata/kafka.h"
+#include "strata/time.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -171,6 +172,52 @@ static int md_partitions(const struct rd_kafka_metadata *md, const char *name) {
   return -1;
 }
 
+/* True when a layout topic is present but its metadata is not settled yet
+ * (e.g. LEADER_NOT_AVAILABLE right after creation, shown with 0 partitions):
+ * reporting that as drift would be wrong. */
+static bool unsettled(const struct rd_kafka_metadata *md,
+                      const strata_layout_t *layout, bool require_all) {
+  for (int i = 0; i < layout->count; i++) {
+    bool found = false;
+    for (int j = 0; j < md->topic_cnt; j++) {
+      if (strcmp(md->topics[j].topic, layout->topics[i].name))
+        continue;
+      if (md->topics[j].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        break;
+      if (md->topics[j].err || md->topics[j].partition_cnt == 0)
+        return true;
+      found = true;
+    }
+    if (require_all && !found)
+      return true;
+  }
+  return false;
+}
+
+/* Cluster metadata once every layout topic that exists has settled (and,
+ * with `require_all`, every one exists: a topic just created shows up in the
+ * brokers' metadata a moment after CreateTopics returns), polled until
+ * `timeout_ms`, then the last answer as it is. */
+static rd_kafka_resp_err_t
+settled_metadata(rd_kafka_t *rk, const strata_layout_t *layout,
+                 bool require_all, int timeout_ms,
+                 const struct rd_kafka_metadata **out) {
+  strata_mono_us_t deadline = strata_mono_now_us() + (int64_t)timeout_ms * 1000;
+  rd_kafka_resp_err_t kerr;
+
+  for (;;) {
+    if ((kerr = rd_kafka_metadata(rk, 1, NULL, out, timeout_ms)))
+      return kerr;
+    if (!unsettled(*out, layout, require_all) ||
+        strata_mono_now_us() >= deadline)
+      return RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_metadata_destroy(*out);
+    *out = NULL;
+    /* Partition leaders are elected within milliseconds; ask again soon. */
+    rd_kafka_poll(rk, 100);
+  }
+}
+
 /* Creates the topics flagged in `missing`; fills per-topic errors. */
 static strata_err_t create_missing(rd_kafka_t *rk,
                                    const strata_layout_t *layout,
@@ -259,7 +306,7 @@ strata_err_t strata_topics_ensure(rd_kafka_t *rk, const strata_layout_t *layout,
     err = STRATA_ERR_NOMEM;
     goto done;
   }
-  if ((kerr = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))) {
+  if ((kerr = settled_metadata(rk, layout, false, timeout_ms, &md))) {
     err = strata_errf(STRATA_ERR_KAFKA, errstr, size,
                       "reading cluster metadata: %s (is the broker at "
                       "bootstrap.servers reachable?)",
@@ -268,10 +315,21 @@ strata_err_t strata_topics_ensure(rd_kafka_t *rk, const strata_layout_t *layout,
   }
   for (int i = 0; i < layout->count; i++)
     any_missing |= missing[i] = md_partitions(md, layout->topics[i].name) < 0;
-  if (create && any_missing &&
-      (err = create_missing(rk, layout, missing, errors, timeout_ms, errstr,
-                            size)))
-    goto done;
+  if (create && any_missing) {
+    if ((err = create_missing(rk, layout, missing, errors, timeout_ms, errstr,
+                              size)))
+      goto done;
+    /* Return only once the new topics are usable, and report what the
+     * cluster really has. */
+    rd_kafka_metadata_destroy(md);
+    md = NULL;
+    if ((kerr = settled_metadata(rk, layout, true, timeout_ms, &md))) {
+      err = strata_errf(STRATA_ERR_KAFKA, errstr, size,
+                        "reading cluster metadata after creating topics: %s",
+                        rd_kafka_err2str(kerr));
+      goto done;
+    }
+  }
 
   for (int i = 0; i < layout->count; i++) {
     const strata_topic_spec_t *t = &layout->topics[i];
