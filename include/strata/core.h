@@ -140,6 +140,19 @@ void strata_core_destroy(strata_core_t *core);
 /** Returns the index of the tier called `name`, or -1. O(tiers). */
 int strata_core_tier_index(const strata_core_t *core, const char *name);
 
+/**
+ * Pauses (`paused` non-zero) or resumes tier `tier`. A paused tier's tasks
+ * stay held and keep their timers (not-before release, hard-deadline expiry,
+ * dependency cascades) but are never dispatched, and the tier is left out of
+ * the share accounting while paused: on resume it starts from the current
+ * virtual time, without debt or credit. Idempotent. STRATA_ERR_INVALID_ARG
+ * for an unknown tier.
+ */
+strata_err_t strata_core_tier_pause(strata_core_t *core, int tier, int paused);
+
+/** Non-zero when `tier` is paused. */
+int strata_core_tier_paused(const strata_core_t *core, int tier);
+
 /* ------------------------------------------------------------------------ */
 /* Resource pools                                                           */
 /* ------------------------------------------------------------------------ */
@@ -553,6 +566,7 @@ typedef struct {
   int head_blocked;
   int blocked_pool; /**< Pool id it waits on (-1 when not blocked). */
   strata_epoch_ms_t blocked_since;
+  int paused; /**< strata_core_tier_pause() holds its dispatches. */
   /** Earliest refill time that makes the head admissible; STRATA_CORE_NEVER
    *  when only a completion (concurrency pool) can. */
   strata_epoch_ms_t blocked_until;

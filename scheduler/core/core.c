@@ -235,6 +235,28 @@ int strata_core_tier_index(const strata_core_t *c, const char *name) {
   return -1;
 }
 
+strata_err_t strata_core_tier_pause(strata_core_t *c, int tier, int paused) {
+  uint32_t bit;
+
+  if (!c || tier < 0 || (uint32_t)tier >= c->ntiers)
+    return STRATA_ERR_INVALID_ARG;
+  bit = 1u << tier;
+  if (paused) {
+    c->paused |= bit;
+  } else if (c->paused & bit) {
+    tier_t *tr = &c->tiers[tier];
+    c->paused &= ~bit;
+    if (tr->pass < c->vtime)
+      tr->pass = c->vtime; /* paused time is neither owed nor lent */
+  }
+  return STRATA_OK;
+}
+
+int strata_core_tier_paused(const strata_core_t *c, int tier) {
+  return c && tier >= 0 && (uint32_t)tier < c->ntiers &&
+         (c->paused & (1u << tier)) != 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Pools                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -1624,6 +1646,8 @@ static uint32_t pick_aged(strata_core_t *c, int64_t now) {
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     uint32_t i = c->tiers[ti].fhead;
+    if (c->paused & (1u << ti))
+      continue;
     for (uint32_t k = 0; k < c->cfg.lookahead && i != CORE_NIL; k++) {
       task_t *t = core_task(c, i);
       int pool;
@@ -1744,10 +1768,11 @@ static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
 
 int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
                      strata_core_dispatch_t *out) {
-  uint32_t tried = 0;
+  uint32_t tried;
 
   if (!c || !out)
     return 0;
+  tried = c->paused; /* a paused tier is never tried */
   now = clamp_now(c, now);
   run_timers(c, now);
 
@@ -2167,6 +2192,8 @@ strata_epoch_ms_t strata_core_next_wakeup(const strata_core_t *c) {
     w = c->timers.a[0].key;
   for (uint32_t i = 0; i < c->ntiers; i++) {
     const tier_t *tr = &c->tiers[i];
+    if (c->paused & (1u << i))
+      continue;
     if (tr->nready && tr->st.head_blocked && tr->st.blocked_until < w)
       w = tr->st.blocked_until;
   }

@@ -286,6 +286,7 @@ struct strata_core_s {
   uint32_t seq;
   uint64_t vtime;      /* virtual time: grows by cost * 2^30 / Σweight */
   uint64_t weight_sum; /* of all tiers */
+  uint32_t paused;     /* bit per tier: strata_core_tier_pause() */
   int64_t age_credit;  /* aging cap, in cost ms x 100 (core.c) */
   int64_t age_credit_max;
   int64_t now; /* largest time seen */

@@ -133,6 +133,7 @@ void strata_core_stats(const strata_core_t *c, strata_epoch_ms_t now,
     *s = tr->st;
     s->name = tr->name;
     s->weight = tr->weight;
+    s->paused = (c->paused & (1u << i)) != 0;
     s->longest_wait_ms =
         tr->fhead != CORE_NIL ? now - core_task(c, tr->fhead)->since : 0;
     if (!s->head_blocked) {

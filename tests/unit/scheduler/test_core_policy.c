@@ -643,6 +643,85 @@ static void test_lookahead_over_a_large_backlog_keeps_order(void **state) {
   strata_core_destroy(c);
 }
 
+/* Runs 100 decisions of tier 4 alone, tier 0 either paused with a task
+   held or idle, then resumes/submits tier 0 and records the tiers of the
+   next 60 decisions with both tiers backlogged. */
+static void run_pause_scenario(int paused, uint32_t seq[60]) {
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c = test_core(&cfg);
+  strata_core_dispatch_t d;
+  char id[32];
+
+  if (paused) {
+    assert_int_equal(strata_core_tier_pause(c, 0, 1), STRATA_OK);
+    test_submit(c, "crit", 0, 0);
+  }
+  for (int i = 0; i < 160; i++) {
+    snprintf(id, sizeof(id), "l%d", i);
+    test_submit(c, id, 4, 0);
+  }
+  for (int i = 0; i < 100; i++) {
+    assert_true(strata_core_next(c, 1 + i, &d));
+    assert_int_equal(d.tier, 4);
+  }
+  if (paused)
+    assert_int_equal(strata_core_tier_pause(c, 0, 0), STRATA_OK);
+  else
+    test_submit(c, "crit", 0, 100);
+  for (int i = 0; i < 59; i++) {
+    snprintf(id, sizeof(id), "c%d", i);
+    test_submit(c, id, 0, 100);
+  }
+  for (int i = 0; i < 60; i++) {
+    assert_true(strata_core_next(c, 101 + i, &d));
+    seq[i] = d.tier;
+  }
+  strata_core_destroy(c);
+}
+
+/* A paused tier's tasks are held, not dispatched, whatever their urgency
+   or age; aging cannot pick them either. Resuming dispatches them again,
+   and the paused time is neither owed nor lent: after a resume the tiers
+   share exactly as after the tier had simply been idle. */
+static void test_paused_tier_is_held_until_resumed(void **state) {
+  strata_core_config_t cfg;
+  strata_core_t *c;
+  strata_core_stats_t st;
+  uint32_t after_pause[60], after_idle[60];
+  int n0 = 0;
+
+  (void)state;
+  strata_core_config_default(&cfg);
+  cfg.starvation_bound_ms = 100;
+  c = test_core(&cfg);
+  assert_int_equal(strata_core_tier_pause(c, 0, 1), STRATA_OK);
+  assert_int_equal(strata_core_tier_pause(c, 9, 1), STRATA_ERR_INVALID_ARG);
+  assert_true(strata_core_tier_paused(c, 0));
+  test_submit(c, "crit", 0, 0);
+  test_submit(c, "low-a", 4, 0);
+  test_submit(c, "low-b", 4, 0);
+  strata_core_stats(c, 0, &st);
+  assert_true(st.tiers[0].paused);
+  assert_false(st.tiers[4].paused);
+  /* Long after the starvation bound, still only the unpaused tier. */
+  test_expect_next(c, 5000, "low-a");
+  test_expect_next(c, 5000, "low-b");
+  test_expect_none(c, 5000);
+  assert_int_equal(strata_core_tier_pause(c, 0, 0), STRATA_OK);
+  assert_false(strata_core_tier_paused(c, 0));
+  test_expect_next(c, 5001, "crit");
+  strata_core_destroy(c);
+
+  run_pause_scenario(1, after_pause);
+  run_pause_scenario(0, after_idle);
+  for (int i = 0; i < 60; i++) {
+    assert_int_equal(after_pause[i], after_idle[i]);
+    n0 += after_pause[i] == 0;
+  }
+  /* Both tiers really competed: neither took all 60. */
+  assert_in_range(n0, 1, 59);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_drr_gives_each_backlogged_tier_its_share),
@@ -663,6 +742,7 @@ int main(void) {
       cmocka_unit_test(test_soft_deadline_miss_is_dispatched_and_counted),
       cmocka_unit_test(test_large_backlog_leaves_in_key_then_fifo_order),
       cmocka_unit_test(test_lookahead_over_a_large_backlog_keeps_order),
+      cmocka_unit_test(test_paused_tier_is_held_until_resumed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
