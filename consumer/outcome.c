@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
+#include "strata/backoff.h"
 #include "strata/codec.h"
 #include "strata/log.h"
 

@@ -46,7 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backoff.h"
+#include "strata/backoff.h"
 #include "strata/codec.h"
 #include "strata/kafka.h"
 #include "strata/log.h"

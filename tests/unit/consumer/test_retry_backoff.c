@@ -1,5 +1,5 @@
 /*
- * Retry backoff (consumer/backoff.c): FIXED is the base whatever the attempt;
+ * Retry backoff (common/backoff.c): FIXED is the base whatever the attempt;
  * EXPONENTIAL doubles per attempt up to the cap; EXPONENTIAL_FULL_JITTER
  * stays within [0, the exponential value] for any random input, reaches both
  * ends, and spreads over the range; huge attempt numbers saturate at the cap
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "backoff.h"
+#include "strata/backoff.h"
 
 static strata_retry_policy_t policy(strata_backoff_t kind, int64_t base,
                                     int64_t cap) {

@@ -6,7 +6,7 @@
  * tests check every kind, the cap and the jitter bounds with chosen values.
  * Overflow of base·2^(a−1) saturates, so any attempt number is safe.
  */
-#include "backoff.h"
+#include "strata/backoff.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,11 +1,11 @@
 /*
- * Retry backoff of the worker runtime (backoff.c): the wait before the next
+ * Retry backoff (common/backoff.c): the wait before the next
  * attempt of a failed task, per Task.retry, and the per-process random source
  * that the jittered kind draws from. Pure: no clock, no Kafka, no locking
  * (the PRNG state belongs to its caller).
  */
-#ifndef STRATA_CONSUMER_BACKOFF_H
-#define STRATA_CONSUMER_BACKOFF_H
+#ifndef STRATA_BACKOFF_H
+#define STRATA_BACKOFF_H
 
 #include <stdint.h>
 
@@ -30,4 +30,4 @@ void strata_prng_seed(uint64_t *state);
 /* The next 64-bit value of a splitmix64 sequence. */
 uint64_t strata_prng_next(uint64_t *state);
 
-#endif /* STRATA_CONSUMER_BACKOFF_H */
+#endif /* STRATA_BACKOFF_H */
