@@ -64,6 +64,14 @@ static const strata_cfg_key_t keys[] = {
     {"scheduler.tick", STRATA_CFG_DURATION, "10ms", MS(1), SEC(1), NULL,
      STRATA_CFG_SCHEDULER,
      "Longest the scheduler loop sleeps between decisions."},
+    {"scheduler.preemption", STRATA_CFG_BOOL, "true", 0, 0, NULL,
+     STRATA_CFG_SCHEDULER,
+     "Ask a running lower-tier task to yield (PREEMPT) when a higher tier "
+     "waits for a concurrency pool it holds."},
+    {"scheduler.watch.interval", STRATA_CFG_DURATION, "100ms", MS(10), SEC(10),
+     NULL, STRATA_CFG_SCHEDULER,
+     "How often running attempts are checked for heartbeat timeouts and "
+     "preemption."},
     {"idempotency.window", STRATA_CFG_DURATION, "24h", 0, DAY(30), NULL,
      STRATA_CFG_SCHEDULER,
      "How long a submitted idempotency key suppresses duplicates."},

@@ -284,22 +284,42 @@ strata_err_t strata_producer_submit_batch(strata_producer_t *p,
   return STRATA_OK;
 }
 
-strata_err_t strata_producer_cancel(strata_producer_t *p, const char *task_id,
-                                    const char *reason, strata_delivery_cb cb,
-                                    void *opaque, char *errstr, size_t size) {
+strata_err_t strata_producer_control(strata_producer_t *p,
+                                     strata_control_kind_t kind,
+                                     const char *target, const char *reason,
+                                     strata_delivery_cb cb, void *opaque,
+                                     char *errstr, size_t size) {
   strata_control_t c;
   char topic[512];
+  const char *key;
   void *buf;
   size_t len;
   strata_err_t err;
+  bool by_task =
+      kind == STRATA_CONTROL_CANCEL || kind == STRATA_CONTROL_PREEMPT;
+  bool by_tier =
+      kind == STRATA_CONTROL_PAUSE_TIER || kind == STRATA_CONTROL_RESUME_TIER;
 
-  if (!task_id || !*task_id)
+  if ((by_task || by_tier) && (!target || !*target))
     return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
-                       "cancel: the task id is empty");
+                       "%s: the %s is empty", strata_control_kind_name(kind),
+                       by_task ? "task id" : "tier");
+  if (by_tier && strcmp(target, "*") && !known_tier(p, target)) {
+    size_t n = 0;
+    char allowed[512] = "";
+    for (int i = 0; i < p->ntiers && n < sizeof(allowed); i++)
+      n += (size_t)snprintf(allowed + n, sizeof(allowed) - n, "%s%s",
+                            i ? ", " : "", p->tiers[i]);
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "%s: tier \"%s\" is not a configured tier; allowed: "
+                       "%s, or * for every tier",
+                       strata_control_kind_name(kind), target, allowed);
+  }
   strata_control_init(&c);
-  c.kind = STRATA_CONTROL_CANCEL;
+  c.kind = kind;
   c.issued_ms = strata_epoch_now_ms();
-  if (!(c.task_id = strdup(task_id)) ||
+  if ((by_task && !(c.task_id = strdup(target))) ||
+      (by_tier && !(c.tier = strdup(target))) ||
       (reason && !(c.reason = strdup(reason)))) {
     strata_control_clear(&c);
     return STRATA_ERR_NOMEM;
@@ -309,8 +329,18 @@ strata_err_t strata_producer_cancel(strata_producer_t *p, const char *task_id,
   if (err)
     return err;
   snprintf(topic, sizeof(topic), "%scontrol", p->prefix);
-  return produce(p, topic, task_id, buf, len, task_id, cb, opaque, errstr,
-                 size);
+  key = by_task || by_tier ? target : strata_control_kind_name(kind);
+  return produce(p, topic, key, buf, len, key, cb, opaque, errstr, size);
+}
+
+strata_err_t strata_producer_cancel(strata_producer_t *p, const char *task_id,
+                                    const char *reason, strata_delivery_cb cb,
+                                    void *opaque, char *errstr, size_t size) {
+  if (!task_id || !*task_id)
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "cancel: the task id is empty");
+  return strata_producer_control(p, STRATA_CONTROL_CANCEL, task_id, reason, cb,
+                                 opaque, errstr, size);
 }
 
 int strata_producer_poll(strata_producer_t *p, int timeout_ms) {

@@ -88,6 +88,24 @@ strata_err_t strata_producer_cancel(strata_producer_t *p, const char *task_id,
                                     const char *reason, strata_delivery_cb cb,
                                     void *opaque, char *errstr, size_t size);
 
+/*
+ * Writes a command to <prefix>control (every scheduler and worker reads it):
+ *   CANCEL, PREEMPT  target = task id
+ *   PAUSE_TIER       target = a configured tier, or "*" for every tier: its
+ *                    tasks are held, not dispatched, until RESUME_TIER
+ *   RESUME_TIER      target = a tier or "*"; also ends a drain
+ *   DRAIN            target ignored: every tier paused; running attempts
+ *                    finish; the scheduler's /healthz then says "drained"
+ * `reason` (may be NULL) is kept for the audit trail. STRATA_ERR_INVALID_ARG
+ * naming the problem for an empty target or an unknown tier. Delivery is
+ * reported like a submission (with the target, or the kind for DRAIN).
+ */
+strata_err_t strata_producer_control(strata_producer_t *p,
+                                     strata_control_kind_t kind,
+                                     const char *target, const char *reason,
+                                     strata_delivery_cb cb, void *opaque,
+                                     char *errstr, size_t size);
+
 /* Serves delivery callbacks for up to timeout_ms; returns how many ran. */
 int strata_producer_poll(strata_producer_t *p, int timeout_ms);
 

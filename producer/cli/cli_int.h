@@ -38,6 +38,17 @@ int cli_cmd_cancel(const strata_program_t *prog, strata_config_t *cfg, int argc,
                    char **argv);
 int cli_cmd_tasks(const strata_program_t *prog, strata_config_t *cfg, int argc,
                   char **argv);
+int cli_cmd_tier(const strata_program_t *prog, strata_config_t *cfg, int argc,
+                 char **argv);
+int cli_cmd_drain(const strata_program_t *prog, strata_config_t *cfg, int argc,
+                  char **argv);
+
+/* GETs `path` from the scheduler's admin endpoint (admin.listen): 0 with
+ * the HTTP status and the body (caller frees), or -1 after printing an
+ * error that names `what` and the address. */
+int cli_admin_get(const strata_config_t *cfg, const char *what,
+                  const char *path, long *status, char **body);
+
 int cli_cmd_read(const strata_program_t *prog, strata_config_t *cfg, int argc,
                  char **argv);
 int cli_cmd_dlq(const strata_program_t *prog, strata_config_t *cfg, int argc,

@@ -1,8 +1,9 @@
 /*
- * `strata submit` and `strata cancel`: every Task field as a flag, or one task
- * per line of JSON (--jsonl). Tasks are sent through the client library and
- * their ids printed only once Kafka has acknowledged them, so a printed id is
- * a durably accepted task. Exit 0 when all were accepted, 1 when any
+ * `strata submit`: every Task field as a flag, or one task per line of JSON
+ * (--jsonl); and the control commands `strata cancel`, `strata tier` and
+ * `strata drain`. Records are sent through the client library and their ids
+ * (or targets) printed only once Kafka has acknowledged them, so a printed id
+ * is a durably accepted task. Exit 0 when all were accepted, 1 when any
  * delivery failed, 2 for bad arguments or an invalid task.
  */
 #include <getopt.h>
@@ -11,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "cli_int.h"
 #include "strata/codec.h"
@@ -451,4 +455,95 @@ int cli_cmd_cancel(const strata_program_t *prog, strata_config_t *cfg, int argc,
     rc = STRATA_EXIT_USAGE;
   }
   return finish(p, mock, &tally, rc);
+}
+
+int cli_cmd_tier(const strata_program_t *prog, strata_config_t *cfg, int argc,
+                 char **argv) {
+  delivery_tally_t tally = {0, 0};
+  strata_mock_t *mock = NULL;
+  strata_producer_t *p;
+  const char *reason = NULL, *tier;
+  strata_control_kind_t kind;
+  char err[512];
+  int rc = STRATA_EXIT_OK;
+
+  if ((argc != 3 && !(argc == 5 && !strcmp(argv[3], "--reason"))) ||
+      (strcmp(argv[1], "pause") && strcmp(argv[1], "resume")))
+    strata_program_usage_error(
+        prog, "usage: strata tier pause|resume TIER|--all [--reason R]");
+  kind = !strcmp(argv[1], "pause") ? STRATA_CONTROL_PAUSE_TIER
+                                   : STRATA_CONTROL_RESUME_TIER;
+  tier = !strcmp(argv[2], "--all") ? "*" : argv[2];
+  if (argc == 5)
+    reason = argv[4];
+  p = open_producer(prog, cfg, &mock);
+  if (strata_producer_control(p, kind, tier, reason, on_delivered, &tally, err,
+                              sizeof(err))) {
+    fprintf(stderr, "strata: %s\n", err);
+    rc = STRATA_EXIT_USAGE;
+  }
+  return finish(p, mock, &tally, rc);
+}
+
+/* Polls /healthz until it reports "drained" or `wait_ms` passes. */
+static int wait_drained(const strata_config_t *cfg, int64_t wait_ms) {
+  strata_mono_us_t end = strata_mono_now_us() + wait_ms * 1000;
+  const char *last = "unknown";
+  char seen[32] = "";
+
+  for (;;) {
+    long status;
+    char *body;
+    json_t *j;
+    if (cli_admin_get(cfg, "drain", "/healthz", &status, &body))
+      return STRATA_EXIT_FAILURE;
+    j = json_loads(body, 0, NULL);
+    free(body);
+    last = j ? json_string_value(json_object_get(j, "status")) : NULL;
+    snprintf(seen, sizeof(seen), "%s", last ? last : "unknown");
+    json_decref(j);
+    if (!strcmp(seen, "drained")) {
+      printf("drained\n");
+      return STRATA_EXIT_OK;
+    }
+    if (strata_mono_now_us() >= end)
+      break;
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL); /* poll interval, not a wait for an event */
+  }
+  fprintf(stderr,
+          "strata: drain: not drained after %" PRId64 " ms (status \"%s\")\n",
+          wait_ms, seen);
+  return STRATA_EXIT_FAILURE;
+}
+
+int cli_cmd_drain(const strata_program_t *prog, strata_config_t *cfg, int argc,
+                  char **argv) {
+  delivery_tally_t tally = {0, 0};
+  strata_mock_t *mock = NULL;
+  strata_producer_t *p;
+  const char *reason = NULL;
+  int64_t wait_ms = -1;
+  char err[512];
+  int rc = STRATA_EXIT_OK;
+
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+      reason = argv[++i];
+    else if (!strcmp(argv[i], "--wait") && i + 1 < argc)
+      wait_ms = duration_arg(prog, "--wait", argv[++i]);
+    else
+      strata_program_usage_error(
+          prog, "usage: strata drain [--reason R] [--wait DURATION]");
+  }
+  p = open_producer(prog, cfg, &mock);
+  if (strata_producer_control(p, STRATA_CONTROL_DRAIN, NULL, reason,
+                              on_delivered, &tally, err, sizeof(err))) {
+    fprintf(stderr, "strata: %s\n", err);
+    rc = STRATA_EXIT_USAGE;
+  }
+  rc = finish(p, mock, &tally, rc);
+  if (rc == STRATA_EXIT_OK && wait_ms >= 0)
+    rc = wait_drained(cfg, wait_ms);
+  return rc;
 }

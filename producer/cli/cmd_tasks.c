@@ -38,18 +38,57 @@ static void rel(char *out, size_t size, int64_t t, int64_t now) {
     snprintf(out, size, "%.1fs ago", -d);
 }
 
+int cli_admin_get(const strata_config_t *cfg, const char *what,
+                  const char *path, long *status, char **body) {
+  const char *listen = strata_config_get_str(cfg, "admin.listen");
+  char url[512], err[CURL_ERROR_SIZE] = "";
+  buf_t b = {NULL, 0};
+  CURL *curl;
+  CURLcode cc;
+
+  *body = NULL;
+  *status = 0;
+  if (!*listen) {
+    fprintf(stderr,
+            "strata: %s: admin.listen is empty; set it to the scheduler's "
+            "admin address\n",
+            what);
+    return -1;
+  }
+  snprintf(url, sizeof(url), "http://%s%s%s",
+           listen[0] == ':' ? "127.0.0.1" : "", listen, path);
+  if (!(curl = curl_easy_init()))
+    return -1;
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+  cc = curl_easy_perform(curl);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+  curl_easy_cleanup(curl);
+  if (cc != CURLE_OK) {
+    fprintf(stderr,
+            "strata: %s: cannot reach the scheduler at %s (admin.listen): "
+            "%s\n",
+            what, listen, *err ? err : curl_easy_strerror(cc));
+    free(b.data);
+    return -1;
+  }
+  *body = b.data ? b.data : strdup("");
+  return 0;
+}
+
 int cli_cmd_tasks(const strata_program_t *prog, strata_config_t *cfg, int argc,
                   char **argv) {
   const char *listen = strata_config_get_str(cfg, "admin.listen");
   const char *tier = NULL, *state = NULL, *limit = "100";
   bool json_out = false;
-  char url[512], err[CURL_ERROR_SIZE] = "";
+  char url[512];
   buf_t body = {NULL, 0};
   long status = 0;
   json_t *doc, *tasks;
   json_error_t jerr;
-  CURL *curl;
-  CURLcode cc;
   int rc = STRATA_EXIT_FAILURE;
 
   for (int i = 1; i < argc; i++) {
@@ -70,31 +109,11 @@ int cli_cmd_tasks(const strata_program_t *prog, strata_config_t *cfg, int argc,
   if (!*listen)
     strata_program_usage_error(prog, "tasks: admin.listen is empty; set it "
                                      "to the scheduler's admin address");
-  if (listen[0] == ':')
-    snprintf(url, sizeof(url), "http://127.0.0.1%s/tasks?limit=%s%s%s%s%s",
-             listen, limit, tier ? "&tier=" : "", tier ? tier : "",
-             state ? "&state=" : "", state ? state : "");
-  else
-    snprintf(url, sizeof(url), "http://%s/tasks?limit=%s%s%s%s%s", listen,
-             limit, tier ? "&tier=" : "", tier ? tier : "",
-             state ? "&state=" : "", state ? state : "");
-  if (!(curl = curl_easy_init()))
-    return STRATA_EXIT_FAILURE;
-  curl_easy_setopt(curl, CURLOPT_URL, url);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-  cc = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  if (cc != CURLE_OK) {
-    fprintf(stderr,
-            "strata: tasks: cannot reach the scheduler at %s (admin.listen): "
-            "%s\n",
-            listen, *err ? err : curl_easy_strerror(cc));
+  snprintf(url, sizeof(url), "/tasks?limit=%s%s%s%s%s", limit,
+           tier ? "&tier=" : "", tier ? tier : "", state ? "&state=" : "",
+           state ? state : "");
+  if (cli_admin_get(cfg, "tasks", url, &status, &body.data))
     goto done;
-  }
   if (!(doc = json_loads(body.data ? body.data : "", 0, &jerr))) {
     fprintf(stderr, "strata: tasks: %s answered with non-JSON: %s\n", url,
             jerr.text);

@@ -15,6 +15,12 @@ static const cli_command_t commands[] = {
      cli_cmd_submit},
     {"cancel", "cancel ID [--reason R]", "ask the scheduler to cancel a task",
      cli_cmd_cancel},
+    {"tier", "tier pause|resume T|--all",
+     "hold a tier's tasks (never dispatched) or release them", cli_cmd_tier},
+    {"drain", "drain [--wait D]",
+     "pause every tier and let running tasks finish; --wait polls "
+     "admin.listen until drained",
+     cli_cmd_drain},
     {"read", "read TOPIC [--max N] [--follow]",
      "print a topic's records as JSON lines (tier:T, dispatch, events, ...)",
      cli_cmd_read},

@@ -27,6 +27,7 @@
  *    its dispatch and event records go to partition p explicitly.
  */
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 
 #include "sched_int.h"
 #include "sched_kafka.h"
+#include "strata/backoff.h"
 #include "strata/codec.h"
 #include "strata/core.h"
 #include "strata/kafka.h"
@@ -56,6 +58,9 @@ typedef struct {
   int32_t attempt;
   int64_t offset;
   strata_epoch_ms_t enqueued_ms;
+  int64_t heartbeat_ms;         /* Task.timeouts.heartbeat_ms; 0: none */
+  int pools[RUNNING_MAX_POOLS]; /* concurrency pools it demands */
+  int npools;
   bool in_use;
 } held_t;
 
@@ -73,7 +78,12 @@ enum { OUT_DISPATCH, OUT_EVENTS, OUT_DLQ, OUT__COUNT };
 /* What a committed transaction makes true: a ledger entry, and the metric
  * it counts toward (only once the transaction commits, so an aborted turn
  * counts nothing). */
-typedef enum { PEND_DECIDED, PEND_DISPATCHED, PEND_EXPIRED } pend_kind_t;
+typedef enum {
+  PEND_DECIDED,
+  PEND_DISPATCHED,
+  PEND_EXPIRED,
+  PEND_LOST /* an attempt presumed lost to its heartbeat timeout */
+} pend_kind_t;
 
 typedef struct {
   char *id;
@@ -134,6 +144,22 @@ typedef struct {
   int64_t window_ms;
   int batch;
   int fatal;
+
+  /* Running attempts (heartbeat timeouts, preemption). */
+  running_table_t *running;
+  strata_mono_us_t last_watch;
+  int64_t watch_us;
+  uint64_t rng; /* backoff jitter of scheduler-made retries */
+  bool preemption;
+  char *instance; /* scheduler.instance.id or the host name */
+
+  /* Operator state from the control topic: it outlives rebalances (the core
+   * is rebuilt; the bits are applied to each new core). */
+  uint32_t paused_tiers; /* bit per tier */
+  bool draining;
+  bool control_ready;    /* control history read: decisions may start */
+  int64_t control_until; /* control end offset at start-up */
+  uint64_t lost, preempts, late_results;
   uint64_t dispatched, dead_lettered, duplicates, undecodable, expired;
 } sched_t;
 
@@ -241,9 +267,9 @@ static void clear_outputs(sched_t *s) {
 }
 
 /* Writes an event about a task to the events partition `p`. */
-static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
-                       const char *routing_key, int32_t attempt, int tier,
-                       int32_t p, const char *error) {
+static void emit_event_r(sched_t *s, strata_event_kind_t kind, const char *id,
+                         const char *routing_key, int32_t attempt, int tier,
+                         int32_t p, const char *error, bool retryable) {
   /* The routing key is the idempotency key whenever it differs from the id. */
   const char *idem = strcmp(routing_key, id) ? routing_key : NULL;
   strata_event_t e;
@@ -260,7 +286,7 @@ static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
   e.tier = tier >= 0 ? s->tiers[tier] : borrow("unknown");
   e.time_ms = strata_epoch_now_ms();
   e.error = borrow(error);
-  e.retryable = false; /* retries are the worker's to announce */
+  e.retryable = retryable;
   e.worker_id = NULL;
   if (strata_event_encode(&e, &buf, &len, err, sizeof(err)))
     STRATA_ERROR(COMP, "encoding a %s event for %s: %s",
@@ -268,6 +294,35 @@ static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
   else
     out_add(s, s->out_topics[OUT_EVENTS], p, routing_key, buf, len);
   /* The struct borrowed every pointer: nothing to clear. */
+}
+
+/* An event about a decision of the scheduler: `retryable` stays false except
+ * when the scheduler itself wrote the next attempt (a lost attempt). */
+static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
+                       const char *routing_key, int32_t attempt, int tier,
+                       int32_t p, const char *error) {
+  emit_event_r(s, kind, id, routing_key, attempt, tier, p, error, false);
+}
+
+/* Writes a control record (PREEMPT) to the one control partition. */
+static void emit_control(sched_t *s, strata_control_kind_t kind,
+                         const char *task_id, const char *reason) {
+  strata_control_t c;
+  char by[300], err[256];
+  void *buf;
+  size_t len;
+
+  strata_control_init(&c);
+  c.kind = kind;
+  c.task_id = borrow(task_id);
+  c.reason = borrow(reason);
+  c.issued_ms = strata_epoch_now_ms();
+  snprintf(by, sizeof(by), "strata-scheduler %s", s->instance);
+  c.issued_by = by;
+  if (strata_control_encode(&c, &buf, &len, err, sizeof(err)))
+    STRATA_ERROR(COMP, "encoding a control record for %s: %s", task_id, err);
+  else
+    out_add(s, s->topic_control, 0, task_id, buf, len);
 }
 
 /* Writes a dead letter for a record. `task` may be NULL (undecodable). */
@@ -445,6 +500,9 @@ static strata_err_t core_create(sched_t *s, char *err, size_t size) {
     strata_config_foreach_prefix(s->cfg, "pool.", add_pool, &ctx);
     rc = ctx.rc;
   }
+  for (int i = 0; i < s->ntiers; i++)
+    if (s->paused_tiers & (1u << i))
+      strata_core_tier_pause(s->core, i, 1);
 done:
   for (int i = 0; i < nw; i++)
     free(weights[i]);
@@ -509,6 +567,7 @@ static void state_reset(sched_t *s) {
     fprintf(stderr, "strata-scheduler: %s\n", err);
     abort();
   }
+  running_clear(s->running);
 }
 
 /* ---- recovery ------------------------------------------------------------*/
@@ -826,6 +885,17 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     h->attempt = t.attempt;
     h->offset = m->offset;
     h->enqueued_ms = t.enqueued_ms;
+    h->heartbeat_ms = t.timeouts.has_heartbeat_ms ? t.timeouts.heartbeat_ms : 0;
+    h->npools = 0;
+    for (size_t i = 0; i < t.demands_count && h->npools < RUNNING_MAX_POOLS;
+         i++) {
+      strata_core_pool_info_t pi;
+      int id = strata_core_pool_id(s->core, t.demands[i].key);
+      if (id >= 0 && t.demands[i].value > 0 &&
+          strata_core_pool_info(s->core, id, now, &pi) == STRATA_OK &&
+          pi.kind == STRATA_CORE_POOL_CONCURRENCY)
+        h->pools[h->npools++] = id;
+    }
     spec_from_task(&t, tier, slot, &spec, demands);
     rc = strata_core_submit(s->core, &spec, now, err, sizeof(err));
     free(demands);
@@ -871,11 +941,25 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
   strata_task_clear(&t);
 }
 
+/* The attempt `attempt` of `id` ended (or moved on): stop watching it. */
+static void running_done(sched_t *s, const char *id, int32_t attempt) {
+  running_t *r = running_find(s->running, id);
+  if (r && r->attempt <= attempt)
+    running_del(s->running, r);
+}
+
+/* A CHECKPOINT event with an error ends an attempt that yielded (the worker
+ * wrote the requeue record with it); without one it is a progress report. */
+static bool is_yield(const strata_event_t *e) {
+  return e->kind == STRATA_EVENT_CHECKPOINT && e->error && e->worker_id;
+}
+
 static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
   strata_event_t e;
   strata_epoch_ms_t now = strata_epoch_now_ms();
   char err[256];
   int32_t p = m->partition;
+  bool terminal, fresh, late;
 
   if (p < s->nparts && m->offset + 1 > s->events_pos[p])
     s->events_pos[p] = m->offset + 1;
@@ -885,29 +969,45 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
                 s->topic_events, p, m->offset, err);
     return;
   }
-  if ((e.kind == STRATA_EVENT_SUCCEEDED || e.kind == STRATA_EVENT_FAILED ||
-       e.kind == STRATA_EVENT_TIMED_OUT ||
-       ((e.kind == STRATA_EVENT_CANCELLED ||
-         e.kind == STRATA_EVENT_DEAD_LETTERED) &&
-        e.worker_id)) &&
-      e.tier && p < s->nparts && m->offset >= s->events_counted[p]) {
+  /* What a worker reports as the end of an attempt. */
+  terminal = e.worker_id && (e.kind == STRATA_EVENT_SUCCEEDED ||
+                             e.kind == STRATA_EVENT_FAILED ||
+                             e.kind == STRATA_EVENT_TIMED_OUT ||
+                             e.kind == STRATA_EVENT_CANCELLED || is_yield(&e));
+  /* A recovery scan re-reads events: count each offset once. */
+  fresh = p < s->nparts && m->offset >= s->events_counted[p];
+  /* A result of an attempt this scheduler presumed lost (heartbeat timeout)
+   * and retried: recorded, but it completes nothing. */
+  late = e.worker_id && ledger_is_lost(s->ledger, e.task_id, e.attempt);
+  if ((terminal || (e.kind == STRATA_EVENT_DEAD_LETTERED && e.worker_id)) &&
+      e.tier && fresh) {
     char outcome[32];
     size_t i;
-    snprintf(outcome, sizeof(outcome), "%s", strata_event_kind_name(e.kind));
+    snprintf(outcome, sizeof(outcome), "%s",
+             is_yield(&e) ? "yielded" : strata_event_kind_name(e.kind));
     for (i = 0; outcome[i]; i++)
       outcome[i] =
           (char)(outcome[i] >= 'A' && outcome[i] <= 'Z' ? outcome[i] - 'A' + 'a'
                                                         : outcome[i]);
-    views_outcome(s->views, e.tier, outcome);
-    /* A recovery scan re-reads events: count each offset once. */
+    if (late && terminal) {
+      s->late_results++;
+      views_late_result(s->views, e.tier, outcome);
+      STRATA_INFO(COMP,
+                  "task %s attempt %d: late %s from %s after the attempt was "
+                  "presumed lost; recorded, not applied",
+                  e.task_id, e.attempt, outcome, e.worker_id);
+    } else {
+      views_outcome(s->views, e.tier, outcome);
+    }
     s->events_counted[p] = m->offset + 1;
+  }
+  if (late) {
+    strata_event_clear(&e);
+    return;
   }
   /* An outcome of an attempt older than one already dispatched (a retry
    * that overtook its FAILED event) must not touch the newer attempt. */
-  if ((e.kind == STRATA_EVENT_SUCCEEDED || e.kind == STRATA_EVENT_FAILED ||
-       e.kind == STRATA_EVENT_TIMED_OUT ||
-       (e.kind == STRATA_EVENT_CANCELLED && e.worker_id)) &&
-      ledger_attempt(s->ledger, e.task_id) > e.attempt) {
+  if (terminal && ledger_attempt(s->ledger, e.task_id) > e.attempt) {
     strata_event_clear(&e);
     return;
   }
@@ -919,10 +1019,29 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
     ledger_decided(s->ledger, e.task_id, e.attempt, e.time_ms);
     if (e.idempotency_key)
       ledger_claim_key(s->ledger, e.idempotency_key, e.task_id, e.time_ms);
-    if (e.kind == STRATA_EVENT_CANCELLED && e.worker_id)
+    if (e.kind == STRATA_EVENT_CANCELLED && e.worker_id) {
       strata_core_complete(s->core, e.task_id, STRATA_CORE_CANCELLED, NULL, 0,
                            now, err, sizeof(err));
+      running_done(s, e.task_id, e.attempt);
+    }
     break;
+  case STRATA_EVENT_STARTED:
+  case STRATA_EVENT_HEARTBEAT:
+  case STRATA_EVENT_CHECKPOINT: {
+    running_t *r = running_find(s->running, e.task_id);
+    if (is_yield(&e)) {
+      /* The attempt checkpointed and yielded; its requeue record (attempt
+       * + 1) was committed with this event and brings the task back. */
+      strata_core_complete(s->core, e.task_id, STRATA_CORE_FAILED_RETRY, NULL,
+                           0, now, err, sizeof(err));
+      running_done(s, e.task_id, e.attempt);
+    } else if (r && r->attempt == e.attempt) {
+      if (e.kind == STRATA_EVENT_STARTED && !r->started_ms)
+        r->started_ms = now;
+      running_seen(r, e.worker_id, now);
+    }
+    break;
+  }
   case STRATA_EVENT_SUCCEEDED: {
     strata_core_usage_t usage[64];
     size_t n = e.usage_count < 64 ? e.usage_count : 64;
@@ -931,15 +1050,20 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
     if (strata_core_complete(s->core, e.task_id, STRATA_CORE_SUCCEEDED, usage,
                              n, now, err, sizeof(err)))
       strata_core_mark_succeeded(s->core, e.task_id, now);
+    running_done(s, e.task_id, e.attempt);
     break;
   }
   case STRATA_EVENT_FAILED:
   case STRATA_EVENT_TIMED_OUT:
     if (!e.worker_id) {
-      /* The scheduler's own schedule-to-start timeout: a decision. */
-      ledger_decided(s->ledger, e.task_id, e.attempt, e.time_ms);
+      /* The scheduler's own timeouts: schedule-to-start (the attempt never
+       * ran) or heartbeat (the attempt is presumed lost; the next one was
+       * written with this event). Either way, results that still arrive for
+       * this attempt are late. */
+      ledger_lost(s->ledger, e.task_id, e.attempt, e.time_ms);
       break;
     }
+    running_done(s, e.task_id, e.attempt);
     /* The worker sets `retryable` only when it also wrote the next attempt
      * (to the delay ladder): dependents keep waiting for it. Otherwise the
      * attempt was final and tasks waiting on it fail too. */
@@ -957,6 +1081,42 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
   strata_event_clear(&e);
 }
 
+/* Applies the paused-tier bits to the core and the views. */
+static void apply_pauses(sched_t *s) {
+  for (int i = 0; i < s->ntiers; i++)
+    strata_core_tier_pause(s->core, i, (s->paused_tiers >> i) & 1u);
+  views_control(s->views, s->paused_tiers, s->draining);
+}
+
+/* PAUSE_TIER / RESUME_TIER: `tier` names one tier or "*" (every tier). */
+static void control_tier(sched_t *s, const strata_control_t *c) {
+  bool pause = c->kind == STRATA_CONTROL_PAUSE_TIER;
+  uint32_t bits;
+  int t;
+
+  if (!strcmp(c->tier, "*")) {
+    bits = s->ntiers >= 32 ? UINT32_MAX : (1u << s->ntiers) - 1;
+  } else if ((t = tier_index(s, c->tier)) >= 0) {
+    bits = 1u << t;
+  } else {
+    STRATA_WARN(COMP,
+                "control: %s for tier \"%s\" ignored: not a configured tier",
+                strata_control_kind_name(c->kind), c->tier);
+    return;
+  }
+  if (pause) {
+    s->paused_tiers |= bits;
+  } else {
+    s->paused_tiers &= ~bits;
+    s->draining = false; /* a resumed tier ends a drain */
+  }
+  STRATA_INFO(COMP, "tier %s %s (control record by %s%s%s)", c->tier,
+              pause ? "paused" : "resumed",
+              c->issued_by ? c->issued_by : "unknown", c->reason ? ": " : "",
+              c->reason ? c->reason : "");
+  apply_pauses(s);
+}
+
 static void handle_control(sched_t *s, const rd_kafka_message_t *m) {
   strata_control_t c;
   strata_core_task_info_t info;
@@ -971,7 +1131,10 @@ static void handle_control(sched_t *s, const rd_kafka_message_t *m) {
                 s->topic_control, m->offset, err);
     return;
   }
-  if (c.kind == STRATA_CONTROL_CANCEL && c.task_id) {
+  switch (c.kind) {
+  case STRATA_CONTROL_CANCEL:
+    if (!c.task_id)
+      break;
     if (strata_core_lookup(s->core, c.task_id, &info) == STRATA_OK &&
         info.state != STRATA_CORE_STATE_RUNNING &&
         strata_core_cancel(s->core, c.task_id, now) == STRATA_OK) {
@@ -981,11 +1144,219 @@ static void handle_control(sched_t *s, const rd_kafka_message_t *m) {
       pend_decision(s, c.task_id, h->attempt);
       held_finish(s, info.cookie);
     } else {
-      /* Not held here (yet): remember, so a later arrival never runs. */
-      ledger_decided(s->ledger, c.task_id, INT32_MAX, now);
+      /* Not held here (yet): remember, so a later arrival never runs. The
+       * whole control history is read at start-up; the ledger forgets a
+       * cancel one idempotency window after it was issued. */
+      ledger_decided(s->ledger, c.task_id, INT32_MAX,
+                     c.issued_ms > 0 && c.issued_ms < now ? c.issued_ms : now);
     }
+    break;
+  case STRATA_CONTROL_PAUSE_TIER:
+  case STRATA_CONTROL_RESUME_TIER:
+    if (c.tier)
+      control_tier(s, &c);
+    break;
+  case STRATA_CONTROL_DRAIN:
+    s->paused_tiers = s->ntiers >= 32 ? UINT32_MAX : (1u << s->ntiers) - 1;
+    s->draining = true;
+    STRATA_INFO(COMP,
+                "draining (control record by %s): every tier paused; "
+                "running tasks finish",
+                c.issued_by ? c.issued_by : "unknown");
+    apply_pauses(s);
+    break;
+  case STRATA_CONTROL_PREEMPT:
+    break; /* for the workers (this scheduler may have written it) */
   }
   strata_control_clear(&c);
+}
+
+/* ---- running attempts: heartbeat timeouts and preemption -----------------*/
+
+/* The strata.attempt.<a> history header of a lost attempt, as the worker
+ * writes it for its own failures (see docs/ARCHITECTURE.md). */
+static char *lost_history(const running_t *r, strata_epoch_ms_t now,
+                          const char *error) {
+  json_t *j = json_pack("{s:s, s:I, s:I, s:s}", "outcome", "TIMED_OUT",
+                        "started_ms", (json_int_t)r->started_ms, "ended_ms",
+                        (json_int_t)now, "error", error);
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  return text;
+}
+
+/*
+ * The heartbeat timeout of a running attempt passed: presume it lost. In the
+ * turn's transaction: a TIMED_OUT event (no worker_id: the scheduler's
+ * decision) and either the next attempt (the task's retry policy, written to
+ * its tier topic; the ladder takes it from there) or, when attempts are
+ * exhausted, a dead letter. The pools it held are released now. A result
+ * that the lost attempt still reports later is recorded and ignored
+ * (handle_event, ledger_lost).
+ */
+static void lost_attempt(sched_t *s, running_t *r, strata_epoch_ms_t now) {
+  strata_task_t t;
+  char err[256], why[512];
+  strata_err_t rc;
+  bool retry;
+
+  strata_task_init(&t);
+  if ((rc = strata_task_decode(r->value, r->len, &t, err, sizeof(err)))) {
+    /* Decoded when it was read; cannot fail short of memory. */
+    STRATA_ERROR(COMP, "task %s: re-decoding for a retry: %s", r->id, err);
+    running_del(s->running, r);
+    return;
+  }
+  snprintf(why, sizeof(why),
+           "heartbeat_ms %" PRId64 " exceeded: no heartbeat for %" PRId64
+           " ms from %s; attempt %" PRId32 " presumed lost",
+           r->heartbeat_ms, now - r->last_seen_ms,
+           r->worker ? r->worker : "its worker", r->attempt);
+  retry = t.attempt < t.retry.max_attempts;
+  STRATA_WARN(COMP, "task %s: %s; %s", r->id, why,
+              retry ? "retrying" : "attempts exhausted, dead-lettered");
+  if (retry) {
+    int64_t backoff =
+        strata_retry_backoff_ms(&t.retry, t.attempt, strata_prng_next(&s->rng));
+    char hkey[64], *hist = lost_history(r, now, why);
+    void *buf = NULL;
+    size_t len = 0;
+    snprintf(hkey, sizeof(hkey), "strata.attempt.%" PRId32, t.attempt);
+    t.attempt++;
+    t.has_not_before_ms = true;
+    t.not_before_ms = now + backoff;
+    t.enqueued_ms = now;
+    if (!hist || strata_task_add_header(&t, hkey, hist) ||
+        strata_task_encode(&t, &buf, &len, err, sizeof(err))) {
+      /* Out of memory: leave the attempt watched; the next check retries. */
+      STRATA_ERROR(COMP, "task %s: building the retry record failed", r->id);
+      free(hist);
+      strata_task_clear(&t);
+      return;
+    }
+    free(hist);
+    out_add(s, s->topic_tasks[r->tier], r->partition, r->key, buf, len);
+    emit_event_r(s, STRATA_EVENT_TIMED_OUT, r->id, r->key, r->attempt, r->tier,
+                 r->partition, why, true);
+    strata_core_complete(s->core, r->id, STRATA_CORE_FAILED_RETRY, NULL, 0, now,
+                         err, sizeof(err));
+  } else {
+    char detail[600];
+    emit_event(s, STRATA_EVENT_TIMED_OUT, r->id, r->key, r->attempt, r->tier,
+               r->partition, why);
+    emit_dlq(s, STRATA_DLQ_EXHAUSTED, why, &t, r->value, r->len,
+             s->topic_tasks[r->input], r->partition, r->offset);
+    snprintf(detail, sizeof(detail), "EXHAUSTED: %s", why);
+    emit_event(s, STRATA_EVENT_DEAD_LETTERED, r->id, r->key, r->attempt,
+               r->tier, r->partition, detail);
+    if (strata_core_complete(s->core, r->id, STRATA_CORE_FAILED, NULL, 0, now,
+                             err, sizeof(err)))
+      strata_core_mark_failed(s->core, r->id, now, why);
+  }
+  pend_decision(s, r->id, r->attempt)->kind = PEND_LOST;
+  s->lost++;
+  views_heartbeat_lost(s->views, r->tier);
+  strata_task_clear(&t);
+  running_del(s->running, r);
+}
+
+typedef struct {
+  sched_t *s;
+  strata_epoch_ms_t now;
+  int pool;         /* preemption: the pool a higher tier waits on */
+  int tier;         /* ... and that tier */
+  bool outstanding; /* a PREEMPT for this pool is still unanswered */
+  running_t *victim;
+} watch_ctx_t;
+
+static void check_heartbeat(running_t *r, void *opaque) {
+  watch_ctx_t *w = opaque;
+  if (r->heartbeat_ms > 0 && r->started_ms > 0 &&
+      w->now - r->last_seen_ms > r->heartbeat_ms)
+    lost_attempt(w->s, r, w->now);
+}
+
+static bool holds_pool(const running_t *r, int pool) {
+  for (int i = 0; i < r->npools; i++)
+    if (r->pools[i] == pool)
+      return true;
+  return false;
+}
+
+/* The victim: a started attempt of a lower tier holding the pool; the
+ * lowest tier first, then the most recently started (least work lost). */
+static void pick_victim(running_t *r, void *opaque) {
+  watch_ctx_t *w = opaque;
+  if (!holds_pool(r, w->pool))
+    return;
+  if (r->preempted) {
+    w->outstanding = true;
+    return;
+  }
+  if (r->tier <= w->tier || !r->started_ms)
+    return;
+  if (!w->victim || r->tier > w->victim->tier ||
+      (r->tier == w->victim->tier && r->started_ms > w->victim->started_ms))
+    w->victim = r;
+}
+
+/*
+ * Once per scheduler.watch.interval: heartbeat timeouts of running attempts,
+ * then preemption: for each tier (most urgent first) whose most urgent ready
+ * task waits for a concurrency pool, ask one running attempt of a lower tier
+ * that holds the pool to yield (a PREEMPT control record, written in this
+ * turn's transaction). One request per pool at a time: the next is sent once
+ * the asked attempt has ended (yielded, or finished anyway).
+ */
+static void watch_running(sched_t *s, strata_epoch_ms_t now) {
+  watch_ctx_t w = {s, now, -1, -1, false, NULL};
+  strata_core_stats_t st;
+  uint64_t asked = 0; /* pools preempted for in this pass */
+
+  running_each(s->running, check_heartbeat, &w);
+  if (!s->preemption || running_count(s->running) == 0)
+    return;
+  strata_core_stats(s->core, now, &st);
+  for (int ti = 0; ti < s->ntiers && (size_t)ti < st.ntiers; ti++) {
+    const strata_core_tier_stats_t *ts = &st.tiers[ti];
+    char reason[256];
+    strata_core_pool_info_t pi;
+    if (!ts->head_blocked || ts->paused || ts->blocked_pool < 0 ||
+        ts->blocked_until != STRATA_CORE_NEVER ||
+        ts->depth[STRATA_CORE_STATE_READY] == 0 ||
+        (asked & (1ull << ts->blocked_pool)))
+      continue;
+    w.pool = ts->blocked_pool;
+    w.tier = ti;
+    w.outstanding = false;
+    w.victim = NULL;
+    running_each(s->running, pick_victim, &w);
+    if (w.outstanding || !w.victim)
+      continue;
+    if (strata_core_pool_info(s->core, w.pool, now, &pi) != STRATA_OK)
+      continue;
+    snprintf(reason, sizeof(reason),
+             "tier %s waits for pool %s held by this %s task", s->tiers[ti],
+             pi.name, s->tiers[w.victim->tier]);
+    STRATA_INFO(COMP, "asking task %s attempt %d to yield: %s", w.victim->id,
+                w.victim->attempt, reason);
+    emit_control(s, STRATA_CONTROL_PREEMPT, w.victim->id, reason);
+    w.victim->preempted = true;
+    asked |= 1ull << w.pool;
+    s->preempts++;
+    views_preempted(s->views, w.victim->tier);
+  }
+}
+
+/* The aux consumer has read control up to `next`: once that is the end the
+ * control partition had at start-up, decisions may begin. */
+static void control_caught_up(sched_t *s, int64_t next) {
+  if (!s->control_ready && next >= s->control_until) {
+    s->control_ready = true;
+    STRATA_INFO(COMP, "control history read (%" PRId64 " records)%s",
+                s->control_until,
+                s->paused_tiers ? "; some tiers are paused" : "");
+  }
 }
 
 /* ---- decisions -----------------------------------------------------------*/
@@ -993,6 +1364,26 @@ static void handle_control(sched_t *s, const rd_kafka_message_t *m) {
 static void dispatch_one(sched_t *s, const strata_core_dispatch_t *d) {
   held_t *h = &s->held[d->cookie];
   void *value = h->value;
+  void *copy = NULL;
+  running_t *r;
+
+  /* Watch the attempt while it runs; keep the record only when a lost
+   * heartbeat would make the scheduler write the next attempt. */
+  if (h->heartbeat_ms > 0 && (copy = malloc(h->len)))
+    memcpy(copy, value, h->len);
+  if ((r = running_add(s->running, d->id, h->key, h->attempt, copy,
+                       copy ? h->len : 0))) {
+    r->tier = h->tier;
+    r->input = h->input;
+    r->partition = h->partition;
+    r->offset = h->offset;
+    r->npools = h->npools;
+    memcpy(r->pools, h->pools, sizeof(r->pools));
+    r->dispatched_ms = strata_epoch_now_ms();
+    r->heartbeat_ms = copy ? h->heartbeat_ms : 0;
+  } else {
+    free(copy);
+  }
 
   h->value = NULL; /* the dispatch record takes the bytes */
   out_add(s, s->out_topics[OUT_DISPATCH], h->partition, h->key, value, h->len);
@@ -1146,6 +1537,8 @@ static int commit_turn(sched_t *s) {
       } else if (pd->kind == PEND_EXPIRED) {
         s->expired++;
         views_expired(s->views, pd->tier);
+      } else if (pd->kind == PEND_LOST) {
+        ledger_lost(s->ledger, pd->id, pd->attempt, done);
       }
     }
     for (int r = 0; r <= STRATA_DLQ_CANCELLED; r++) {
@@ -1284,9 +1677,16 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
   s->events_pos = calloc((size_t)s->nparts, sizeof(int64_t));
   s->events_counted = calloc((size_t)s->nparts, sizeof(int64_t));
   s->ledger = ledger_new();
+  s->running = running_new();
   if (!s->trackers || !s->dq || !s->dhead || !s->assigned || !s->recovering ||
-      !s->recover_until || !s->events_pos || !s->events_counted || !s->ledger)
+      !s->recover_until || !s->events_pos || !s->events_counted || !s->ledger ||
+      !s->running)
     return STRATA_ERR_NOMEM;
+  s->instance = strdup(instance);
+  s->preemption = strata_config_get_bool(s->cfg, "scheduler.preemption");
+  s->watch_us =
+      strata_config_get_int(s->cfg, "scheduler.watch.interval") * 1000;
+  strata_prng_seed(&s->rng);
   for (int i = 0; i < s->ninputs * s->nparts; i++)
     tracker_init(&s->trackers[i]);
   if (core_create(s, err, size))
@@ -1313,23 +1713,27 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
     rd_kafka_error_destroy(error);
     return STRATA_ERR_KAFKA;
   }
-  /* Events of every partition (dependencies cross partitions) and the one
-   * control partition, from the end: history is read on assignment. */
+  /* Events of every partition (dependencies cross partitions), from the
+   * end: their history is read on assignment. The one control partition
+   * from its start: paused tiers and a drain hold until undone, whatever
+   * their age, so the whole (small) command history is replayed, and no
+   * decision is made before it is (control_ready). */
   l = rd_kafka_topic_partition_list_new(s->nparts + 1);
   for (int p = 0; p < s->nparts; p++)
     rd_kafka_topic_partition_list_add(l, s->topic_events, p)->offset =
         RD_KAFKA_OFFSET_END;
   {
-    int64_t w = -1;
-    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(c, s->topic_control, 0)->offset =
-        strata_epoch_now_ms() - s->window_ms;
-    if (rd_kafka_offsets_for_times(s->aux, c, 10000) == 0 &&
-        c->elems[0].err == 0)
-      w = c->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(c);
+    int64_t lo, hi;
+    rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(
+        s->aux, s->topic_control, 0, &lo, &hi, 10000);
+    if (kerr)
+      return strata_errf(STRATA_ERR_KAFKA, err, size,
+                         "reading the end of %s: %s", s->topic_control,
+                         rd_kafka_err2str(kerr));
+    s->control_until = hi;
+    s->control_ready = hi <= lo;
     rd_kafka_topic_partition_list_add(l, s->topic_control, 0)->offset =
-        w >= 0 ? w : RD_KAFKA_OFFSET_END;
+        RD_KAFKA_OFFSET_BEGINNING;
   }
   rd_kafka_assign(s->aux, l);
   rd_kafka_topic_partition_list_destroy(l);
@@ -1390,6 +1794,8 @@ static void sched_teardown(sched_t *s) {
   free(s->out);
   free(s->pend);
   ledger_destroy(s->ledger);
+  running_destroy(s->running);
+  free(s->instance);
   strata_core_destroy(s->core);
   strata_layout_clear(&s->layout);
   for (int i = 0; i < s->ntiers; i++)
@@ -1544,6 +1950,8 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         const char *t = rd_kafka_topic_name(m->rkt);
         int32_t p = m->partition;
+        if (!strcmp(t, s.topic_control))
+          control_caught_up(&s, m->offset);
         if (!strcmp(t, s.topic_events) && p < s.nparts) {
           if (m->offset > s.events_pos[p])
             s.events_pos[p] = m->offset;
@@ -1554,6 +1962,7 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
         STRATA_WARN(COMP, "events/control: %s", rd_kafka_message_errstr(m));
       } else if (!strcmp(rd_kafka_topic_name(m->rkt), s.topic_control)) {
         handle_control(&s, m);
+        control_caught_up(&s, m->offset + 1);
       } else {
         handle_event(&s, m);
         if (s.recovering[m->partition] &&
@@ -1585,18 +1994,26 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
     delay_wake = STRATA_CORE_NEVER;
     work += delay_turn(&s, now, &delay_wake);
 
-    /* Decisions. */
+    /* Decisions, once the control history is known (a cancel or a pause
+     * in it must not be overtaken). */
     now = strata_epoch_now_ms();
-    while ((nouts = strata_core_poll_outcomes(s.core, now, outs, 64)) > 0) {
+    while (s.control_ready &&
+           (nouts = strata_core_poll_outcomes(s.core, now, outs, 64)) > 0) {
       for (size_t i = 0; i < nouts; i++)
         outcome_one(&s, &outs[i]);
       work++;
     }
-    while (n < s.batch && strata_core_next(s.core, now, &d)) {
+    while (s.control_ready && n < s.batch &&
+           strata_core_next(s.core, now, &d)) {
       dispatch_one(&s, &d);
       n++;
     }
     work += n;
+    if (strata_mono_now_us() - s.last_watch >= s.watch_us) {
+      watch_running(&s, now);
+      views_running(s.views, running_count(s.running));
+      s.last_watch = strata_mono_now_us();
+    }
 
     r = commit_turn(&s);
     if (r == -2) {

@@ -14,6 +14,7 @@ typedef struct {
   UT_hash_handle hh;
   strata_epoch_ms_t at;
   int32_t attempt; /* decided: highest attempt decided */
+  int32_t lost;    /* decided: attempts up to this one presumed lost */
   char *owner;     /* keys: the task id holding the key (owned) */
   char key[];
 } entry_t;
@@ -79,6 +80,24 @@ int32_t ledger_attempt(const ledger_t *l, const char *id) {
   entry_t *e;
   HASH_FIND_STR(l->decided, id, e);
   return e ? e->attempt : 0;
+}
+
+strata_err_t ledger_lost(ledger_t *l, const char *id, int32_t attempt,
+                         strata_epoch_ms_t at) {
+  entry_t *e;
+  strata_err_t rc = ledger_decided(l, id, attempt, at);
+  if (rc)
+    return rc;
+  HASH_FIND_STR(l->decided, id, e);
+  if (e && attempt > e->lost)
+    e->lost = attempt;
+  return STRATA_OK;
+}
+
+bool ledger_is_lost(const ledger_t *l, const char *id, int32_t attempt) {
+  entry_t *e;
+  HASH_FIND_STR(l->decided, id, e);
+  return e && attempt <= e->lost;
 }
 
 bool ledger_claim_key(ledger_t *l, const char *key, const char *id,

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <uthash.h>
+
 #include "strata/config.h"
 #include "strata/err.h"
 #include "strata/time.h"
@@ -68,6 +70,13 @@ strata_err_t ledger_decided(ledger_t *l, const char *id, int32_t attempt,
 bool ledger_is_decided(const ledger_t *l, const char *id, int32_t attempt);
 /* Highest attempt of `id` decided so far, 0 when none. */
 int32_t ledger_attempt(const ledger_t *l, const char *id);
+/* Records that attempts of `id` up to `attempt` were presumed lost (their
+ * heartbeat timed out and the scheduler retried the task): their late
+ * results are recorded but change nothing. */
+strata_err_t ledger_lost(ledger_t *l, const char *id, int32_t attempt,
+                         strata_epoch_ms_t at);
+/* True when `attempt` of `id` was presumed lost. */
+bool ledger_is_lost(const ledger_t *l, const char *id, int32_t attempt);
 /* Claims idempotency key `key` for task `id`. Returns true when the key is
  * free or already claimed by the same id, false when another task holds it
  * (a duplicate submission). */
@@ -76,6 +85,54 @@ bool ledger_claim_key(ledger_t *l, const char *key, const char *id,
 /* Forgets entries older than `before`. */
 void ledger_prune(ledger_t *l, strata_epoch_ms_t before);
 uint64_t ledger_size(const ledger_t *l);
+
+/* ---- Running attempts (running.c) -----------------------------------------
+ *
+ * The attempts this instance dispatched and has not seen finish: what the
+ * heartbeat timeout and preemption look at. One entry per task id (the
+ * current attempt). Lost on a restart: see docs/ARCHITECTURE.md.
+ */
+#define RUNNING_MAX_POOLS 8
+
+typedef struct running_s running_t;
+struct running_s {
+  UT_hash_handle hh;
+  char *id;  /* task id (owned) */
+  char *key; /* routing key (owned) */
+  int32_t attempt;
+  int tier;
+  int input; /* input topic the task record came from */
+  int32_t partition;
+  int64_t offset;               /* of the task record on `input` */
+  int pools[RUNNING_MAX_POOLS]; /* concurrency pools the task holds */
+  int npools;
+  strata_epoch_ms_t dispatched_ms;
+  strata_epoch_ms_t started_ms;   /* 0 until STARTED is seen */
+  strata_epoch_ms_t last_seen_ms; /* last STARTED/HEARTBEAT/CHECKPOINT */
+  int64_t heartbeat_ms;           /* Task.timeouts.heartbeat_ms; 0: none */
+  void *value; /* the task record, kept while heartbeat_ms > 0 (owned) */
+  size_t len;
+  char *worker;   /* worker id of the last event (owned) */
+  bool preempted; /* a PREEMPT was written for this attempt */
+};
+
+typedef struct running_table_s running_table_t;
+
+running_table_t *running_new(void);
+void running_destroy(running_table_t *t);
+/* Adds an entry (replacing one of the same id); takes `value` (may be
+ * NULL). NULL on OOM. */
+running_t *running_add(running_table_t *t, const char *id, const char *key,
+                       int32_t attempt, void *value, size_t len);
+running_t *running_find(running_table_t *t, const char *id);
+void running_del(running_table_t *t, running_t *r);
+void running_clear(running_table_t *t);
+size_t running_count(const running_table_t *t);
+/* Calls cb for every entry; cb may delete the entry it is given. */
+void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),
+                  void *opaque);
+/* Records a worker id on `r`. */
+void running_seen(running_t *r, const char *worker, strata_epoch_ms_t now);
 
 /* ---- Views (views.c): metrics and admin endpoints ------------------------*/
 #include "strata/core.h"
@@ -102,6 +159,13 @@ void views_outcome(views_t *v, const char *tier, const char *outcome);
 void views_undecodable(views_t *v);
 void views_lag(views_t *v, int tier, int64_t lag);
 void views_partitions(views_t *v, int assigned, int recovering);
+/* Operator state: paused tiers (bit per tier) and whether draining. */
+void views_control(views_t *v, uint32_t paused, bool draining);
+/* Attempts dispatched and not yet finished. */
+void views_running(views_t *v, size_t running);
+void views_late_result(views_t *v, const char *tier, const char *outcome);
+void views_heartbeat_lost(views_t *v, int tier);
+void views_preempted(views_t *v, int tier);
 
 /* ---- Daemon --------------------------------------------------------------*/
 

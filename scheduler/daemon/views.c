@@ -46,7 +46,11 @@ struct views_s {
   strata_metrics_child_t *lateness;
   strata_metrics_family_t *pool_avail, *pool_in_use, *dlq, *outcomes;
   strata_metrics_child_t *duplicates, *undecodable, *held, *full, *partitions,
-      *recovering;
+      *recovering, *draining, *running;
+  strata_metrics_child_t *paused[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *lost[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *preempted[STRATA_CORE_MAX_TIERS];
+  strata_metrics_family_t *late;
   double miss_count[STRATA_CORE_MAX_TIERS], decided[STRATA_CORE_MAX_TIERS];
 
   /* Mailbox for /tasks requests, guarded by mu. */
@@ -60,6 +64,9 @@ struct views_s {
   int resp_status;
   char *resp_body;
   int assigned, recovering_n;
+  uint32_t paused_bits; /* for /healthz */
+  bool is_draining;
+  size_t running_n;
 };
 
 static strata_metrics_child_t *child1(strata_metrics_family_t *f,
@@ -77,7 +84,7 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
   const char *const tier_state[] = {"tier", "state"};
   views_t *v = calloc(1, sizeof(*v));
   strata_metrics_family_t *f_disp, *f_miss, *f_ratio, *f_depth, *f_starv,
-      *f_head, *f_lag, *f_lat, *f_unb;
+      *f_head, *f_lag, *f_lat, *f_unb, *f_paused, *f_lost, *f_pre;
 
   if (!v)
     return NULL;
@@ -122,6 +129,19 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
   FAM(v->dlq, counter, "strata_dead_letters_total",
       "Records written to the dead-letter topic, by reason.", 1,
       (const char *[]){"reason"})
+  FAM(f_paused, gauge, "strata_tier_paused",
+      "1 while the tier is paused (strata tier pause, strata drain).", 1,
+      tier_l)
+  FAM(f_lost, counter, "strata_heartbeat_timeouts_total",
+      "Running attempts presumed lost because their heartbeat timeout "
+      "passed (retried or dead-lettered by the scheduler).",
+      1, tier_l)
+  FAM(f_pre, counter, "strata_preemptions_total",
+      "Running attempts asked to yield to a higher tier (PREEMPT).", 1, tier_l)
+  FAM(v->late, counter, "strata_late_results_total",
+      "Results reported for attempts already presumed lost; recorded, not "
+      "applied.",
+      2, tier_kind)
 #undef FAM
   if (!(f_lat = strata_metrics_histogram(
             v->reg, "strata_dispatch_latency_seconds",
@@ -155,6 +175,9 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
     v->lag[t] = child1(f_lag, tiers[t]);
     v->latency[t] = child1(f_lat, tiers[t]);
     v->unblock[t] = child1(f_unb, tiers[t]);
+    v->paused[t] = child1(f_paused, tiers[t]);
+    v->lost[t] = child1(f_lost, tiers[t]);
+    v->preempted[t] = child1(f_pre, tiers[t]);
   }
   {
     strata_metrics_family_t *f;
@@ -175,6 +198,10 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
            "Partitions (per tier) owned by this instance.")
     SCALAR(v->recovering, gauge, "strata_recovering_partitions",
            "Owned partitions still re-reading events before consuming.")
+    SCALAR(v->draining, gauge, "strata_draining",
+           "1 after a drain command, until a tier is resumed.")
+    SCALAR(v->running, gauge, "strata_running_attempts",
+           "Attempts this instance dispatched that have not finished.")
 #undef SCALAR
   }
   if (!(v->admin = strata_admin_new(listen, err, size)))
@@ -255,6 +282,35 @@ void views_partitions(views_t *v, int assigned, int recovering) {
   v->assigned = assigned;
   v->recovering_n = recovering;
   pthread_mutex_unlock(&v->mu);
+}
+
+void views_control(views_t *v, uint32_t paused, bool draining) {
+  for (int t = 0; t < v->ntiers; t++)
+    strata_metrics_gauge_set(v->paused[t], (paused >> t) & 1u);
+  strata_metrics_gauge_set(v->draining, draining ? 1 : 0);
+  pthread_mutex_lock(&v->mu);
+  v->paused_bits = paused;
+  v->is_draining = draining;
+  pthread_mutex_unlock(&v->mu);
+}
+
+void views_running(views_t *v, size_t running) {
+  strata_metrics_gauge_set(v->running, (double)running);
+  pthread_mutex_lock(&v->mu);
+  v->running_n = running;
+  pthread_mutex_unlock(&v->mu);
+}
+
+void views_late_result(views_t *v, const char *tier, const char *outcome) {
+  strata_metrics_counter_add(strata_metrics_child(v->late, tier, outcome), 1);
+}
+
+void views_heartbeat_lost(views_t *v, int tier) {
+  strata_metrics_counter_add(v->lost[tier], 1);
+}
+
+void views_preempted(views_t *v, int tier) {
+  strata_metrics_counter_add(v->preempted[tier], 1);
 }
 
 /* ---- per-turn work on the daemon thread ----------------------------------*/
@@ -449,8 +505,19 @@ static void on_healthz(const strata_admin_request_t *req,
   char *text;
   (void)req;
   pthread_mutex_lock(&v->mu);
-  j = json_pack("{s:s, s:i, s:i}", "status", "ok", "assigned_partitions",
-                v->assigned, "recovering_partitions", v->recovering_n);
+  /* "draining" until the attempts dispatched before the drain finished,
+   * then "drained": safe to stop for maintenance. */
+  j = json_pack("{s:s, s:i, s:i, s:I, s:[]}", "status",
+                !v->is_draining    ? "ok"
+                : v->running_n > 0 ? "draining"
+                                   : "drained",
+                "assigned_partitions", v->assigned, "recovering_partitions",
+                v->recovering_n, "running", (json_int_t)v->running_n,
+                "paused_tiers");
+  for (int t = 0; j && t < v->ntiers; t++)
+    if ((v->paused_bits >> t) & 1u)
+      json_array_append_new(json_object_get(j, "paused_tiers"),
+                            json_string(v->tiers[t]));
   pthread_mutex_unlock(&v->mu);
   text = json_dumps(j, JSON_COMPACT);
   strata_admin_respond(resp, 200, "application/json", text);

@@ -1,0 +1,94 @@
+/*
+ * Running attempts: a uthash table keyed by task id. Small (bounded by what
+ * the workers run at once); walked once per heartbeat and preemption check.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched_int.h"
+
+struct running_table_s {
+  running_t *head;
+};
+
+running_table_t *running_new(void) {
+  return calloc(1, sizeof(running_table_t));
+}
+
+static void entry_free(running_t *r) {
+  free(r->id);
+  free(r->key);
+  free(r->value);
+  free(r->worker);
+  free(r);
+}
+
+void running_clear(running_table_t *t) {
+  running_t *r, *tmp;
+  if (!t)
+    return;
+  HASH_ITER(hh, t->head, r, tmp) {
+    HASH_DEL(t->head, r);
+    entry_free(r);
+  }
+}
+
+void running_destroy(running_table_t *t) {
+  running_clear(t);
+  free(t);
+}
+
+running_t *running_find(running_table_t *t, const char *id) {
+  running_t *r;
+  HASH_FIND_STR(t->head, id, r);
+  return r;
+}
+
+void running_del(running_table_t *t, running_t *r) {
+  HASH_DEL(t->head, r);
+  entry_free(r);
+}
+
+running_t *running_add(running_table_t *t, const char *id, const char *key,
+                       int32_t attempt, void *value, size_t len) {
+  running_t *r = running_find(t, id);
+
+  if (r)
+    running_del(t, r);
+  if (!(r = calloc(1, sizeof(*r))) || !(r->id = strdup(id)) ||
+      !(r->key = strdup(key))) {
+    if (r)
+      free(r->id);
+    free(r);
+    return NULL;
+  }
+  r->attempt = attempt;
+  r->value = value;
+  r->len = len;
+  HASH_ADD_KEYPTR(hh, t->head, r->id, strlen(r->id), r);
+  return r;
+}
+
+size_t running_count(const running_table_t *t) {
+  return HASH_COUNT(t->head);
+}
+
+void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),
+                  void *opaque) {
+  running_t *r, *tmp;
+  HASH_ITER(hh, t->head, r, tmp) {
+    cb(r, opaque);
+  }
+}
+
+void running_seen(running_t *r, const char *worker, strata_epoch_ms_t now) {
+  if (now > r->last_seen_ms)
+    r->last_seen_ms = now;
+  if (worker && (!r->worker || strcmp(r->worker, worker))) {
+    char *w = strdup(worker);
+    if (w) {
+      free(r->worker);
+      r->worker = w;
+    }
+  }
+}
