@@ -5,6 +5,14 @@
  * Counting each partition once means records written while reading cannot
  * keep the command running, and a partition that reaches its end twice cannot
  * stand in for one that has not reached it yet.
+ *
+ * A partition's end is whichever comes first: an end-of-partition event, or
+ * the consumer's position passing the high watermark the partition had when
+ * reading began. The second matters for read_committed: while producers keep
+ * a transaction open on a partition (a worker heartbeating every few hundred
+ * ms), the position never meets the moving high watermark and no
+ * end-of-partition event comes, although every record that was there at the
+ * start has been read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +35,7 @@ int cli_read_topic(const strata_config_t *cfg, const char *who,
   rd_kafka_t *rk;
   rd_kafka_topic_t *rkt;
   bool *at_end = NULL;
+  int64_t *end = NULL;
   int nparts, ended = 0, rc = STRATA_EXIT_FAILURE;
   char err[512];
 
@@ -49,20 +58,34 @@ int cli_read_topic(const strata_config_t *cfg, const char *who,
     goto done;
   }
   nparts = md->topics[0].partition_cnt;
-  if (!(at_end = calloc((size_t)nparts + 1, sizeof(*at_end)))) {
+  if (!(at_end = calloc((size_t)nparts + 1, sizeof(*at_end))) ||
+      !(end = calloc((size_t)nparts + 1, sizeof(*end)))) {
     fprintf(stderr, "strata: out of memory\n");
     goto done;
   }
   parts = rd_kafka_topic_partition_list_new(nparts);
-  for (int p = 0; p < nparts; p++)
+  for (int p = 0; p < nparts; p++) {
+    int64_t lo;
     rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
+    if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &end[p], 10000))
+      end[p] = -1; /* unknown: wait for the end-of-partition event */
+  }
   rd_kafka_assign(rk, parts);
 
   rc = STRATA_EXIT_OK;
   while (!(stop && *stop) && (follow || ended < nparts)) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
     int enough = 0;
+    if (!follow) {
+      /* Positions step over transaction markers too. */
+      rd_kafka_position(rk, parts);
+      for (int p = 0; p < nparts; p++)
+        if (!at_end[p] && end[p] >= 0 && parts->elems[p].offset >= end[p]) {
+          at_end[p] = true;
+          ended++;
+        }
+    }
     if (!m)
       continue;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -82,6 +105,7 @@ int cli_read_topic(const strata_config_t *cfg, const char *who,
   }
 done:
   free(at_end);
+  free(end);
   if (parts)
     rd_kafka_topic_partition_list_destroy(parts);
   if (md)

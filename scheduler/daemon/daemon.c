@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sched_int.h"
@@ -584,7 +585,12 @@ static void aux_reassign(sched_t *s, const int64_t *from) {
     rd_kafka_topic_partition_t *tp = &cur->elems[i];
     rd_kafka_topic_partition_t *n =
         rd_kafka_topic_partition_list_add(next, tp->topic, tp->partition);
-    n->offset = tp->offset < 0 ? RD_KAFKA_OFFSET_END : tp->offset;
+    /* No position yet: events start at the end (their history comes from
+     * `from`), control at its start (its history is the operator state). */
+    n->offset = tp->offset >= 0 ? tp->offset
+                : !strcmp(tp->topic, s->topic_control)
+                    ? RD_KAFKA_OFFSET_BEGINNING
+                    : RD_KAFKA_OFFSET_END;
     if (!strcmp(tp->topic, s->topic_events) && from[tp->partition] >= 0)
       n->offset = from[tp->partition];
   }
@@ -1724,8 +1730,16 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
         RD_KAFKA_OFFSET_END;
   {
     int64_t lo, hi;
-    rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(
-        s->aux, s->topic_control, 0, &lo, &hi, 10000);
+    rd_kafka_resp_err_t kerr;
+    strata_mono_us_t until = strata_mono_now_us() + 30 * 1000000LL;
+    /* Right after the topics were created, the partition's leader may not
+     * be known yet: retry for a while. */
+    while ((kerr = rd_kafka_query_watermark_offsets(s->aux, s->topic_control, 0,
+                                                    &lo, &hi, 10000)) &&
+           strata_mono_now_us() < until) {
+      struct timespec ts = {0, 200 * 1000000L};
+      nanosleep(&ts, NULL);
+    }
     if (kerr)
       return strata_errf(STRATA_ERR_KAFKA, err, size,
                          "reading the end of %s: %s", s->topic_control,

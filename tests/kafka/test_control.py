@@ -1,0 +1,230 @@
+"""Operator control and heartbeat timeouts on a real broker, through the public
+interfaces only (strata tier/drain/submit/read, strata-scheduler's admin
+endpoint, strata-worker).
+
+  test_paused_tier_holds_its_tasks_across_a_restart_until_resumed
+  test_drain_lets_running_tasks_finish_then_reports_drained
+  test_heartbeat_timeout_retries_the_task_of_a_wedged_worker
+  test_heartbeat_timeout_without_attempts_left_dead_letters
+
+Usage: test_control.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
+"""
+import collections
+import os
+import signal
+import sys
+import urllib.request
+
+from harness import Harness, check, run
+
+BIN = sys.argv[1]
+
+
+def values(h, topic):
+    return [r["value"] for r in h.read(topic) if "value" in r]
+
+
+def events(h, task_id=None, kind=None):
+    return [e for e in values(h, "events")
+            if (task_id is None or e["task_id"] == task_id)
+            and (kind is None or e["kind"] == kind)]
+
+
+def submit(h, *args):
+    return h.strata("submit", *args).split()[0]
+
+
+def metric(port, name, **labels):
+    """The value of one sample of the scheduler's /metrics, 0 when absent."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, val = line.rpartition(" ")
+        base, _, rest = key.partition("{")
+        got = dict(kv.split("=", 1) for kv in rest.rstrip("}").split(",") if kv)
+        if base == name and {k: v.strip('"') for k, v in got.items()} == labels:
+            return float(val)
+    return 0.0
+
+
+def start_scheduler(h, name="scheduler"):
+    # Logs at info: the admin port is read from the log. One instance id per
+    # test, so a restart fences its predecessor's transaction at once.
+    h.start(name, "strata-scheduler", "--log-level", "info",
+            "--set", "scheduler.instance.id=" + h.prefix + "sched")
+    return h.admin_port(name)
+
+
+def health(h, port):
+    return h.http_json(port, "/healthz")
+
+
+def test_paused_tier_holds_its_tasks_across_a_restart_until_resumed():
+    h = Harness(BIN, "pause", ["--set", "exec.default=true"])
+    try:
+        h.ensure_topics()
+        check(h.strata("tier", "pause", "low", "--reason", "test").split() == ["low"],
+              "strata tier pause prints the tier once Kafka has it")
+        port = start_scheduler(h)
+        h.start("worker", "strata-worker")
+        h.wait_for("the scheduler to report low paused",
+                   lambda: health(h, port)["paused_tiers"] == ["low"], 60)
+        check(metric(port, "strata_tier_paused", tier="low") == 1, "paused gauge")
+        low = [submit(h, "--id", "low-%d" % i, "--tier", "low") for i in range(3)]
+        normal = [submit(h, "--id", "normal-%d" % i, "--tier", "normal") for i in range(3)]
+
+        def low_held():
+            ids = {t["id"] for t in h.http_json(port, "/tasks?tier=low&state=ready")["tasks"]}
+            return set(low) <= ids
+        h.wait_for("the low tasks to be held ready", low_held, 60)
+        h.wait_for("the normal tasks to succeed",
+                   lambda: set(normal) <= {e["task_id"] for e in events(h, kind="SUCCEEDED")}, 60)
+        dispatched = {e["task_id"] for e in events(h, kind="DISPATCHED")}
+        check(not dispatched & set(low), "paused tasks dispatched: %s" % (dispatched & set(low)))
+
+        # The pause lives in the control topic: a restarted scheduler keeps it.
+        h.kill("scheduler")
+        port = start_scheduler(h, "scheduler2")
+        h.wait_for("the restarted scheduler to hold the low tasks", low_held, 90)
+        check(health(h, port)["paused_tiers"] == ["low"], "paused after the restart")
+        dispatched = {e["task_id"] for e in events(h, kind="DISPATCHED")}
+        check(not dispatched & set(low), "dispatched after the restart: %s"
+              % (dispatched & set(low)))
+
+        h.strata("tier", "resume", "low")
+        h.wait_for("the low tasks to succeed after the resume",
+                   lambda: set(low) <= {e["task_id"] for e in events(h, kind="SUCCEEDED")}, 60)
+        check(health(h, port)["paused_tiers"] == [], "nothing paused after the resume")
+        check(metric(port, "strata_tier_paused", tier="low") == 0, "paused gauge cleared")
+        counts = collections.Counter(e["task_id"] for e in events(h, kind="DISPATCHED"))
+        check(all(counts[t] == 1 for t in low + normal), "dispatches per task: %s" % counts)
+    finally:
+        h.stop_all()
+
+
+def test_drain_lets_running_tasks_finish_then_reports_drained():
+    h = Harness(BIN, "drain", ["--set", "exec.default=sleep 2",
+                               "--set", "worker.concurrency=4"])
+    try:
+        h.ensure_topics()
+        port = start_scheduler(h)
+        h.start("worker", "strata-worker")
+        h.wait_for("the scheduler to be ready",
+                   lambda: health(h, port)["status"] == "ok"
+                   and health(h, port)["recovering_partitions"] == 0, 60)
+        first = [submit(h, "--id", "before-%d" % i, "--tier", "high") for i in range(2)]
+        h.wait_for("both tasks to start",
+                   lambda: set(first) <= {e["task_id"] for e in events(h, kind="STARTED")}, 60)
+        # `--wait` polls /healthz until the attempts that were running finish.
+        out = h.strata("--set", "admin.listen=127.0.0.1:%d" % port,
+                       "drain", "--reason", "maintenance", "--wait", "60s")
+        check(out.split()[-1] == "drained", "drain --wait output: %r" % out)
+        ok = {e["task_id"] for e in events(h, kind="SUCCEEDED")}
+        check(set(first) <= ok, "drained before the running tasks finished: %s" % ok)
+        hz = health(h, port)
+        check(hz["status"] == "drained" and hz["running"] == 0, "healthz: %s" % hz)
+        check(metric(port, "strata_draining") == 1, "draining gauge")
+
+        later = submit(h, "--id", "after-drain", "--tier", "critical")
+        h.wait_for("the new task to be held",
+                   lambda: any(t["id"] == later for t in
+                               h.http_json(port, "/tasks?tier=critical")["tasks"]), 60)
+        check(not events(h, later, "DISPATCHED"), "dispatched while drained")
+        h.strata("tier", "resume", "--all")
+        h.wait_for("the held task to run after resume --all",
+                   lambda: events(h, later, "SUCCEEDED"), 60)
+        check(health(h, port)["status"] == "ok", "status after the resume")
+    finally:
+        h.stop_all()
+
+
+def test_heartbeat_timeout_retries_the_task_of_a_wedged_worker():
+    # Worker A runs attempt 1 and is then stopped (SIGSTOP): no more
+    # heartbeats. The scheduler presumes the attempt lost after the 2 s
+    # heartbeat timeout and writes attempt 2. Worker B takes A's partitions
+    # once A's group session expires and runs attempt 2 (and the uncommitted
+    # attempt 1 again: its results are late, recorded, not applied).
+    wargs = ["--set", "exec.default=sleep 3",
+             "--set", "worker.heartbeat.interval=300ms",
+             "--set", "kafka.session.timeout.ms=6000"]
+    h = Harness(BIN, "hbeat")
+    stopped = None
+    try:
+        h.ensure_topics()
+        port = start_scheduler(h)
+        h.start("worker-a", "strata-worker", *wargs)
+        # A task that keeps heartbeating is never timed out.
+        steady = submit(h, "--id", "steady", "--tier", "high", "--heartbeat", "1s")
+        h.wait_for("the heartbeating task to succeed",
+                   lambda: events(h, steady, "SUCCEEDED"), 60)
+        check(not events(h, steady, "TIMED_OUT"), "a heartbeating task timed out")
+
+        tid = submit(h, "--id", "wedged", "--tier", "high", "--heartbeat", "2s",
+                     "--retry", "max=3,backoff=fixed,base=200ms")
+        h.wait_for("attempt 1 to start", lambda: events(h, tid, "STARTED"), 60)
+        stopped = h.procs["worker-a"].pid
+        os.kill(stopped, signal.SIGSTOP)
+        to = h.wait_for("the scheduler's heartbeat timeout",
+                        lambda: events(h, tid, "TIMED_OUT"), 30)[0]
+        check(to["attempt"] == 1 and not to.get("worker_id") and to["retryable"] is True
+              and "heartbeat" in (to.get("error") or ""), "TIMED_OUT event: %s" % to)
+        h.start("worker-b", "strata-worker", *wargs)
+        h.wait_for("attempt 2 to succeed",
+                   lambda: [e for e in events(h, tid, "SUCCEEDED") if e["attempt"] == 2], 90)
+        check(metric(port, "strata_heartbeat_timeouts_total", tier="high") == 1,
+              "heartbeat timeouts counted once")
+        # Let the wedged worker go on; whatever it reports now is late.
+        os.kill(stopped, signal.SIGCONT)
+        stopped = None
+        late = h.wait_for(
+            "the late result of attempt 1",
+            lambda: metric(port, "strata_late_results_total", tier="high", kind="succeeded"),
+            60)
+        ok = events(h, tid, "SUCCEEDED")
+        check([e["attempt"] for e in ok if e["attempt"] >= 2] == [2],
+              "attempt 2 succeeded once: %s" % ok)
+        check(metric(port, "strata_task_outcomes_total", tier="high", kind="succeeded") == 2,
+              "outcomes applied: steady and attempt 2 only")
+        dispatched = sorted(e["attempt"] for e in events(h, tid, "DISPATCHED"))
+        check(dispatched == [1, 2], "dispatches: %s" % dispatched)
+        print("  late results recorded: %d" % late)
+    finally:
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
+        h.stop_all()
+
+
+def test_heartbeat_timeout_without_attempts_left_dead_letters():
+    h = Harness(BIN, "hbdlq", ["--set", "exec.default=sleep 30",
+                               "--set", "worker.heartbeat.interval=300ms"])
+    stopped = None
+    try:
+        h.ensure_topics()
+        port = start_scheduler(h)
+        h.start("worker", "strata-worker")
+        tid = submit(h, "--id", "last-try", "--tier", "normal", "--heartbeat", "2s",
+                     "--retry", "max=1")
+        h.wait_for("the attempt to start", lambda: events(h, tid, "STARTED"), 60)
+        stopped = h.procs["worker"].pid
+        os.kill(stopped, signal.SIGSTOP)
+        dl = h.wait_for("the dead letter",
+                        lambda: [d for d in values(h, "dlq") if d["task_id"] == tid], 30)
+        check(len(dl) == 1 and dl[0]["reason"] == "EXHAUSTED"
+              and "heartbeat" in dl[0]["detail"], "dead letter: %s" % dl)
+        kinds = collections.Counter(e["kind"] for e in events(h, tid))
+        check(kinds["TIMED_OUT"] == 1 and kinds["DEAD_LETTERED"] == 1, "events: %s" % kinds)
+        check(metric(port, "strata_heartbeat_timeouts_total", tier="normal") == 1,
+              "heartbeat timeouts counted")
+    finally:
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
+        h.stop_all()
+
+
+if __name__ == "__main__":
+    run([test_paused_tier_holds_its_tasks_across_a_restart_until_resumed,
+         test_drain_lets_running_tasks_finish_then_reports_drained,
+         test_heartbeat_timeout_retries_the_task_of_a_wedged_worker,
+         test_heartbeat_timeout_without_attempts_left_dead_letters])
