@@ -98,6 +98,11 @@ static const strata_cfg_key_t keys[] = {
      STRATA_CFG_WORKER,
      "Time between SIGTERM and SIGKILL to a cancelled exec command's process "
      "group."},
+    {"worker.checkpoint.max.bytes", STRATA_CFG_INT, "262144", 0, 67104768, NULL,
+     STRATA_CFG_WORKER,
+     "Largest checkpoint state a handler may save; it travels inside a task "
+     "and an event, so keep it well below codec.max.record.bytes and the "
+     "broker's message.max.bytes."},
     {"codec.max.record.bytes", STRATA_CFG_INT, "1048576", 1024, 67108864, NULL,
      STRATA_CFG_ALL,
      "Largest record accepted for decoding; larger ones go to the DLQ."},

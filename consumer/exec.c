@@ -10,6 +10,21 @@
  * fails retryably; the last worker.stderr.tail bytes of stderr go into the
  * failure's error text.
  *
+ * Checkpoints: each run gets a private directory under $TMPDIR (default
+ * /tmp). STRATA_CHECKPOINT_FILE names a file there holding the state the task
+ * was dispatched with (only when it has one); STRATA_CHECKPOINT_OUT names
+ * where the command may write new state. On PREEMPT the group gets SIGUSR1;
+ * exit 75 (EX_TEMPFAIL) means "yielded": the file at STRATA_CHECKPOINT_OUT,
+ * if written (bounded by worker.checkpoint.max.bytes), becomes the
+ * checkpoint, and the attempt yields. A command killed by the SIGUSR1 it was
+ * sent yields too, without new state. The directory is removed after the
+ * command ends, whatever happened.
+ *
+ * Heartbeats: for a task with timeouts.heartbeat_ms the runtime writes none
+ * on its own, and a command cannot call the C API, so this handler
+ * heartbeats while the command runs, every min(worker.heartbeat.interval,
+ * heartbeat_ms / 3): the timeout then catches a wedged or lost worker.
+ *
  * The child leads its own process group, so cancellation (user request,
  * start_to_close timeout, worker stop) reaches everything it started: SIGTERM
  * to the group, SIGKILL after worker.kill.grace. Pipes are close-on-exec, so
@@ -20,6 +35,7 @@
 #include "worker_int.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +53,7 @@
 extern char **environ;
 
 #define EXIT_PERMANENT 65 /* EX_DATAERR: the input is wrong, do not retry */
+#define EXIT_YIELDED 75   /* EX_TEMPFAIL: stopped to resume later */
 #define IO_TICK_MS 50
 
 typedef struct {
@@ -98,6 +115,8 @@ static bool env_is_ours(const char *entry) {
                                       "STRATA_DEADLINE_MS",
                                       "STRATA_WORKER_ID",
                                       "STRATA_IDEMPOTENCY_KEY",
+                                      "STRATA_CHECKPOINT_FILE",
+                                      "STRATA_CHECKPOINT_OUT",
                                       NULL};
   const char *eq = strchr(entry, '=');
   size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
@@ -110,7 +129,8 @@ static bool env_is_ours(const char *entry) {
   return false;
 }
 
-static void build_env(const strata_job_t *job, envv_t *e) {
+static void build_env(const strata_job_t *job, const char *ckpt_in,
+                      const char *ckpt_out, envv_t *e) {
   const strata_task_t *t = strata_job_task(job);
   char num[32];
 
@@ -129,6 +149,9 @@ static void build_env(const strata_job_t *job, envv_t *e) {
     snprintf(num, sizeof(num), "%lld", (long long)t->deadline_ms);
     env_add(e, env_entry("STRATA_DEADLINE_MS", num));
   }
+  if (ckpt_in)
+    env_add(e, env_entry("STRATA_CHECKPOINT_FILE", ckpt_in));
+  env_add(e, env_entry("STRATA_CHECKPOINT_OUT", ckpt_out));
   for (size_t i = 0; i < t->headers_count; i++) {
     size_t klen = strlen(t->headers[i].key);
     char *name = malloc(14 + klen + 1);
@@ -186,6 +209,109 @@ static bool tail_read(tail_t *t, int fd) {
       return true;
     return false;
   }
+}
+
+/* ---- checkpoint files --------------------------------------------------- */
+
+/* A run's private directory and the paths in it. */
+typedef struct {
+  char dir[4096];
+  char in[4200], out[4200];
+  bool made, has_in;
+} ckpt_files_t;
+
+/* Creates the directory and writes the resume state, if any. */
+static strata_err_t ckpt_files_make(ckpt_files_t *c, const strata_job_t *job,
+                                    char *errstr, size_t size) {
+  const char *tmp = getenv("TMPDIR");
+  size_t len;
+  const void *state = strata_job_resume_state(job, &len);
+  FILE *fp;
+
+  if (!tmp || !*tmp)
+    tmp = "/tmp";
+  snprintf(c->dir, sizeof(c->dir), "%s/strata-exec-XXXXXX", tmp);
+  if (!mkdtemp(c->dir))
+    return strata_errf(STRATA_ERR_IO, errstr, size, "mkdtemp %s: %s", c->dir,
+                       strerror(errno));
+  c->made = true;
+  snprintf(c->in, sizeof(c->in), "%s/checkpoint.in", c->dir);
+  snprintf(c->out, sizeof(c->out), "%s/checkpoint.out", c->dir);
+  if (!strata_job_task(job)->has_checkpoint)
+    return STRATA_OK;
+  if (!(fp = fopen(c->in, "wb")) || (len && fwrite(state, 1, len, fp) != len) ||
+      fclose(fp)) {
+    int e = errno;
+    return strata_errf(STRATA_ERR_IO, errstr, size, "writing %s: %s", c->in,
+                       strerror(e));
+  }
+  c->has_in = true;
+  return STRATA_OK;
+}
+
+/* Removes the directory and whatever the command left in it. */
+static void ckpt_files_remove(ckpt_files_t *c) {
+  DIR *d;
+  struct dirent *de;
+  char path[8300];
+
+  if (!c->made)
+    return;
+  if ((d = opendir(c->dir))) {
+    while ((de = readdir(d)))
+      if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+        snprintf(path, sizeof(path), "%s/%s", c->dir, de->d_name);
+        if (unlink(path))
+          STRATA_WARN("worker", "exec: cannot remove %s: %s", path,
+                      strerror(errno));
+      }
+    closedir(d);
+  }
+  if (rmdir(c->dir))
+    STRATA_WARN("worker", "exec: cannot remove %s: %s", c->dir,
+                strerror(errno));
+  c->made = false;
+}
+
+/*
+ * Saves what the command wrote to STRATA_CHECKPOINT_OUT as the job's
+ * checkpoint. STRATA_ERR_NOT_FOUND when it wrote nothing; otherwise the
+ * error (errstr filled), e.g. a file over worker.checkpoint.max.bytes.
+ */
+static strata_err_t ckpt_collect(ckpt_files_t *c, strata_job_t *job,
+                                 char *errstr, size_t size) {
+  size_t max = strata_worker_checkpoint_max(job->w);
+  FILE *fp = fopen(c->out, "rb");
+  char *buf;
+  size_t n;
+  strata_err_t err;
+
+  if (!fp)
+    return errno == ENOENT
+               ? STRATA_ERR_NOT_FOUND
+               : strata_errf(STRATA_ERR_IO, errstr, size, "reading %s: %s",
+                             c->out, strerror(errno));
+  /* One byte more than allowed tells "too large" without reading it all. */
+  if (!(buf = malloc(max + 1))) {
+    fclose(fp);
+    return strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+  }
+  n = fread(buf, 1, max + 1, fp);
+  if (ferror(fp))
+    err = strata_errf(STRATA_ERR_IO, errstr, size, "reading %s", c->out);
+  else if (n > max)
+    err = strata_errf(STRATA_ERR_TOO_LARGE, errstr, size,
+                      "the checkpoint the command wrote exceeds "
+                      "worker.checkpoint.max.bytes (%zu)",
+                      max);
+  else if ((err = strata_job_checkpoint(job, buf, n)))
+    strata_errf(err, errstr, size,
+                "the checkpoint the command wrote (%zu "
+                "bytes) cannot be saved: %s",
+                n, strata_err2str(err));
+  fclose(fp);
+  free(buf);
+  return err;
 }
 
 /* ---- the handler ------------------------------------------------------ */
@@ -255,6 +381,8 @@ static const char *signal_name(int sig) {
     return "SIGABRT";
   case SIGPIPE:
     return "SIGPIPE";
+  case SIGUSR1:
+    return "SIGUSR1";
   default:
     return "signal";
   }
@@ -271,11 +399,24 @@ static strata_handler_status_t exec_run(strata_job_t *job, void *opaque) {
   size_t written = 0;
   pid_t pid = -1;
   int status = 0, rc;
-  bool exited = false, cancelled = false;
+  bool exited = false, cancelled = false, preempted = false;
   int64_t kill_at = -1; /* when SIGKILL is due, ms monotonic; -1: not yet */
+  int64_t hb_every = -1, hb_next = 0; /* heartbeats on the command's behalf */
   strata_handler_status_t result = STRATA_HANDLER_FAILED;
+  ckpt_files_t ck = {0};
+  char why[512];
 
-  build_env(job, &env);
+  if (t->timeouts.has_heartbeat_ms) {
+    hb_every = strata_worker_heartbeat_interval_ms(job->w);
+    if (t->timeouts.heartbeat_ms / 3 < hb_every)
+      hb_every = t->timeouts.heartbeat_ms / 3;
+    hb_next = mono_ms() + hb_every;
+  }
+  if (ckpt_files_make(&ck, job, why, sizeof(why))) {
+    strata_job_fail(job, true, "exec: %s", why);
+    goto out;
+  }
+  build_env(job, ck.has_in ? ck.in : NULL, ck.out, &env);
   if (env.oom || (tail_cap && !(tail.buf = malloc(tail_cap)))) {
     strata_job_fail(job, true, "exec: out of memory");
     goto out;
@@ -330,6 +471,14 @@ static strata_handler_status_t exec_run(strata_job_t *job, void *opaque) {
       kill(-pid, SIGTERM);
       kill_at = mono_ms() + grace_ms;
     }
+    if (!exited && !cancelled && !preempted && strata_job_should_yield(job)) {
+      preempted = true; /* asked once; the command decides when to stop */
+      kill(-pid, SIGUSR1);
+    }
+    if (!exited && hb_every >= 0 && mono_ms() >= hb_next) {
+      strata_job_heartbeat(job);
+      hb_next = mono_ms() + hb_every;
+    }
     if (!exited && kill_at >= 0 && mono_ms() >= kill_at) {
       kill(-pid, SIGKILL);
       kill_at = -1;
@@ -347,6 +496,19 @@ static strata_handler_status_t exec_run(strata_job_t *job, void *opaque) {
                     strerror(errno));
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     result = STRATA_HANDLER_SUCCEEDED;
+  } else if (!cancelled && WIFEXITED(status) &&
+             WEXITSTATUS(status) == EXIT_YIELDED) {
+    strata_err_t e = ckpt_collect(&ck, job, why, sizeof(why));
+    if (e == STRATA_OK || e == STRATA_ERR_NOT_FOUND)
+      result = STRATA_HANDLER_YIELDED;
+    else
+      strata_job_fail(job, true, "command exited with code %d (yield) but %s",
+                      EXIT_YIELDED, why);
+  } else if (!cancelled && preempted && WIFSIGNALED(status) &&
+             WTERMSIG(status) == SIGUSR1) {
+    /* A command that does not trap SIGUSR1 dies of it: still a yield, from
+     * the state it was started with. */
+    result = STRATA_HANDLER_YIELDED;
   } else if (cancelled) {
     result = STRATA_HANDLER_CANCELLED;
     /* The runtime reports TIMED_OUT or hands back when it asked for the
@@ -382,6 +544,7 @@ out:
   close_fd(&in[1]);
   close_fd(&err[0]);
   close_fd(&err[1]);
+  ckpt_files_remove(&ck);
   free(tail.buf);
   env_free(&env);
   return result;

@@ -1,6 +1,7 @@
 /*
- * One running attempt (strata_job_t): what its handler may read and report,
- * and the TaskEvents written about it.
+ * One running attempt (strata_job_t): what its handler may read and report
+ * (usage, heartbeats, checkpoints, its concurrency slot), and the TaskEvents
+ * written about it.
  *
  * Every event of a job goes to the events topic at the dispatch record's
  * partition number, keyed by the dispatch record's key, so it meets the
@@ -30,6 +31,7 @@ strata_job_t *strata_job_new(strata_worker_t *w) {
   strata_task_init(&job->task);
   job->retryable = true;
   atomic_init(&job->cancel_reason, STRATA_JOB_CANCEL_NONE);
+  atomic_init(&job->yield_requested, false);
   return job;
 }
 
@@ -43,6 +45,8 @@ void strata_job_destroy(strata_job_t *job) {
     free(job->usage[i].key);
   free(job->usage);
   free(job->error);
+  free(job->ckpt);
+  free(job->yield_reason);
   free(job);
 }
 
@@ -165,6 +169,144 @@ bool strata_job_cancel_requested(const strata_job_t *job) {
   return atomic_load(&job->cancel_reason) != STRATA_JOB_CANCEL_NONE;
 }
 
+bool strata_job_should_yield(const strata_job_t *job) {
+  return atomic_load(&job->yield_requested);
+}
+
+void strata_job_request_stop(strata_job_t *job, strata_job_cancel_t reason,
+                             bool force) {
+  if (force) {
+    atomic_store(&job->cancel_reason, reason);
+  } else {
+    int none = STRATA_JOB_CANCEL_NONE;
+    atomic_compare_exchange_strong(&job->cancel_reason, &none, reason);
+  }
+  pthread_cond_broadcast(&job->w->slot_cond);
+}
+
+const void *strata_job_resume_state(const strata_job_t *job, size_t *len) {
+  if (!job->task.has_checkpoint) {
+    *len = 0;
+    return NULL;
+  }
+  *len = job->task.checkpoint_len;
+  return job->task.checkpoint;
+}
+
+void strata_job_latest_state(const strata_job_t *job, bool *has,
+                             const uint8_t **state, size_t *len) {
+  if (job->has_ckpt) {
+    *has = true;
+    *state = job->ckpt;
+    *len = job->ckpt_len;
+  } else {
+    *has = job->task.has_checkpoint;
+    *state = job->task.checkpoint;
+    *len = job->task.checkpoint_len;
+  }
+}
+
+/* Room a requeued Task record needs beyond the dispatched one and its new
+ * state: attempt, times and the strata.yield.<a> header. */
+#define REQUEUE_SLACK 1024
+
+strata_err_t strata_job_checkpoint(strata_job_t *job, const void *state,
+                                   size_t len) {
+  strata_worker_t *w = job->w;
+  size_t max_record = strata_codec_max_record_size();
+  size_t old = job->task.has_checkpoint ? job->task.checkpoint_len : 0;
+  size_t base = job->orig_len > old ? job->orig_len - old : 0;
+  strata_err_t err = STRATA_OK;
+  strata_out_t *o;
+  uint8_t *copy = NULL;
+
+  if (!state && len > 0)
+    return STRATA_ERR_INVALID_ARG;
+  if (len > w->ckpt_max) {
+    STRATA_WARN("worker",
+                "checkpoint of task %s attempt %d refused: %zu bytes, "
+                "worker.checkpoint.max.bytes allows %zu",
+                job->task.id, job->task.attempt, len, w->ckpt_max);
+    return STRATA_ERR_INVALID_ARG;
+  }
+  /* The requeued task carries the state in place of the dispatched one; it
+   * must still decode everywhere. */
+  if (base + len + REQUEUE_SLACK > max_record) {
+    STRATA_WARN("worker",
+                "checkpoint of task %s attempt %d refused: with it the task "
+                "record would exceed codec.max.record.bytes (%zu)",
+                job->task.id, job->task.attempt, max_record);
+    return STRATA_ERR_TOO_LARGE;
+  }
+  if (len && !(copy = malloc(len)))
+    return STRATA_ERR_NOMEM;
+  if (len)
+    memcpy(copy, state, len);
+  o = strata_job_checkpoint_event(job, NULL, true, copy, len,
+                                  strata_epoch_now_ms(), &err);
+  if (!o) {
+    free(copy);
+    return err;
+  }
+  free(job->ckpt);
+  job->ckpt = copy;
+  job->ckpt_len = len;
+  job->has_ckpt = true;
+  pthread_mutex_lock(&w->lock);
+  job->last_hb_us = strata_mono_now_us();
+  if (w->out_tail)
+    w->out_tail->next = o;
+  else
+    w->out_head = o;
+  w->out_tail = o;
+  pthread_mutex_unlock(&w->lock);
+  strata_worker_wake(w);
+  return STRATA_OK;
+}
+
+void strata_job_release_slot(strata_job_t *job) {
+  strata_worker_t *w = job->w;
+
+  pthread_mutex_lock(&w->lock);
+  if (job->state == STRATA_JOB_RUNNING && !job->slot_released) {
+    job->slot_released = true;
+    w->busy--;
+    w->released++;
+    /* A queued job must find a thread while this one keeps its own. */
+    strata_worker_grow_threads(w, w->concurrency + w->released);
+    pthread_cond_broadcast(&w->slot_cond);
+    strata_worker_wake(w);
+  }
+  pthread_mutex_unlock(&w->lock);
+}
+
+bool strata_job_acquire_slot(strata_job_t *job) {
+  strata_worker_t *w = job->w;
+  bool ok = true;
+
+  pthread_mutex_lock(&w->lock);
+  if (job->slot_released) {
+    w->acquiring++;
+    while (w->busy >= w->concurrency && !strata_job_cancel_requested(job) &&
+           !strata_job_should_yield(job))
+      pthread_cond_wait(&w->slot_cond, &w->lock);
+    w->acquiring--;
+    if (w->busy < w->concurrency && !strata_job_cancel_requested(job) &&
+        !strata_job_should_yield(job)) {
+      job->slot_released = false;
+      w->released--;
+      w->busy++;
+    } else {
+      ok = false;
+    }
+    /* The loop holds back records while a handler waits; it may take one
+     * now. */
+    strata_worker_wake(w);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return ok;
+}
+
 void strata_job_heartbeat(strata_job_t *job) {
   strata_worker_t *w = job->w;
 
@@ -189,16 +331,19 @@ static bool is_terminal(strata_event_kind_t kind) {
          kind == STRATA_EVENT_CANCELLED || kind == STRATA_EVENT_TIMED_OUT;
 }
 
-strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
-                               const char *error, bool retryable,
-                               strata_epoch_ms_t now) {
+/* Encodes one event; `ckpt` (may be NULL) supplies the checkpoint field.
+ * `*errp` (may be NULL) says why on failure. */
+static strata_out_t *encode_event(strata_job_t *job, strata_event_kind_t kind,
+                                  const char *error, bool retryable,
+                                  bool terminal, const strata_event_t *ckpt,
+                                  strata_epoch_ms_t now, strata_err_t *errp) {
   strata_worker_t *w = job->w;
-  bool terminal = is_terminal(kind);
   strata_event_t ev;
   strata_out_t *o;
   void *buf = NULL;
   size_t len = 0;
   char err[512];
+  strata_err_t rc;
 
   /* The event borrows the job's strings; it is never cleared, only its
    * encoded bytes are kept. */
@@ -214,11 +359,17 @@ strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
   ev.error = (char *)(uintptr_t)error;
   if (kind == STRATA_EVENT_FAILED || kind == STRATA_EVENT_TIMED_OUT)
     ev.retryable = retryable;
+  if (ckpt) {
+    ev.has_checkpoint = ckpt->has_checkpoint;
+    ev.checkpoint = ckpt->checkpoint;
+    ev.checkpoint_len = ckpt->checkpoint_len;
+  }
   if (terminal && !job->precancelled) {
     ev.usage = job->usage;
     ev.usage_count = job->usage_count;
   }
-  if (strata_event_encode(&ev, &buf, &len, err, sizeof(err)) && terminal) {
+  if (strata_event_encode(&ev, &buf, &len, err, sizeof(err)) && terminal &&
+      ev.usage_count) {
     /* Usage keys come from the handler; an outcome is worth more than them. */
     STRATA_WARN("worker",
                 "%s event of task %s does not encode (%s); "
@@ -227,15 +378,19 @@ strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
     ev.usage = NULL;
     ev.usage_count = 0;
   }
-  if (!buf && strata_event_encode(&ev, &buf, &len, err, sizeof(err))) {
+  if (!buf && (rc = strata_event_encode(&ev, &buf, &len, err, sizeof(err)))) {
     STRATA_ERROR("worker", "cannot encode %s event of task %s: %s",
                  strata_event_kind_name(kind), job->task.id, err);
+    if (errp)
+      *errp = rc == STRATA_ERR_TOO_LARGE ? rc : STRATA_ERR_ENCODE;
     return NULL;
   }
   if (!(o = calloc(1, sizeof(*o))) || !(o->key = strdup(job->routing_key))) {
     free(o);
     free(buf);
     STRATA_ERROR("worker", "out of memory encoding an event");
+    if (errp)
+      *errp = STRATA_ERR_NOMEM;
     return NULL;
   }
   o->topic = w->events_topic;
@@ -243,6 +398,28 @@ strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
   o->value = buf;
   o->len = len;
   return o;
+}
+
+strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
+                               const char *error, bool retryable,
+                               strata_epoch_ms_t now) {
+  return encode_event(job, kind, error, retryable, is_terminal(kind), NULL, now,
+                      NULL);
+}
+
+strata_out_t *strata_job_checkpoint_event(strata_job_t *job, const char *error,
+                                          bool has_state, const void *state,
+                                          size_t len, strata_epoch_ms_t now,
+                                          strata_err_t *err) {
+  strata_event_t ck;
+
+  /* Only the checkpoint members are read; the event borrows the state. */
+  strata_event_init(&ck);
+  ck.has_checkpoint = has_state;
+  ck.checkpoint = (uint8_t *)(uintptr_t)state;
+  ck.checkpoint_len = has_state ? len : 0;
+  return encode_event(job, STRATA_EVENT_CHECKPOINT, error, true, error != NULL,
+                      &ck, now, err);
 }
 
 strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind) {

@@ -1,6 +1,7 @@
 /*
  * What a finished attempt leaves behind: its terminal event and, when it
- * failed, either a retry record or a dead letter. Runs on the consume loop,
+ * failed, either a retry record or a dead letter; when it yielded, a requeue
+ * record. Runs on the consume loop,
  * which writes the result in the same transaction as the dispatch offset, so
  * an outcome and its retry (or dead letter) are committed together or not at
  * all.
@@ -14,7 +15,16 @@
  *    this attempt's history as compact JSON; it goes to the delay-ladder
  *    step for the backoff, or to the task's tier topic when the backoff is
  *    shorter than the smallest step, keyed by the dispatch record's key, on
- *    the dispatch record's partition number.
+ *    the dispatch record's partition number. It carries the attempt's latest
+ *    checkpoint, if it saved one.
+ *  - A yielded attempt (docs/ARCHITECTURE.md, "Checkpoints and yielding")
+ *    ends with a CHECKPOINT event whose error is "yielded: <reason>" and
+ *    retryable true, and a requeue record: the dispatched task with
+ *    attempt+1, max_attempts+1 (a yield uses up no failure budget), the
+ *    latest checkpoint, enqueued = now, not_before unchanged and the header
+ *    strata.yield.<a>, on its tier topic, keyed and partitioned like a
+ *    retry. Cancellation beats a yield; success and a start-to-close timeout
+ *    do too.
  */
 #include "worker_int.h"
 
@@ -29,6 +39,8 @@
 #include "strata/log.h"
 
 #define HISTORY_PREFIX "strata.attempt."
+#define YIELD_PREFIX "strata.yield."
+#define DEFAULT_YIELD_REASON "handler yielded"
 
 static void append(strata_out_t **head, strata_out_t **tail, strata_out_t *o) {
   if (*tail)
@@ -89,6 +101,25 @@ static char *history_json(const char *outcome, strata_epoch_ms_t started,
   return text;
 }
 
+/* {"started_ms":..|null,"ended_ms":..,"reason":..}, malloc'd. A job preempted
+ * while queued never started: started_ms is null. */
+static char *yield_json(strata_epoch_ms_t started, strata_epoch_ms_t ended,
+                        const char *reason) {
+  char *cut = truncate_utf8(reason, STRATA_ATTEMPT_ERROR_MAX);
+  json_t *j = json_object();
+  char *text = NULL;
+
+  if (j && cut &&
+      !json_object_set_new(j, "started_ms",
+                           started ? json_integer(started) : json_null()) &&
+      !json_object_set_new(j, "ended_ms", json_integer(ended)) &&
+      !json_object_set_new(j, "reason", json_string(cut)))
+    text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(j);
+  free(cut);
+  return text;
+}
+
 /* Sets header `key` to `value` (copied), replacing an existing one. */
 static strata_err_t set_header(strata_task_t *t, const char *key,
                                const char *value) {
@@ -111,6 +142,28 @@ static const char *find_header(const strata_task_t *t, const char *key) {
   return NULL;
 }
 
+/* Gives `t` the latest state of `job` (its own copy). */
+static strata_err_t carry_state(strata_task_t *t, const strata_job_t *job) {
+  const uint8_t *state;
+  size_t len;
+  bool has;
+
+  if (!job->has_ckpt)
+    return STRATA_OK; /* the copy already holds the dispatched one */
+  strata_job_latest_state(job, &has, &state, &len);
+  free(t->checkpoint);
+  t->checkpoint = NULL;
+  t->checkpoint_len = 0;
+  t->has_checkpoint = has;
+  if (has && len) {
+    if (!(t->checkpoint = malloc(len)))
+      return STRATA_ERR_NOMEM;
+    memcpy(t->checkpoint, state, len);
+    t->checkpoint_len = len;
+  }
+  return STRATA_OK;
+}
+
 /* The retry record of `job` for attempt+1 after `backoff_ms`. */
 static strata_err_t build_retry(strata_job_t *job, const char *outcome,
                                 const char *error, int64_t backoff_ms,
@@ -123,6 +176,10 @@ static strata_err_t build_retry(strata_job_t *job, const char *outcome,
   strata_task_init(&t);
   if ((err = strata_task_copy(&t, &job->task, errstr, size)))
     return err;
+  if ((err = carry_state(&t, job))) {
+    strata_task_clear(&t);
+    return strata_errf(err, errstr, size, "out of memory");
+  }
   t.attempt = job->task.attempt + 1;
   t.has_not_before_ms = true;
   t.not_before_ms = now + backoff_ms;
@@ -139,8 +196,41 @@ static strata_err_t build_retry(strata_job_t *job, const char *outcome,
   return err;
 }
 
-/* The attempts history: one record per strata.attempt.<i> header of earlier
- * attempts, then this one. */
+/* The requeue record of a yielded `job`: attempt+1 with one more attempt in
+ * its budget, the latest state, not_before unchanged. */
+static strata_err_t build_requeue(strata_job_t *job, const char *reason,
+                                  strata_epoch_ms_t now, void **value,
+                                  size_t *len, char *errstr, size_t size) {
+  strata_task_t t;
+  char key[64], *hist;
+  strata_err_t err;
+
+  strata_task_init(&t);
+  if ((err = strata_task_copy(&t, &job->task, errstr, size)))
+    return err;
+  if ((err = carry_state(&t, job))) {
+    strata_task_clear(&t);
+    return strata_errf(err, errstr, size, "out of memory");
+  }
+  t.attempt = job->task.attempt + 1;
+  if (t.retry.max_attempts < INT32_MAX)
+    t.retry.max_attempts++;
+  t.enqueued_ms = now;
+  snprintf(key, sizeof(key), YIELD_PREFIX "%" PRId32, job->task.attempt);
+  if (!(hist = yield_json(job->started_ms, job->ended_ms, reason)))
+    err = strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+  else if ((err = set_header(&t, key, hist)))
+    strata_errf(err, errstr, size, "out of memory");
+  else
+    err = strata_task_encode(&t, value, len, errstr, size);
+  free(hist);
+  strata_task_clear(&t);
+  return err;
+}
+
+/* The attempts history: one record per strata.attempt.<i> (or
+ * strata.yield.<i>, outcome YIELDED) header of earlier attempts, then this
+ * one. */
 static strata_err_t history_of(strata_job_t *job, const char *outcome,
                                const char *error, strata_deadletter_t *d) {
   int32_t a = job->task.attempt > 0 ? job->task.attempt : 1;
@@ -154,9 +244,13 @@ static strata_err_t history_of(strata_job_t *job, const char *outcome,
     char key[64];
     const char *text;
     json_t *j, *f;
+    bool yielded = false;
     snprintf(key, sizeof(key), HISTORY_PREFIX "%" PRId32, i);
-    if (!(text = find_header(&job->task, key)) ||
-        !(j = json_loads(text, 0, NULL)))
+    if (!(text = find_header(&job->task, key))) {
+      snprintf(key, sizeof(key), YIELD_PREFIX "%" PRId32, i);
+      yielded = (text = find_header(&job->task, key)) != NULL;
+    }
+    if (!text || !(j = json_loads(text, 0, NULL)))
       continue; /* a task from elsewhere may lack it: skip, not fail */
     v[n].attempt = i;
     if (json_is_integer(f = json_object_get(j, "started_ms"))) {
@@ -168,8 +262,10 @@ static strata_err_t history_of(strata_job_t *job, const char *outcome,
       v[n].ended_ms = json_integer_value(f);
     }
     f = json_object_get(j, "outcome");
-    v[n].outcome = strdup(json_is_string(f) ? json_string_value(f) : "?");
-    if (json_is_string(f = json_object_get(j, "error")))
+    v[n].outcome = strdup(yielded             ? "YIELDED"
+                          : json_is_string(f) ? json_string_value(f)
+                                              : "?");
+    if (json_is_string(f = json_object_get(j, yielded ? "reason" : "error")))
       v[n].error = strdup(json_string_value(f));
     json_decref(j);
     d->attempts_count = ++n;
@@ -224,6 +320,60 @@ out:
   return err;
 }
 
+/* A yielded attempt: the terminal CHECKPOINT event and the requeue record.
+ * A yield that cannot be requeued (tier unknown here, record too large)
+ * ends the task like a non-retryable failure, naming why. */
+static strata_err_t build_yield(strata_worker_t *w, strata_job_t *job,
+                                strata_epoch_ms_t now, strata_out_t **head,
+                                strata_out_t **tail) {
+  const char *reason =
+      job->yield_reason ? job->yield_reason : DEFAULT_YIELD_REASON;
+  const strata_topic_spec_t *to =
+      strata_layout_tier_topic(&w->layout, job->task.tier);
+  strata_out_t *ev, *rq;
+  strata_err_t err = STRATA_OK;
+  const uint8_t *state;
+  size_t slen, len = 0;
+  void *value = NULL;
+  bool has;
+  char error[STRATA_ATTEMPT_ERROR_MAX + 16], errstr[512];
+
+  if (!to) {
+    strata_job_fail(job, false,
+                    "yielded but cannot be requeued: tier \"%s\" is not "
+                    "configured here",
+                    job->task.tier ? job->task.tier : "");
+  } else if (build_requeue(job, reason, now, &value, &len, errstr,
+                           sizeof(errstr))) {
+    strata_job_fail(job, false, "yielded but cannot be requeued: %.400s",
+                    errstr);
+  } else {
+    snprintf(error, sizeof(error), "yielded: %.*s", STRATA_ATTEMPT_ERROR_MAX,
+             reason);
+    strata_job_latest_state(job, &has, &state, &slen);
+    if (!(rq = out_new(to->name, job->partition, job->routing_key, value, len)))
+      return STRATA_ERR_NOMEM;
+    if (!(ev = strata_job_checkpoint_event(job, error, has, state, slen, now,
+                                           &err))) {
+      strata_out_free(rq);
+      return err ? err : STRATA_ERR_ENCODE;
+    }
+    STRATA_DEBUG("worker",
+                 "task %s attempt %" PRId32 " yielded (%s); attempt %" PRId32
+                 " requeued to %s [%d]",
+                 job->task.id, job->task.attempt, reason, job->task.attempt + 1,
+                 to->name, (int)job->partition);
+    append(head, tail, ev);
+    append(head, tail, rq);
+    pthread_mutex_lock(&w->lock);
+    w->stats.yielded++;
+    pthread_mutex_unlock(&w->lock);
+    return STRATA_OK;
+  }
+  job->status = STRATA_HANDLER_FAILED;
+  return strata_outcome_build(w, job, now, head, tail);
+}
+
 strata_err_t strata_outcome_build(strata_worker_t *w, strata_job_t *job,
                                   strata_epoch_ms_t now, strata_out_t **head,
                                   strata_out_t **tail) {
@@ -247,6 +397,9 @@ strata_err_t strata_outcome_build(strata_worker_t *w, strata_job_t *job,
     kind = STRATA_EVENT_SUCCEEDED;
     error = NULL;
     counter = &w->stats.succeeded;
+  } else if (job->status == STRATA_HANDLER_YIELDED &&
+             reason != STRATA_JOB_CANCEL_TIMEOUT) {
+    return build_yield(w, job, now, head, tail);
   } else if (reason == STRATA_JOB_CANCEL_TIMEOUT) {
     kind = STRATA_EVENT_TIMED_OUT;
     snprintf(buf, sizeof(buf),

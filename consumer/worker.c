@@ -27,9 +27,13 @@
  * from now − idempotency.window) and remembers each cancelled task id for
  * that window (cancels.c). A running or queued job of the task is asked to
  * stop; a dispatch record of it that arrives later is reported CANCELLED
- * without running.
+ * without running. A PREEMPT there asks the running or queued jobs of its
+ * task to yield and is not remembered: a queued one is requeued without
+ * running, a running one yields when its handler returns YIELDED.
  *
- * Invariants: at most `concurrency` jobs are queued or running (`busy`); the
+ * Invariants: at most `concurrency` jobs are queued or running while holding
+ * a slot (`busy`); jobs that released theirs run beside them, each on a
+ * thread of its own (worker_int.h); the
  * loop's wake pipe is written by librdkafka (queue non-empty), by handler
  * threads (a slot freed, an event queued) and by strata_worker_stop(); a job
  * whose partition generation changed is stale and writes nothing.
@@ -108,6 +112,7 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   w->wake[0] = w->wake[1] = -1;
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->cond, NULL);
+  pthread_cond_init(&w->slot_cond, NULL);
   atomic_init(&w->stop, 0);
   atomic_init(&w->running, 0);
   atomic_init(&w->fatal, 0);
@@ -119,6 +124,8 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   w->kill_grace_ms = strata_config_get_int(cfg, "worker.kill.grace");
   w->stderr_tail = (size_t)strata_config_get_int(cfg, "worker.stderr.tail");
   w->cancel_window_ms = strata_config_get_int(cfg, "idempotency.window");
+  w->ckpt_max =
+      (size_t)strata_config_get_int(cfg, "worker.checkpoint.max.bytes");
   if (gethostname(host, sizeof(host)))
     snprintf(host, sizeof(host), "unknown");
   host[sizeof(host) - 1] = '\0';
@@ -127,6 +134,17 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
            *instance ? instance : w->worker_id);
   if (strata_layout_build(cfg, &w->layout, errstr, size))
     goto err;
+  /* A checkpoint travels inside a TaskEvent and a Task, which must decode. */
+  if (w->ckpt_max + 4096 >
+      (size_t)strata_config_get_int(cfg, "codec.max.record.bytes")) {
+    strata_errf(
+        STRATA_ERR_CONFIG, errstr, size,
+        "worker.checkpoint.max.bytes (%zu) must be at least 4096 "
+        "below codec.max.record.bytes (%lld)",
+        w->ckpt_max,
+        (long long)strata_config_get_int(cfg, "codec.max.record.bytes"));
+    goto err;
+  }
   if (!(w->dispatch_topic = topic_name(prefix, "dispatch")) ||
       !(w->events_topic = topic_name(prefix, "events")) ||
       !(w->control_topic = topic_name(prefix, "control")) ||
@@ -292,6 +310,7 @@ void strata_worker_destroy(strata_worker_t *w) {
   if (w->wake[1] >= 0)
     close(w->wake[1]);
   pthread_cond_destroy(&w->cond);
+  pthread_cond_destroy(&w->slot_cond);
   pthread_mutex_destroy(&w->lock);
   free(w);
 }
@@ -351,15 +370,43 @@ strata_err_t strata_worker_cancel_task(strata_worker_t *w,
   pthread_mutex_lock(&w->lock);
   for (strata_job_t *j = w->qhead; j; j = j->next)
     if (!strcmp(j->task.id, task_id)) {
-      atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_USER);
+      strata_job_request_stop(j, STRATA_JOB_CANCEL_USER, true);
       err = STRATA_OK;
     }
-  for (int i = 0; i < w->concurrency; i++) {
+  for (int i = 0; i < w->nthreads; i++) {
     strata_job_t *j = w->slots[i];
     if (j && !strcmp(j->task.id, task_id)) {
-      int none = STRATA_JOB_CANCEL_NONE;
-      atomic_compare_exchange_strong(&j->cancel_reason, &none,
-                                     STRATA_JOB_CANCEL_USER);
+      strata_job_request_stop(j, STRATA_JOB_CANCEL_USER, false);
+      err = STRATA_OK;
+    }
+  }
+  pthread_mutex_unlock(&w->lock);
+  return err;
+}
+
+/* Marks `j` as asked to yield; the first reason stays. Caller holds the
+ * lock. */
+static void request_yield(strata_job_t *j, const char *reason) {
+  if (!atomic_load(&j->yield_requested) && reason && *reason)
+    j->yield_reason = strdup(reason); /* on OOM the default reason is used */
+  atomic_store(&j->yield_requested, true);
+  pthread_cond_broadcast(&j->w->slot_cond);
+}
+
+strata_err_t strata_worker_preempt_task(strata_worker_t *w, const char *task_id,
+                                        const char *reason) {
+  strata_err_t err = STRATA_ERR_NOT_FOUND;
+
+  pthread_mutex_lock(&w->lock);
+  for (strata_job_t *j = w->qhead; j; j = j->next)
+    if (!strcmp(j->task.id, task_id)) {
+      request_yield(j, reason);
+      err = STRATA_OK;
+    }
+  for (int i = 0; i < w->nthreads; i++) {
+    strata_job_t *j = w->slots[i];
+    if (j && !strcmp(j->task.id, task_id)) {
+      request_yield(j, reason);
       err = STRATA_OK;
     }
   }
@@ -384,6 +431,14 @@ size_t strata_worker_stderr_tail(const strata_worker_t *w) {
 
 int64_t strata_worker_kill_grace_ms(const strata_worker_t *w) {
   return w->kill_grace_ms;
+}
+
+int64_t strata_worker_heartbeat_interval_ms(const strata_worker_t *w) {
+  return w->hb_interval_ms;
+}
+
+size_t strata_worker_checkpoint_max(const strata_worker_t *w) {
+  return w->ckpt_max;
 }
 
 /* Records the first fatal error and stops run(). Caller holds the lock. */
@@ -480,7 +535,18 @@ static void *handler_thread(void *arg) {
       job->precancelled = true;
       job->state = STRATA_JOB_FINISHED;
       w->busy--;
+      pthread_cond_broadcast(&w->slot_cond);
       finish_job(job, STRATA_HANDLER_CANCELLED);
+      strata_worker_wake(w);
+      continue;
+    }
+    if (atomic_load(&job->yield_requested)) {
+      /* Preempted while queued: requeued as it came, never started
+       * (started_ms stays 0). */
+      job->state = STRATA_JOB_FINISHED;
+      w->busy--;
+      pthread_cond_broadcast(&w->slot_cond);
+      finish_job(job, STRATA_HANDLER_YIELDED);
       strata_worker_wake(w);
       continue;
     }
@@ -505,7 +571,11 @@ static void *handler_thread(void *arg) {
     pthread_mutex_lock(&w->lock);
     job->state = STRATA_JOB_FINISHED;
     w->slots[slot] = NULL;
-    w->busy--;
+    if (job->slot_released)
+      w->released--;
+    else
+      w->busy--;
+    pthread_cond_broadcast(&w->slot_cond);
     bool queued = finish_job(job, status);
     pthread_mutex_unlock(&w->lock);
     if (!queued)
@@ -517,32 +587,61 @@ static void *handler_thread(void *arg) {
   return NULL;
 }
 
-static strata_err_t start_threads(strata_worker_t *w, char *errstr,
-                                  size_t size) {
+int strata_worker_grow_threads(strata_worker_t *w, int n) {
   sigset_t all, old;
+  int ret = 0;
 
-  if (!(w->threads = calloc((size_t)w->concurrency, sizeof(*w->threads))))
-    return strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+  if (w->quit || n <= w->nthreads)
+    return 0;
+  if (n > w->threads_cap) {
+    int cap = n > w->threads_cap * 2 ? n : w->threads_cap * 2;
+    pthread_t *t = realloc(w->threads, (size_t)cap * sizeof(*t));
+    strata_job_t **sl;
+    if (t)
+      w->threads = t;
+    if (!t || !(sl = realloc(w->slots, (size_t)cap * sizeof(*sl)))) {
+      STRATA_ERROR("worker", "out of memory starting handler threads");
+      return -1;
+    }
+    memset(sl + w->threads_cap, 0,
+           (size_t)(cap - w->threads_cap) * sizeof(*sl));
+    w->slots = sl;
+    w->threads_cap = cap;
+  }
   /* Handler threads take no signals: SIGINT/SIGTERM belong to the program's
    * main thread, and a write to a dead child's stdin gives EPIPE instead of
    * SIGPIPE killing the process. */
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  for (int i = 0; i < w->concurrency; i++) {
+  while (w->nthreads < n) {
     thread_arg_t *ta = malloc(sizeof(*ta));
     if (ta) {
       ta->w = w;
-      ta->slot = i;
+      ta->slot = w->nthreads;
     }
-    if (!ta || pthread_create(&w->threads[i], NULL, handler_thread, ta)) {
+    if (!ta ||
+        pthread_create(&w->threads[w->nthreads], NULL, handler_thread, ta)) {
       free(ta);
-      pthread_sigmask(SIG_SETMASK, &old, NULL);
-      return strata_errf(STRATA_ERR_NOMEM, errstr, size,
-                         "cannot start handler thread %d", i);
+      STRATA_ERROR("worker", "cannot start handler thread %d", w->nthreads);
+      ret = -1;
+      break;
     }
     w->nthreads++;
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return ret;
+}
+
+static strata_err_t start_threads(strata_worker_t *w, char *errstr,
+                                  size_t size) {
+  int rc;
+
+  pthread_mutex_lock(&w->lock);
+  rc = strata_worker_grow_threads(w, w->concurrency);
+  pthread_mutex_unlock(&w->lock);
+  if (rc)
+    return strata_errf(STRATA_ERR_NOMEM, errstr, size,
+                       "cannot start %d handler threads", w->concurrency);
   return STRATA_OK;
 }
 
@@ -551,11 +650,13 @@ static void join_threads(strata_worker_t *w) {
   w->quit = true;
   pthread_cond_broadcast(&w->cond);
   pthread_mutex_unlock(&w->lock);
+  /* No thread is started once `quit` is set. */
   for (int i = 0; i < w->nthreads; i++)
     pthread_join(w->threads[i], NULL);
   free(w->threads);
   w->threads = NULL;
   w->nthreads = 0;
+  w->threads_cap = 0;
 }
 
 /* ---- partitions and commits (consume-loop thread only) -------------- */
@@ -610,10 +711,10 @@ static void rewind_all(strata_worker_t *w) {
   }
   pthread_mutex_lock(&w->lock);
   for (strata_job_t *j = w->qhead; j; j = j->next)
-    atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_STOP);
-  for (int i = 0; i < w->concurrency; i++)
+    strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+  for (int i = 0; i < w->nthreads; i++)
     if (w->slots[i])
-      atomic_store(&w->slots[i]->cancel_reason, STRATA_JOB_CANCEL_STOP);
+      strata_job_request_stop(w->slots[i], STRATA_JOB_CANCEL_STOP, true);
   pthread_mutex_unlock(&w->lock);
   if (list->cnt > 0) {
     if ((kerr = rd_kafka_committed(w->consumer, list, 10000))) {
@@ -856,6 +957,14 @@ static bool serve_control(strata_worker_t *w, int wait_ms) {
       if (strata_worker_cancel_task(w, c.task_id) == STRATA_OK)
         STRATA_INFO("worker", "cancelling task %s (running or queued here)",
                     c.task_id);
+    } else if (c.kind == STRATA_CONTROL_PREEMPT && c.task_id) {
+      /* Applies to what is here now only: a later dispatch of the task is
+       * the requeued attempt itself, which must run. */
+      if (strata_worker_preempt_task(w, c.task_id, c.reason) == STRATA_OK)
+        STRATA_INFO("worker",
+                    "asking task %s to yield (running or queued "
+                    "here): %s",
+                    c.task_id, c.reason ? c.reason : "no reason");
     }
     strata_control_clear(&c);
     rd_kafka_message_destroy(m);
@@ -867,22 +976,22 @@ static bool serve_control(strata_worker_t *w, int wait_ms) {
   return eof;
 }
 
-/* Heartbeats and start_to_close timeouts of running jobs. */
+/* Heartbeats and start_to_close timeouts of running jobs. A task with a
+ * heartbeat timeout gets no heartbeats from the runtime: its handler must
+ * show progress itself, or the timeout would never catch a wedged one. */
 static void tick_jobs(strata_worker_t *w, strata_mono_us_t now) {
   pthread_mutex_lock(&w->lock);
-  for (int i = 0; i < w->concurrency; i++) {
+  for (int i = 0; i < w->nthreads; i++) {
     strata_job_t *j = w->slots[i];
     if (!j || j->state != STRATA_JOB_RUNNING)
       continue;
-    if (now - j->last_hb_us >= w->hb_interval_ms * 1000) {
+    if (!j->task.timeouts.has_heartbeat_ms &&
+        now - j->last_hb_us >= w->hb_interval_ms * 1000) {
       j->last_hb_us = now;
       strata_job_emit(j, STRATA_EVENT_HEARTBEAT);
     }
-    if (j->deadline_us && now >= j->deadline_us) {
-      int none = STRATA_JOB_CANCEL_NONE;
-      atomic_compare_exchange_strong(&j->cancel_reason, &none,
-                                     STRATA_JOB_CANCEL_TIMEOUT);
-    }
+    if (j->deadline_us && now >= j->deadline_us)
+      strata_job_request_stop(j, STRATA_JOB_CANCEL_TIMEOUT, false);
   }
   pthread_mutex_unlock(&w->lock);
 }
@@ -961,12 +1070,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     for (strata_job_t *j = w->qhead; j; j = j->next)
       if (rd_kafka_topic_partition_list_find(list, w->dispatch_topic,
                                              j->partition))
-        atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_STOP);
-    for (int i = 0; i < w->concurrency; i++) {
+        strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+    for (int i = 0; i < w->nthreads; i++) {
       strata_job_t *j = w->slots[i];
       if (j && rd_kafka_topic_partition_list_find(list, w->dispatch_topic,
                                                   j->partition))
-        atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_STOP);
+        strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
     }
     pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < list->cnt; i++) {
@@ -1097,18 +1206,20 @@ out:
   rd_kafka_message_destroy(m);
 }
 
+/* A handler taking its slot back goes before a new record. */
 static bool slot_free(strata_worker_t *w) {
   bool free_slot;
   pthread_mutex_lock(&w->lock);
-  free_slot = w->busy < w->concurrency;
+  free_slot = w->busy + w->acquiring < w->concurrency;
   pthread_mutex_unlock(&w->lock);
   return free_slot;
 }
 
+/* Jobs queued or running, with or without a slot. */
 static int busy_count(strata_worker_t *w) {
   int n;
   pthread_mutex_lock(&w->lock);
-  n = w->busy;
+  n = w->busy + w->released;
   pthread_mutex_unlock(&w->lock);
   return n;
 }
@@ -1232,10 +1343,10 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   }
   pthread_mutex_lock(&w->lock);
   for (strata_job_t *j = w->qhead; j; j = j->next)
-    atomic_store(&j->cancel_reason, STRATA_JOB_CANCEL_STOP);
-  for (int i = 0; i < w->concurrency; i++)
+    strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+  for (int i = 0; i < w->nthreads; i++)
     if (w->slots[i])
-      atomic_store(&w->slots[i]->cancel_reason, STRATA_JOB_CANCEL_STOP);
+      strata_job_request_stop(w->slots[i], STRATA_JOB_CANCEL_STOP, true);
   pthread_mutex_unlock(&w->lock);
   wait_idle(w, w->kill_grace_ms + 2000);
   w->stopping = true;

@@ -1,22 +1,30 @@
 /*
  * Internals shared by the worker runtime's files: the offset tracker
  * (offsets.c), the worker and job structs (worker.c, job.c), event encoding
- * (job.c), outcomes, retries and dead letters (outcome.c), the set of
- * cancelled task ids (cancels.c) and the exec handler (exec.c).
+ * (job.c), outcomes, retries, yields and dead letters (outcome.c), the set
+ * of cancelled task ids (cancels.c) and the exec handler (exec.c).
  *
  * Output: nothing but the consume loop touches the transactional producer.
- * Handler threads (and the loop) append encoded STARTED/HEARTBEAT events to
- * the outbox, and a finished job to the done list, both under `lock`; each
- * loop turn takes both lists and writes them, the terminal records of the
+ * Handler threads (and the loop) append encoded STARTED/HEARTBEAT/CHECKPOINT
+ * events to the outbox, and a finished job to the done list, both under `lock`;
+ * each loop turn takes both lists and writes them, the terminal records of the
  * done jobs and the dispatch offsets in one transaction. Because the outbox
  * is taken before the done list, STARTED, HEARTBEAT and the terminal event of
  * one job leave in that order.
  *
- * Locking: `lock` guards the job queue, the running slots, `busy`, the
- * stats, the outbox, the done list and every job's `state`, `last_hb_us` and
- * `deadline_us`. Partition state (`parts`), the cancel set, the PRNG and the
+ * Locking: `lock` guards the job queue, the running slots, `busy`,
+ * `released`, `acquiring`, the stats, the outbox, the done list and every
+ * job's `state`, `last_hb_us`, `deadline_us`, `slot_released` and
+ * `yield_reason`. Partition state (`parts`), the cancel set, the PRNG and the
  * producer are touched only by the thread inside strata_worker_run()
  * (consume loop, rebalance and delivery callbacks all run there).
+ *
+ * Slots: `busy` counts the jobs queued or running that hold a concurrency
+ * slot; a job whose handler called strata_job_release_slot() runs on without
+ * one (`released` counts those), and the loop takes a record only while
+ * busy + acquiring < concurrency, so a handler taking its slot back goes
+ * before new records. There are always at least concurrency + released
+ * handler threads, so a queued job never waits for a thread.
  */
 #ifndef STRATA_WORKER_INT_H
 #define STRATA_WORKER_INT_H
@@ -110,9 +118,15 @@ struct strata_job_s {
   strata_job_state_t state;
   strata_mono_us_t last_hb_us;
   strata_mono_us_t deadline_us; /* start_to_close; 0: none */
+  bool slot_released;           /* strata_job_release_slot() in effect */
+  char *yield_reason;           /* the PREEMPT's reason; NULL: none given */
   atomic_int cancel_reason;     /* strata_job_cancel_t, read lock-free */
+  atomic_bool yield_requested;  /* a PREEMPT arrived; read lock-free */
 
-  /* The handler thread's own. */
+  /* The handler thread's own (the loop reads them once it finished). */
+  bool has_ckpt; /* a checkpoint was saved by this attempt */
+  uint8_t *ckpt; /* its latest state */
+  size_t ckpt_len;
   strata_kv_long_t *usage;
   size_t usage_count;
   char *error;
@@ -157,6 +171,7 @@ struct strata_worker_s {
   int concurrency;
   int64_t hb_interval_ms, shutdown_ms, kill_grace_ms;
   size_t stderr_tail;
+  size_t ckpt_max; /* worker.checkpoint.max.bytes */
 
   rd_kafka_t *consumer, *producer;
   rd_kafka_t *ctl;        /* <prefix>control, assigned, never commits */
@@ -174,13 +189,16 @@ struct strata_worker_s {
   char fatal_msg[512];
 
   pthread_mutex_t lock;
-  pthread_cond_t cond;
+  pthread_cond_t cond;      /* a job was queued, or quit */
+  pthread_cond_t slot_cond; /* a slot freed, or a job was asked to stop */
   strata_job_t *qhead, *qtail;
-  strata_job_t **slots; /* [concurrency]: the job each thread runs */
-  int busy;             /* jobs queued or running */
+  strata_job_t **slots; /* [nthreads]: the job each thread runs */
+  int busy;             /* jobs queued or running that hold a slot */
+  int released;         /* running jobs that released their slot */
+  int acquiring;        /* handlers waiting in strata_job_acquire_slot() */
   bool quit;            /* handler threads exit */
   pthread_t *threads;
-  int nthreads;
+  int nthreads, threads_cap;
   strata_worker_stats_t stats;
   strata_out_t *out_head, *out_tail;   /* STARTED/HEARTBEAT events */
   strata_job_t *done_head, *done_tail; /* finished, awaiting their outcome */
@@ -193,6 +211,16 @@ struct strata_worker_s {
 /* Wakes the consume loop; async-signal-safe. */
 void strata_worker_wake(strata_worker_t *w);
 
+/* Starts handler threads until there are `n`. Caller holds w->lock; 0, or
+ * -1 (logged) when a thread cannot be started. */
+int strata_worker_grow_threads(strata_worker_t *w, int n);
+
+/* Asks `job` to stop for `reason` unless it already has a reason (`force`:
+ * replace it) and wakes a handler waiting for its slot. Caller holds
+ * w->lock. */
+void strata_job_request_stop(strata_job_t *job, strata_job_cancel_t reason,
+                             bool force);
+
 /*
  * Encodes one event of `kind` for `job`, bound for the job's partition of the
  * events topic and keyed by its routing key. Terminal kinds carry the job's
@@ -203,6 +231,24 @@ void strata_worker_wake(strata_worker_t *w);
 strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
                                const char *error, bool retryable,
                                strata_epoch_ms_t now);
+
+/*
+ * Encodes a CHECKPOINT event of `job` carrying `state` (`len` bytes; state
+ * may be NULL only when has_state is false). `error` NULL: a checkpoint
+ * taken while running. Non-NULL: the terminal event of an attempt that
+ * yielded, with the job's usage and retryable = true. NULL when it cannot be
+ * encoded (`*err` says why: STRATA_ERR_TOO_LARGE, ENCODE or NOMEM). Caller
+ * owns the result.
+ */
+strata_out_t *strata_job_checkpoint_event(strata_job_t *job, const char *error,
+                                          bool has_state, const void *state,
+                                          size_t len, strata_epoch_ms_t now,
+                                          strata_err_t *err);
+
+/* The state a requeue or retry of `job` carries: the attempt's latest
+ * checkpoint, else the one it was dispatched with. */
+void strata_job_latest_state(const strata_job_t *job, bool *has,
+                             const uint8_t **state, size_t *len);
 
 /* Appends a STARTED or HEARTBEAT event of `job` to the outbox and wakes the
  * loop. Caller holds w->lock. */
@@ -233,8 +279,20 @@ strata_err_t strata_worker_register_owned(strata_worker_t *w, const char *type,
                                           strata_handler_fn fn, void *opaque,
                                           void (*free_opaque)(void *));
 
-/* For exec.c: the configured tail size and kill grace. */
+/* For exec.c: the configured tail size, kill grace, heartbeat interval and
+ * checkpoint bound. */
 size_t strata_worker_stderr_tail(const strata_worker_t *w);
 int64_t strata_worker_kill_grace_ms(const strata_worker_t *w);
+int64_t strata_worker_heartbeat_interval_ms(const strata_worker_t *w);
+size_t strata_worker_checkpoint_max(const strata_worker_t *w);
+
+/*
+ * Asks the attempts of `task_id` running or queued here to yield (PREEMPT):
+ * their strata_job_should_yield() turns true and `reason` (copied; NULL for
+ * none) is kept for the terminal event. STRATA_ERR_NOT_FOUND when no such
+ * attempt is here (nothing is remembered). Thread-safe.
+ */
+strata_err_t strata_worker_preempt_task(strata_worker_t *w, const char *task_id,
+                                        const char *reason);
 
 #endif /* STRATA_WORKER_INT_H */

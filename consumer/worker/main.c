@@ -31,10 +31,14 @@ static const strata_program_t prog = {
         "gets the payload on stdin and STRATA_TASK_ID, STRATA_TASK_TYPE, "
         "STRATA_TIER,\n"
         "STRATA_ATTEMPT, STRATA_IDEMPOTENCY_KEY, STRATA_DEADLINE_MS, "
-        "STRATA_HEADER_<KEY>\n"
-        "in its environment. Exit 0 succeeds, 65 fails without retry, "
-        "anything else\n"
-        "fails and may be retried.\n",
+        "STRATA_HEADER_<KEY>,\n"
+        "STRATA_CHECKPOINT_FILE (resume state, when there is one) and "
+        "STRATA_CHECKPOINT_OUT\n"
+        "in its environment. Exit 0 succeeds, 65 fails without retry, 75 "
+        "yields (SIGUSR1\n"
+        "asks for that; new state goes to $STRATA_CHECKPOINT_OUT), anything "
+        "else fails\n"
+        "and may be retried.\n",
     .components = STRATA_CFG_WORKER,
 };
 
@@ -137,12 +141,12 @@ int main(int argc, char **argv) {
     STRATA_INFO(
         "worker",
         "stopped: %llu received, %llu succeeded, %llu failed, %llu "
-        "cancelled, %llu timed out, %llu handed back, %llu "
+        "cancelled, %llu timed out, %llu yielded, %llu handed back, %llu "
         "undecodable",
         (unsigned long long)st.received, (unsigned long long)st.succeeded,
         (unsigned long long)st.failed, (unsigned long long)st.cancelled,
-        (unsigned long long)st.timed_out, (unsigned long long)st.handed_back,
-        (unsigned long long)st.undecodable);
+        (unsigned long long)st.timed_out, (unsigned long long)st.yielded,
+        (unsigned long long)st.handed_back, (unsigned long long)st.undecodable);
     rc = STRATA_EXIT_OK;
   }
   g_worker = NULL;

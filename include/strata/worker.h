@@ -6,10 +6,19 @@
  * Events, all keyed by the dispatch record's key and written to the dispatch
  * record's partition number (events are co-partitioned with dispatch, so the
  * scheduler instance owning partition p sees them): STARTED when a handler
- * begins, HEARTBEAT every `worker.heartbeat.interval` while it runs (and on
- * strata_job_heartbeat()), then one of SUCCEEDED, FAILED (error, retryable),
- * CANCELLED or TIMED_OUT (the task's start_to_close timeout passed), carrying
- * the usage the handler reported.
+ * begins, HEARTBEAT every `worker.heartbeat.interval` while it runs (only for
+ * tasks without timeouts.heartbeat_ms, see strata_job_heartbeat()) and on
+ * strata_job_heartbeat(), CHECKPOINT on strata_job_checkpoint(), then one of
+ * SUCCEEDED, FAILED (error, retryable), CANCELLED, TIMED_OUT (the task's
+ * start_to_close timeout passed) or, for an attempt that yielded, CHECKPOINT
+ * with a non-null error, carrying the usage the handler reported.
+ *
+ * Cooperative preemption: a PREEMPT record on <prefix>control for a task
+ * running or queued here makes strata_job_should_yield() true; the handler
+ * saves its state (strata_job_checkpoint()) and returns
+ * STRATA_HANDLER_YIELDED, and the runtime requeues the task as attempt+1 on
+ * its tier topic with that state, without using up its retry budget. See
+ * docs/ARCHITECTURE.md, "Checkpoints and yielding".
  *
  * At-least-once: a dispatch record's offset is committed only after its
  * terminal event is acknowledged by Kafka, in offset order per partition. A
@@ -22,7 +31,9 @@
  * the runtime starts and joins inside run(). strata_worker_stop() and
  * strata_worker_cancel_task() may be called from any thread;
  * strata_worker_stop() also from a signal handler. The job functions are
- * called from the handler's own thread with the job it was given.
+ * called from the handler's own thread with the job it was given (any thread
+ * may call strata_job_should_yield() and strata_job_cancel_requested() while
+ * the handler runs).
  */
 #ifndef STRATA_WORKER_H
 #define STRATA_WORKER_H
@@ -45,6 +56,12 @@ typedef enum {
   STRATA_HANDLER_SUCCEEDED = 0,
   STRATA_HANDLER_FAILED = 1, /* see strata_job_fail(); retryable by default */
   STRATA_HANDLER_CANCELLED = 2,
+  /* Stopped early to be resumed later, normally right after
+   * strata_job_checkpoint(): the task is requeued as the next attempt with
+   * the latest checkpoint, and the retry budget grows by one. Allowed
+   * without a PREEMPT (a voluntary yield). A cancel requested meanwhile wins:
+   * the attempt is CANCELLED. */
+  STRATA_HANDLER_YIELDED = 3,
 } strata_handler_status_t;
 
 /* Runs one task on a handler thread. `opaque` is the pointer given to
@@ -66,6 +83,7 @@ typedef struct {
   uint64_t retried;       /* failed attempts followed by a retry record */
   uint64_t dead_lettered; /* failed attempts that went to <prefix>dlq */
   uint64_t aborted;       /* transactions aborted (consumer rewound) */
+  uint64_t yielded;       /* attempts requeued after a yield */
 } strata_worker_stats_t;
 
 /*
@@ -98,9 +116,9 @@ strata_err_t strata_worker_register(strata_worker_t *w, const char *type,
  * of `cfg` (an `exec.*` entry becomes the fallback), plus, unless one is
  * configured, a fallback that fails unknown types, not retryable, naming the
  * configured types. See docs/ARCHITECTURE.md "Workers" for the contract
- * (stdin, STRATA_* environment, exit codes, stderr tail). Reads
- * worker.stderr.tail and worker.kill.grace. STRATA_ERR_CONFIG when `cfg` has
- * no exec entry.
+ * (stdin, STRATA_* environment, exit codes, stderr tail, checkpoint files,
+ * SIGUSR1 on PREEMPT, exit 75 to yield). The handler heartbeats on behalf of
+ * its command while it runs. STRATA_ERR_CONFIG when `cfg` has no exec entry.
  */
 strata_err_t strata_worker_register_exec(strata_worker_t *w,
                                          const strata_config_t *cfg,
@@ -158,9 +176,58 @@ int64_t strata_job_offset(const strata_job_t *job);
 strata_err_t strata_job_report_usage(strata_job_t *job, const char *pool,
                                      int64_t amount);
 
-/* Writes a HEARTBEAT event now (the runtime also writes one every
- * worker.heartbeat.interval). */
+/*
+ * Writes a HEARTBEAT event now. For a task without timeouts.heartbeat_ms the
+ * runtime also writes one every worker.heartbeat.interval. For a task with
+ * it the runtime does not: the handler itself must call this (or
+ * strata_job_checkpoint()) more often than heartbeat_ms, since a heartbeat
+ * timeout exists to catch a handler that stopped making progress.
+ */
 void strata_job_heartbeat(strata_job_t *job);
+
+/*
+ * The checkpoint the task was dispatched with (Task.checkpoint: the state a
+ * previous attempt saved), `*len` bytes; NULL with *len = 0 when it has none.
+ * Owned by the job. Not changed by strata_job_checkpoint().
+ */
+const void *strata_job_resume_state(const strata_job_t *job, size_t *len);
+
+/*
+ * Saves `state` (`len` bytes, copied; NULL allowed when len is 0) as this
+ * attempt's latest state: a CHECKPOINT event carrying it is written, and a
+ * yield (or a retry) of this attempt hands it to the next attempt as
+ * Task.checkpoint. Counts as a heartbeat. STRATA_ERR_INVALID_ARG (logged,
+ * naming the limit) when `len` exceeds worker.checkpoint.max.bytes,
+ * STRATA_ERR_TOO_LARGE when the event or the requeued task would exceed
+ * codec.max.record.bytes, STRATA_ERR_NOMEM, STRATA_ERR_ENCODE; on error the
+ * previous state stays the latest.
+ */
+strata_err_t strata_job_checkpoint(strata_job_t *job, const void *state,
+                                   size_t len);
+
+/*
+ * True once a PREEMPT for this task has been read from <prefix>control while
+ * the attempt was running or queued here. The handler should then checkpoint
+ * and return STRATA_HANDLER_YIELDED. Cheap; poll it. Any thread.
+ */
+bool strata_job_should_yield(const strata_job_t *job);
+
+/*
+ * Stops counting this job against worker.concurrency, so the worker may
+ * start another task meanwhile, e.g. while this one waits on I/O. The job
+ * keeps running and reporting as before. Idempotent.
+ */
+void strata_job_release_slot(strata_job_t *job);
+
+/*
+ * Takes a concurrency slot back after strata_job_release_slot(), blocking
+ * (without spinning) until one is free; a waiting handler goes before new
+ * records. Returns true at once when the job holds its slot. Returns false,
+ * without a slot, when cancellation (strata_job_cancel_requested()) or a
+ * yield (strata_job_should_yield()) is requested before a slot is free; the
+ * handler should then wind up. A handler may return with its slot released.
+ */
+bool strata_job_acquire_slot(strata_job_t *job);
 
 /*
  * Sets the error text of a failure and whether a retry may help; the handler
