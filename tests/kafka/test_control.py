@@ -6,11 +6,13 @@ endpoint, strata-worker).
   test_drain_lets_running_tasks_finish_then_reports_drained
   test_heartbeat_timeout_retries_the_task_of_a_wedged_worker
   test_heartbeat_timeout_without_attempts_left_dead_letters
+  test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint
 
 Usage: test_control.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
 import collections
 import os
+import tempfile
 import signal
 import sys
 import urllib.request
@@ -223,8 +225,76 @@ def test_heartbeat_timeout_without_attempts_left_dead_letters():
         h.stop_all()
 
 
+def test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint():
+    # One unit of pool gpu. A background task holds it and counts to 40; a
+    # critical task then wants it. The scheduler asks the background task to
+    # yield (PREEMPT); its command saves its count on SIGUSR1 and exits 75;
+    # the critical task runs; the background task comes back as attempt 2
+    # and goes on counting from the saved count.
+    d = tempfile.mkdtemp(prefix="strata-preempt-")
+    count = ('d=%s; n=0; '
+             'if [ -n "${STRATA_CHECKPOINT_FILE:-}" ]; then n=$(cat "$STRATA_CHECKPOINT_FILE"); fi; '
+             'echo $n > "$d/$STRATA_TASK_ID.$STRATA_ATTEMPT.start"; '
+             'trap \'echo $n > "$STRATA_CHECKPOINT_OUT"; exit 75\' USR1; '
+             'while [ $n -lt 40 ]; do n=$((n+1)); echo $n > "$d/$STRATA_TASK_ID.progress"; '
+             'sleep 0.1; done' % d)
+    h = Harness(BIN, "preempt", ["--set", "exec.count=" + count,
+                                 "--set", "exec.default=true",
+                                 "--set", "worker.concurrency=4"])
+    try:
+        h.ensure_topics()
+        h.start("scheduler", "strata-scheduler", "--log-level", "info",
+                "--set", "scheduler.instance.id=" + h.prefix + "sched",
+                "--set", "pool.gpu=concurrency:1")
+        port = h.admin_port("scheduler")
+        h.start("worker", "strata-worker")
+        low = submit(h, "--id", "bg", "--tier", "background", "--type", "count",
+                     "--demand", "gpu=1")
+        progress = os.path.join(d, "bg.progress")
+
+        def counted(n):
+            try:
+                return int(open(progress).read() or 0) >= n
+            except (OSError, ValueError):
+                return False
+        h.wait_for("the background task to count to 5", lambda: counted(5), 60)
+        high = submit(h, "--id", "urgent", "--tier", "critical", "--demand", "gpu=1")
+
+        pre = h.wait_for("the PREEMPT request",
+                         lambda: [c for c in values(h, "control")
+                                  if c["kind"] == "PREEMPT" and c["task_id"] == low], 60)
+        check(len(pre) == 1 and "critical" in pre[0]["reason"] and "gpu" in pre[0]["reason"],
+              "PREEMPT records: %s" % pre)
+        h.wait_for("the critical task to succeed", lambda: events(h, high, "SUCCEEDED"), 60)
+        h.wait_for("the background task to finish", lambda: events(h, low, "SUCCEEDED"), 90)
+
+        evs = events(h, low)
+        ends = [e for e in evs if e["kind"] == "CHECKPOINT" and e.get("error")]
+        check(len(ends) == 1 and ends[0]["attempt"] == 1
+              and ends[0]["error"].startswith("yielded:"), "yield events: %s" % ends)
+        saved = int(__import__("base64").b64decode(ends[0]["checkpoint"]).decode())
+        ok = [e for e in evs if e["kind"] == "SUCCEEDED"]
+        check([e["attempt"] for e in ok] == [2], "background SUCCEEDED: %s" % ok)
+        resumed = int(open(os.path.join(d, "bg.2.start")).read())
+        check(0 < saved == resumed, "saved %d, attempt 2 resumed from %d" % (saved, resumed))
+        check(int(open(os.path.join(d, "bg.1.start")).read()) == 0, "attempt 1 began at 0")
+        # The critical task ran while the background task was off the pool.
+        t_yield = ends[0]["time_ms"]
+        t_high = events(h, high, "STARTED")[0]["time_ms"]
+        t_back = [e for e in evs if e["kind"] == "STARTED" and e["attempt"] == 2][0]["time_ms"]
+        check(t_yield <= t_high <= t_back, "yield %d, critical start %d, resume %d"
+              % (t_yield, t_high, t_back))
+        check(metric(port, "strata_preemptions_total", tier="background") == 1,
+              "preemptions counted once")
+        print("  yielded at count %d; critical started %d ms after the yield"
+              % (saved, t_high - t_yield))
+    finally:
+        h.stop_all()
+
+
 if __name__ == "__main__":
     run([test_paused_tier_holds_its_tasks_across_a_restart_until_resumed,
          test_drain_lets_running_tasks_finish_then_reports_drained,
          test_heartbeat_timeout_retries_the_task_of_a_wedged_worker,
-         test_heartbeat_timeout_without_attempts_left_dead_letters])
+         test_heartbeat_timeout_without_attempts_left_dead_letters,
+         test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint])
