@@ -83,7 +83,8 @@ typedef enum {
   PEND_DECIDED,
   PEND_DISPATCHED,
   PEND_EXPIRED,
-  PEND_LOST /* an attempt presumed lost to its heartbeat timeout */
+  PEND_LOST,     /* an attempt presumed lost to its heartbeat timeout */
+  PEND_CANCELLED /* a CANCELLED event for a task cancelled before it came */
 } pend_kind_t;
 
 typedef struct {
@@ -835,6 +836,21 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     strata_task_clear(&t);
     return;
   }
+  if (ledger_cancel_pending(s->ledger, t.id)) {
+    /* Cancelled before it reached this scheduler (on the ladder, not yet
+     * read, or owned elsewhere then): it never runs, gets its one
+     * CANCELLED event, and its dependents fail like a held task's. */
+    emit_event(s, STRATA_EVENT_CANCELLED, t.id,
+               t.idempotency_key ? t.idempotency_key : t.id, t.attempt, tier, p,
+               "cancelled before it was scheduled");
+    pend_decision(s, t.id, t.attempt)->kind = PEND_CANCELLED;
+    strata_core_mark_failed(s->core, t.id, now, "cancelled");
+    STRATA_INFO(COMP, "%s[%d]@%" PRId64 ": task %s was cancelled; not run",
+                topic, p, m->offset, t.id);
+    tracker_done(tr, seq);
+    strata_task_clear(&t);
+    return;
+  }
   if (ledger_is_decided(s->ledger, t.id, t.attempt) ||
       (t.idempotency_key &&
        !ledger_claim_key(s->ledger, t.idempotency_key, t.id, now))) {
@@ -1029,6 +1045,8 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
       strata_core_complete(s->core, e.task_id, STRATA_CORE_CANCELLED, NULL, 0,
                            now, err, sizeof(err));
       running_done(s, e.task_id, e.attempt);
+    } else if (e.kind == STRATA_EVENT_CANCELLED) {
+      ledger_cancel_reported(s->ledger, e.task_id, e.time_ms);
     }
     break;
   case STRATA_EVENT_STARTED:
@@ -1147,14 +1165,15 @@ static void handle_control(sched_t *s, const rd_kafka_message_t *m) {
       held_t *h = &s->held[info.cookie];
       emit_event(s, STRATA_EVENT_CANCELLED, c.task_id, h->key, h->attempt,
                  h->tier, h->partition, c.reason);
-      pend_decision(s, c.task_id, h->attempt);
+      pend_decision(s, c.task_id, h->attempt)->kind = PEND_CANCELLED;
       held_finish(s, info.cookie);
     } else {
       /* Not held here (yet): remember, so a later arrival never runs. The
        * whole control history is read at start-up; the ledger forgets a
        * cancel one idempotency window after it was issued. */
-      ledger_decided(s->ledger, c.task_id, INT32_MAX,
-                     c.issued_ms > 0 && c.issued_ms < now ? c.issued_ms : now);
+      ledger_cancelled(s->ledger, c.task_id,
+                       c.issued_ms > 0 && c.issued_ms < now ? c.issued_ms
+                                                            : now);
     }
     break;
   case STRATA_CONTROL_PAUSE_TIER:
@@ -1545,6 +1564,10 @@ static int commit_turn(sched_t *s) {
         views_expired(s->views, pd->tier);
       } else if (pd->kind == PEND_LOST) {
         ledger_lost(s->ledger, pd->id, pd->attempt, done);
+      } else if (pd->kind == PEND_CANCELLED) {
+        /* Every later arrival of the task is skipped without an event. */
+        ledger_cancelled(s->ledger, pd->id, done);
+        ledger_cancel_reported(s->ledger, pd->id, done);
       }
     }
     for (int r = 0; r <= STRATA_DLQ_CANCELLED; r++) {

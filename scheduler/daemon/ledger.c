@@ -4,6 +4,7 @@
  * carries the time it was recorded so the window can be pruned. Entries are
  * single allocations (struct + key bytes).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
@@ -13,9 +14,10 @@
 typedef struct {
   UT_hash_handle hh;
   strata_epoch_ms_t at;
-  int32_t attempt; /* decided: highest attempt decided */
-  int32_t lost;    /* decided: attempts up to this one presumed lost */
-  char *owner;     /* keys: the task id holding the key (owned) */
+  int32_t attempt;      /* decided: highest attempt decided */
+  int32_t lost;         /* decided: attempts up to this one presumed lost */
+  bool cancel_reported; /* decided: a CANCELLED event for it was written */
+  char *owner;          /* keys: the task id holding the key (owned) */
   char key[];
 } entry_t;
 
@@ -98,6 +100,32 @@ bool ledger_is_lost(const ledger_t *l, const char *id, int32_t attempt) {
   entry_t *e;
   HASH_FIND_STR(l->decided, id, e);
   return e && attempt <= e->lost;
+}
+
+strata_err_t ledger_cancelled(ledger_t *l, const char *id,
+                              strata_epoch_ms_t at) {
+  return ledger_decided(l, id, INT32_MAX, at);
+}
+
+bool ledger_cancel_pending(const ledger_t *l, const char *id) {
+  entry_t *e;
+  HASH_FIND_STR(l->decided, id, e);
+  return e && e->attempt == INT32_MAX && !e->cancel_reported;
+}
+
+strata_err_t ledger_cancel_reported(ledger_t *l, const char *id,
+                                    strata_epoch_ms_t at) {
+  entry_t *e;
+  HASH_FIND_STR(l->decided, id, e);
+  if (!e) {
+    strata_err_t rc = ledger_decided(l, id, 0, at);
+    if (rc)
+      return rc;
+    HASH_FIND_STR(l->decided, id, e);
+  }
+  if (e)
+    e->cancel_reported = true;
+  return STRATA_OK;
 }
 
 bool ledger_claim_key(ledger_t *l, const char *key, const char *id,

@@ -75,6 +75,17 @@ int32_t ledger_attempt(const ledger_t *l, const char *id);
  * results are recorded but change nothing. */
 strata_err_t ledger_lost(ledger_t *l, const char *id, int32_t attempt,
                          strata_epoch_ms_t at);
+/* A CANCEL command for a task not held: every attempt of `id` that arrives
+ * later is cancelled (ledger_is_decided() is true for all of them). */
+strata_err_t ledger_cancelled(ledger_t *l, const char *id,
+                              strata_epoch_ms_t at);
+/* True when `id` was cancelled and no CANCELLED event was written for it
+ * yet: the first attempt to arrive gets one. */
+bool ledger_cancel_pending(const ledger_t *l, const char *id);
+/* Records that a CANCELLED event was written for `id` (by this process or,
+ * as a recovery scan shows, a predecessor). */
+strata_err_t ledger_cancel_reported(ledger_t *l, const char *id,
+                                    strata_epoch_ms_t at);
 /* True when `attempt` of `id` was presumed lost. */
 bool ledger_is_lost(const ledger_t *l, const char *id, int32_t attempt);
 /* Claims idempotency key `key` for task `id`. Returns true when the key is

@@ -7,6 +7,7 @@ endpoint, strata-worker).
   test_heartbeat_timeout_retries_the_task_of_a_wedged_worker
   test_heartbeat_timeout_without_attempts_left_dead_letters
   test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint
+  test_cancel_pending_blocked_and_delayed_tasks_never_run
 
 Usage: test_control.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
@@ -292,9 +293,67 @@ def test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint():
         h.stop_all()
 
 
+def test_cancel_pending_blocked_and_delayed_tasks_never_run():
+    # Cancellation in the states the scheduler holds or has not seen yet:
+    # pending (ready, its tier paused), blocked (waiting on a dependency),
+    # waiting on the delay ladder. Each gets exactly one CANCELLED event from
+    # the scheduler and never runs; a task depending on a cancelled one
+    # fails with a dead letter naming the cancelled dependency.
+    h = Harness(BIN, "cstates", ["--set", "exec.default=true"])
+    try:
+        h.ensure_topics()
+        h.strata("tier", "pause", "low")
+        port = start_scheduler(h)
+        h.start("worker", "strata-worker")
+        h.wait_for("low paused", lambda: health(h, port)["paused_tiers"] == ["low"], 60)
+        pending = submit(h, "--id", "c-pending", "--tier", "low")
+        blocked = submit(h, "--id", "c-blocked", "--tier", "normal", "--after", "never-submitted")
+        child = submit(h, "--id", "c-child", "--tier", "normal", "--after", blocked)
+        delayed = submit(h, "--id", "c-delayed", "--tier", "high", "--delay", "6s")
+
+        def held(tid, state):
+            return any(t["id"] == tid for t in
+                       h.http_json(port, "/tasks?state=%s" % state)["tasks"])
+        h.strata("cancel", delayed, "--reason", "test")  # on the ladder now
+        h.wait_for("the pending and blocked tasks to be held",
+                   lambda: held(pending, "ready") and held(blocked, "blocked")
+                   and held(child, "blocked"), 60)
+        h.strata("cancel", pending, "--reason", "test")
+        h.strata("cancel", blocked, "--reason", "test")
+
+        def cancelled():
+            got = collections.Counter(e["task_id"] for e in events(h, kind="CANCELLED"))
+            return got if all(got[t] for t in (pending, blocked, delayed)) else None
+        got = h.wait_for("CANCELLED for the three tasks", cancelled, 60)
+        dl = h.wait_for("the dependent's dead letter",
+                        lambda: [d for d in values(h, "dlq") if d["task_id"] == child], 60)
+        check(dl[0]["reason"] == "DEPENDENCY_FAILED" and blocked in dl[0]["detail"]
+              and "cancel" in dl[0]["detail"], "dead letter: %s" % dl[0])
+
+        # Resume low and run a sentinel through each tier: once they ran, the
+        # cancelled tasks had every chance to.
+        h.strata("tier", "resume", "low")
+        sentinels = [submit(h, "--id", "s-%s" % t, "--tier", t) for t in ("low", "high")]
+        sentinels.append(submit(h, "--id", "s-delayed", "--tier", "high", "--delay", "6s"))
+        h.wait_for("the sentinels to succeed",
+                   lambda: set(sentinels) <= {e["task_id"] for e in events(h, kind="SUCCEEDED")},
+                   90)
+        ran = {e["task_id"] for e in events(h) if e["kind"] in ("DISPATCHED", "STARTED")}
+        check(not ran & {pending, blocked, child, delayed},
+              "cancelled tasks ran: %s" % (ran & {pending, blocked, child, delayed}))
+        got = cancelled()
+        check(all(got[t] == 1 for t in (pending, blocked, delayed)),
+              "CANCELLED events per task: %s" % got)
+        check(not any(e.get("worker_id") for e in events(h, kind="CANCELLED")),
+              "every CANCELLED came from the scheduler")
+    finally:
+        h.stop_all()
+
+
 if __name__ == "__main__":
     run([test_paused_tier_holds_its_tasks_across_a_restart_until_resumed,
          test_drain_lets_running_tasks_finish_then_reports_drained,
          test_heartbeat_timeout_retries_the_task_of_a_wedged_worker,
          test_heartbeat_timeout_without_attempts_left_dead_letters,
-         test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint])
+         test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint,
+         test_cancel_pending_blocked_and_delayed_tasks_never_run])
