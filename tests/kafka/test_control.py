@@ -216,7 +216,13 @@ def test_heartbeat_timeout_without_attempts_left_dead_letters():
                         lambda: [d for d in values(h, "dlq") if d["task_id"] == tid], 30)
         check(len(dl) == 1 and dl[0]["reason"] == "EXHAUSTED"
               and "heartbeat" in dl[0]["detail"], "dead letter: %s" % dl)
-        kinds = collections.Counter(e["kind"] for e in events(h, tid))
+        # The stopped worker may hold a transaction open on the events
+        # partition: read_committed readers see the scheduler's events once
+        # the broker aborts it (the worker's 10 s transaction timeout).
+        kinds = h.wait_for(
+            "the TIMED_OUT and DEAD_LETTERED events",
+            lambda: (lambda k: k if k["TIMED_OUT"] and k["DEAD_LETTERED"] else None)(
+                collections.Counter(e["kind"] for e in events(h, tid))), 30)
         check(kinds["TIMED_OUT"] == 1 and kinds["DEAD_LETTERED"] == 1, "events: %s" % kinds)
         check(metric(port, "strata_heartbeat_timeouts_total", tier="normal") == 1,
               "heartbeat timeouts counted")
