@@ -108,6 +108,9 @@ typedef struct {
   rd_kafka_t *in;  /* tier consumer: group member */
   rd_kafka_t *aux; /* events + control: assigned, never commits */
   rd_kafka_t *tx;  /* transactional producer */
+  /* Handles of every topic tx writes, held so their metadata stays known. */
+  rd_kafka_topic_t *out_rkt[OUT__COUNT + MAX_INPUTS];
+  int nout_rkt;
 
   strata_core_t *core;
   ledger_t *ledger;
@@ -1326,6 +1329,23 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
     rd_kafka_error_destroy(error);
     return STRATA_ERR_KAFKA;
   }
+  /* Learn every output topic's partitions now. librdkafka 2.0.2 looks up a
+   * topic it has not produced to before only at its next one-second topic
+   * scan, and the commit of the turn that first writes it (a first dead
+   * letter, a first hop to a delay step) waits for that: up to 1 s added to
+   * every decision of the turn, measured. */
+  for (int i = 0; i < OUT__COUNT + s->ninputs - s->ntiers; i++) {
+    const char *name = i < OUT__COUNT
+                           ? s->out_topics[i]
+                           : s->topic_tasks[s->ntiers + i - OUT__COUNT];
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->tx, name, NULL);
+    if (!rkt)
+      continue;
+    s->out_rkt[s->nout_rkt++] = rkt;
+    if (rd_kafka_metadata(s->tx, 0, rkt, &md, 10000) == 0)
+      rd_kafka_metadata_destroy(md);
+  }
   /* Events of every partition (dependencies cross partitions) and the one
    * control partition, from the end: history is read on assignment. */
   l = rd_kafka_topic_partition_list_new(s->nparts + 1);
@@ -1382,6 +1402,8 @@ static void sched_teardown(sched_t *s) {
     rd_kafka_consumer_close(s->aux);
     rd_kafka_destroy(s->aux);
   }
+  for (int i = 0; i < s->nout_rkt; i++)
+    rd_kafka_topic_destroy(s->out_rkt[i]);
   if (s->tx)
     rd_kafka_destroy(s->tx);
   for (uint64_t i = 0; i < s->nheld_cap; i++)
