@@ -716,10 +716,27 @@ static int relay_commit(relay_t *r, rd_kafka_message_t **msgs, int n) {
 
   if ((error = rd_kafka_begin_transaction(r->tx)))
     goto fail;
+  /* Offsets first, then the records, in the scheduler's order
+   * (commit_turn). */
   offsets = rd_kafka_topic_partition_list_new(r->nparts);
   for (int i = 0; i < n; i++) {
     rd_kafka_message_t *m = msgs[i];
-    rd_kafka_topic_partition_t *tp;
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(offsets, r->in_topic, m->partition);
+    if (!tp)
+      tp =
+          rd_kafka_topic_partition_list_add(offsets, r->in_topic, m->partition);
+    if (m->offset + 1 > tp->offset)
+      tp->offset = m->offset + 1;
+  }
+  cgmd = rd_kafka_consumer_group_metadata(r->in);
+  error = rd_kafka_send_offsets_to_transaction(r->tx, offsets, cgmd, -1);
+  rd_kafka_consumer_group_metadata_destroy(cgmd);
+  rd_kafka_topic_partition_list_destroy(offsets);
+  if (error)
+    goto fail;
+  for (int i = 0; i < n; i++) {
+    rd_kafka_message_t *m = msgs[i];
     rd_kafka_resp_err_t kerr;
     for (;;) {
       kerr = rd_kafka_producev(r->tx, RD_KAFKA_V_TOPIC(r->out_topic),
@@ -733,24 +750,11 @@ static int relay_commit(relay_t *r, rd_kafka_message_t **msgs, int n) {
       rd_kafka_poll(r->tx, 10);
     }
     if (kerr) {
-      rd_kafka_topic_partition_list_destroy(offsets);
       snprintf(r->err, sizeof(r->err), "producing to %s: %s", r->out_topic,
                rd_kafka_err2str(kerr));
       return -1;
     }
-    tp = rd_kafka_topic_partition_list_find(offsets, r->in_topic, m->partition);
-    if (!tp)
-      tp =
-          rd_kafka_topic_partition_list_add(offsets, r->in_topic, m->partition);
-    if (m->offset + 1 > tp->offset)
-      tp->offset = m->offset + 1;
   }
-  cgmd = rd_kafka_consumer_group_metadata(r->in);
-  error = rd_kafka_send_offsets_to_transaction(r->tx, offsets, cgmd, -1);
-  rd_kafka_consumer_group_metadata_destroy(cgmd);
-  rd_kafka_topic_partition_list_destroy(offsets);
-  if (error)
-    goto fail;
   if ((error = rd_kafka_commit_transaction(r->tx, -1)))
     goto fail;
   r->turns++;
@@ -840,6 +844,7 @@ static int relay_start(relay_t *r, const strata_config_t *cfg,
     if (!(conf = strata_kafka_conf_new(cfg, "bench-relay-tx", tx_defaults, err,
                                        size)))
       return -1;
+    rd_kafka_conf_set_dr_msg_cb(conf, strata_sched_tx_delivered);
     if (!(r->tx = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, size))) {
       rd_kafka_conf_destroy(conf);
       return -1;

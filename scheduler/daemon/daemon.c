@@ -72,6 +72,7 @@ typedef struct {
   char *key;
   void *value;
   size_t len;
+  int64_t timestamp; /* Kafka timestamp, epoch ms; 0: when produced */
 } out_msg_t;
 
 enum { OUT_DISPATCH, OUT_EVENTS, OUT_DLQ, OUT__COUNT };
@@ -119,6 +120,9 @@ typedef struct {
   rd_kafka_t *in;  /* tier consumer: group member */
   rd_kafka_t *aux; /* events + control: assigned, never commits */
   rd_kafka_t *tx;  /* transactional producer */
+  /* Handles of every topic tx writes, held so their metadata stays known. */
+  rd_kafka_topic_t *out_rkt[OUT__COUNT + MAX_INPUTS + 1];
+  int nout_rkt;
 
   strata_core_t *core;
   ledger_t *ledger;
@@ -240,7 +244,7 @@ static void out_add(sched_t *s, const char *topic, int32_t partition,
     s->out = xrealloc(s->out, s->capout * sizeof(*s->out));
   }
   s->out[s->nout++] =
-      (out_msg_t){topic, partition, xstrdup(key ? key : ""), value, len};
+      (out_msg_t){topic, partition, xstrdup(key ? key : ""), value, len, 0};
 }
 
 static pending_decision_t *pend_decision(sched_t *s, const char *id,
@@ -879,6 +883,9 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     memcpy(copy, m->payload, m->len);
     out_add(s, step->name, p, t.idempotency_key ? t.idempotency_key : t.id,
             copy, m->len);
+    /* Due at timestamp + step: stamped with the time the step was chosen
+     * for, not the later produce, so the hop never overshoots not_before. */
+    s->out[s->nout - 1].timestamp = now;
     tracker_done(tr, seq);
     strata_task_clear(&t);
     return;
@@ -1495,25 +1502,6 @@ static int commit_turn(sched_t *s) {
     rd_kafka_error_destroy(error);
     return -2;
   }
-  for (size_t i = 0; i < s->nout; i++) {
-    out_msg_t *o = &s->out[i];
-    rd_kafka_resp_err_t kerr;
-    for (;;) {
-      kerr = rd_kafka_producev(
-          s->tx, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(o->partition),
-          RD_KAFKA_V_KEY(o->key, strlen(o->key)),
-          RD_KAFKA_V_VALUE(o->value, o->len),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-      if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        break;
-      rd_kafka_poll(s->tx, 10);
-    }
-    if (kerr) {
-      STRATA_ERROR(COMP, "producing to %s: %s", o->topic,
-                   rd_kafka_err2str(kerr));
-      goto abort;
-    }
-  }
   offsets = rd_kafka_topic_partition_list_new(s->ninputs * s->nparts);
   for (int t = 0; t < s->ninputs; t++) {
     for (int p = 0; p < s->nparts; p++) {
@@ -1533,7 +1521,13 @@ static int commit_turn(sched_t *s) {
     }
   }
   /* The group metadata carries the current generation and member id, so it
-   * is taken afresh for every transaction (KIP-447 fencing). */
+   * is taken afresh for every transaction (KIP-447 fencing).
+   * Offsets go first, records after: until the coordinator has finished the
+   * previous transaction it answers CONCURRENT_TRANSACTIONS, which
+   * AddOffsetsToTxn retries after retry.backoff.ms but AddPartitionsToTxn
+   * (sent on the first record) after a fixed 20 ms in librdkafka 2.0.2.
+   * Once the offsets are in, the partitions are added at once. The order
+   * within a transaction changes nothing about what commits together. */
   error = NULL;
   if (offsets->cnt) {
     rd_kafka_consumer_group_metadata_t *cgmd =
@@ -1544,6 +1538,26 @@ static int commit_turn(sched_t *s) {
   rd_kafka_topic_partition_list_destroy(offsets);
   if (error)
     goto txn_error;
+  for (size_t i = 0; i < s->nout; i++) {
+    out_msg_t *o = &s->out[i];
+    rd_kafka_resp_err_t kerr;
+    for (;;) {
+      kerr = rd_kafka_producev(
+          s->tx, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(o->partition),
+          RD_KAFKA_V_KEY(o->key, strlen(o->key)),
+          RD_KAFKA_V_VALUE(o->value, o->len),
+          RD_KAFKA_V_TIMESTAMP(o->timestamp),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        break;
+      rd_kafka_poll(s->tx, 10);
+    }
+    if (kerr) {
+      STRATA_ERROR(COMP, "producing to %s: %s", o->topic,
+                   rd_kafka_err2str(kerr));
+      goto abort;
+    }
+  }
   if ((error = rd_kafka_commit_transaction(s->tx, -1)))
     goto txn_error;
 
@@ -1626,6 +1640,8 @@ static rd_kafka_t *make_client(sched_t *s, rd_kafka_type_t type,
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, s);
   }
+  if (type == RD_KAFKA_PRODUCER)
+    rd_kafka_conf_set_dr_msg_cb(conf, strata_sched_tx_delivered);
   if (!(rk = rd_kafka_new(type, conf, err, size)))
     rd_kafka_conf_destroy(conf);
   return rk;
@@ -1742,6 +1758,26 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
     rd_kafka_error_destroy(error);
     return STRATA_ERR_KAFKA;
   }
+  /* Learn every output topic's partitions now. librdkafka 2.0.2 looks up a
+   * topic it has not produced to before only at its next one-second topic
+   * scan, and the commit of the turn that first writes it (a first dead
+   * letter, a first hop to a delay step, a first PREEMPT or scheduler-made
+   * retry) waits for that: up to 1 s added to every decision of the turn,
+   * measured. Outputs: dispatch, events, dlq, every tier and delay topic
+   * (retries, hops), control (PREEMPT). */
+  for (int i = 0; i < OUT__COUNT + s->ninputs + 1; i++) {
+    const char *name = i < OUT__COUNT ? s->out_topics[i]
+                       : i < OUT__COUNT + s->ninputs
+                           ? s->topic_tasks[i - OUT__COUNT]
+                           : s->topic_control;
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->tx, name, NULL);
+    if (!rkt)
+      continue;
+    s->out_rkt[s->nout_rkt++] = rkt;
+    if (rd_kafka_metadata(s->tx, 0, rkt, &md, 10000) == 0)
+      rd_kafka_metadata_destroy(md);
+  }
   /* Events of every partition (dependencies cross partitions), from the
    * end: their history is read on assignment. The one control partition
    * from its start: paused tiers and a drain hold until undone, whatever
@@ -1810,6 +1846,8 @@ static void sched_teardown(sched_t *s) {
     rd_kafka_consumer_close(s->aux);
     rd_kafka_destroy(s->aux);
   }
+  for (int i = 0; i < s->nout_rkt; i++)
+    rd_kafka_topic_destroy(s->out_rkt[i]);
   if (s->tx)
     rd_kafka_destroy(s->tx);
   for (uint64_t i = 0; i < s->nheld_cap; i++)
@@ -2066,10 +2104,13 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
       last_prune = strata_mono_now_us();
     }
     if (!work) {
-      /* Idle: block on the tier consumer until the next timer or a tick. */
+      /* Idle: block on the tier consumer until the next timer or a tick.
+       * `now` is read again: the commit may have taken a while, and a wait
+       * measured from before it would oversleep a due timer by that long. */
       strata_epoch_ms_t wake = strata_core_next_wakeup(s.core);
       if (delay_wake < wake)
         wake = delay_wake;
+      now = strata_epoch_now_ms();
       int64_t wait = tick;
       if (wake != STRATA_CORE_NEVER && wake - now < wait)
         wait = wake - now < 0 ? 0 : wake - now;
