@@ -159,7 +159,7 @@ static strata_err_t rd_long(dec_t *d, int64_t *out, const char *what) {
 
 static strata_err_t rd_int(dec_t *d, int32_t *out, const char *what) {
   size_t at = d->pos;
-  int64_t v;
+  int64_t v = 0;
   if (rd_long(d, &v, what))
     return d->err;
   if (v < INT32_MIN || v > INT32_MAX)
@@ -186,7 +186,7 @@ static strata_err_t rd_bool(dec_t *d, bool *out) {
 
 static strata_err_t rd_len(dec_t *d, const char *what, size_t *out) {
   size_t at = d->pos;
-  int64_t n;
+  int64_t n = 0;
   if (rd_long(d, &n, what))
     return d->err;
   if (n < 0)
@@ -202,7 +202,7 @@ static strata_err_t rd_len(dec_t *d, const char *what, size_t *out) {
 }
 
 static strata_err_t rd_string(dec_t *d, char **out) {
-  size_t n;
+  size_t n = 0;
   if (rd_len(d, "string", &n))
     return d->err;
   size_t bad;
@@ -243,7 +243,7 @@ static strata_err_t rd_branch(dec_t *d, const codec_node_t **w) {
   if ((*w)->type != CODEC_AV_UNION)
     return STRATA_OK;
   size_t at = d->pos;
-  int64_t idx;
+  int64_t idx = 0;
   if (rd_long(d, &idx, "union branch index"))
     return d->err;
   if (idx < 0 || (uint64_t)idx >= (*w)->count)
@@ -263,7 +263,7 @@ static strata_err_t rd_branch(dec_t *d, const codec_node_t **w) {
 static strata_err_t rd_block(dec_t *d, const codec_node_t *w, size_t *count) {
   const char *what = w->type == CODEC_AV_MAP ? "map" : "array";
   size_t at = d->pos;
-  int64_t n;
+  int64_t n = 0;
   if (rd_long(d, &n,
               w->type == CODEC_AV_MAP ? "map block count"
                                       : "array block count"))
@@ -394,7 +394,7 @@ static strata_err_t rd_any_long(dec_t *d, const codec_node_t *w, int64_t *v) {
   if (rd_branch(d, &w))
     return d->err;
   if (w->type == CODEC_AV_INT) {
-    int32_t i;
+    int32_t i = 0;
     if (rd_int(d, &i, "int"))
       return d->err;
     *v = i;

@@ -243,7 +243,7 @@ static strata_err_t int_from_json(jctx_t *c, const json_t *v, int64_t lo,
 
 static strata_err_t row_from_json(jctx_t *c, const codec_row_t *r,
                                   const json_t *v, void *obj) {
-  int64_t x;
+  int64_t x = 0;
   bool null = json_is_null(v);
   switch (r->kind) {
   case CODEC_F_OPT_STRING:
