@@ -9,7 +9,12 @@
  * max.poll.interval.ms satisfied), and takes a record from `msgq` only when a
  * handler slot is free. A record never waits in this process outside
  * librdkafka, and librdkafka stops fetching once `msgq` holds
- * queued.min.messages records, so the backlog stays in Kafka. Nothing is
+ * queued.max.messages.kbytes, so a large backlog stays in Kafka. The record
+ * count threshold (queued.min.messages) is left far above any handler
+ * backlog: librdkafka 2.0.2 backs a partition's fetcher off for about a
+ * second once its queue crosses either threshold, and as every partition
+ * forwards to `msgq` they all see its length, so a count near the
+ * concurrency stalled all fetching after each small burst. Nothing is
  * paused, so no prefetched record is dropped and refetched.
  *
  * Output: one transactional producer, used by this loop only. Each turn
@@ -102,7 +107,7 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   const char *prefix = strata_config_get_str(cfg, "topic.prefix");
   const char *instance = strata_config_get_str(cfg, "worker.instance.id");
   rd_kafka_conf_t *conf = NULL;
-  char host[256], qmin[32], cgroup[300];
+  char host[256], cgroup[300];
   char reason[512];
 
   if (!w) {
@@ -190,11 +195,9 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   }
 
   /* Consumer of dispatch: offsets go through the producer's transactions
-   * only; a small prefetch, since a fetched record waits for a free handler
-   * slot. */
+   * only; the prefetch is bounded in bytes, not records (see the top of this
+   * file for why). */
   {
-    snprintf(qmin, sizeof(qmin), "%d",
-             w->concurrency * 2 < 16 ? 16 : w->concurrency * 2);
     const char *const defaults[] = {
         "group.id",
         strata_config_get_str(cfg, "worker.group.id"),
@@ -207,7 +210,7 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
         "isolation.level",
         "read_committed",
         "queued.min.messages",
-        qmin,
+        "100000",
         "queued.max.messages.kbytes",
         "4096",
         NULL};
