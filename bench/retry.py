@@ -16,7 +16,8 @@ event to the next STARTED, and from DISPATCHED to STARTED (the worker's
 pick-up), are reported too. Prints a table and, last, JSON:
   {"bench":"retry","policies":{"fixed":{"retries":..,"p50_ms":..,"p99_ms":..,
    "max_ms":..,"early":..,"gap_p50_ms":..},...},"attempts_ok":true}
-Stops everything it started.
+Stops everything it started. RETRY_BENCH_DEBUG=1 also prints the latest
+retry of each policy with its events.
 
 Usage: retry.py --bootstrap B [--bin DIR] [--per-policy N] [--attempts N]
 """
@@ -55,6 +56,8 @@ def main():
     ap.add_argument("--per-policy", type=int, default=50)
     ap.add_argument("--attempts", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--set", action="append", default=[],
+                    help="extra KEY=VALUE for every program (repeatable)")
     a = ap.parse_args()
     prefix = "retry%d." % random.randrange(1 << 30)
     common = ["--log-level", "warn", "--set", "bootstrap.servers=" + a.bootstrap,
@@ -64,6 +67,8 @@ def main():
               "--set", "admin.listen=",
               "--set", 'exec.default=test "$STRATA_ATTEMPT" -ge %d' % a.attempts,
               "--set", "worker.concurrency=8"]
+    for kv in a.set:
+        common += ["--set", kv]
     strata = [os.path.join(a.bin, "strata")] + common
     subprocess.run(strata + ["topics", "ensure"], check=True, stdout=subprocess.DEVNULL)
     log = open("/tmp/%sprocs.log" % prefix, "ab")
@@ -127,6 +132,13 @@ def main():
             prev = at.get((tid, att - 1), {})
             if "FAILED" in prev and "STARTED" in kinds:
                 gaps.append(kinds["STARTED"] - prev["FAILED"])
+        if late and os.environ.get("RETRY_BENCH_DEBUG"):
+            worst = max(((kinds["DISPATCHED"] - not_before[(tid, att)], tid, att, kinds,
+                          at.get((tid, att - 1), {}))
+                         for (tid, att), kinds in at.items()
+                         if tid.startswith(name + "-") and att >= 2 and "DISPATCHED" in kinds
+                         and not_before.get((tid, att)) is not None), key=lambda x: x[0])
+            print("worst %s: %s" % (name, worst))
         r = {"retries": len(late), "p50_ms": pct(late, 0.5), "p99_ms": pct(late, 0.99),
              "max_ms": max(late) if late else None, "early": early,
              "gap_p50_ms": pct(gaps, 0.5), "start_p50_ms": pct(starts, 0.5)}
