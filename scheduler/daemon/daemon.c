@@ -1069,6 +1069,8 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
     } else if (r && r->attempt == e.attempt) {
       if (e.kind == STRATA_EVENT_STARTED && !r->started_ms)
         r->started_ms = now;
+      if (e.kind == STRATA_EVENT_CHECKPOINT && e.has_checkpoint && r->len)
+        running_checkpoint(r, e.checkpoint, e.checkpoint_len);
       running_seen(r, e.worker_id, now);
     }
     break;
@@ -1254,6 +1256,19 @@ static void lost_attempt(sched_t *s, running_t *r, strata_epoch_ms_t now) {
     void *buf = NULL;
     size_t len = 0;
     snprintf(hkey, sizeof(hkey), "strata.attempt.%" PRId32, t.attempt);
+    if (r->has_ckpt) {
+      /* The next attempt resumes from the lost one's last checkpoint, as a
+       * worker's own retry would. */
+      uint8_t *c = malloc(r->ckpt_len ? r->ckpt_len : 1);
+      if (c) {
+        if (r->ckpt_len)
+          memcpy(c, r->ckpt, r->ckpt_len);
+        free(t.checkpoint);
+        t.checkpoint = c;
+        t.checkpoint_len = r->ckpt_len;
+        t.has_checkpoint = true;
+      }
+    }
     t.attempt++;
     t.has_not_before_ms = true;
     t.not_before_ms = now + backoff;

@@ -16,6 +16,7 @@ typedef struct {
   strata_epoch_ms_t at;
   int32_t attempt;      /* decided: highest attempt decided */
   int32_t lost;         /* decided: attempts up to this one presumed lost */
+  bool cancelled;       /* decided: a CANCEL command names it */
   bool cancel_reported; /* decided: a CANCELLED event for it was written */
   char *owner;          /* keys: the task id holding the key (owned) */
   char key[];
@@ -75,7 +76,7 @@ strata_err_t ledger_decided(ledger_t *l, const char *id, int32_t attempt,
 bool ledger_is_decided(const ledger_t *l, const char *id, int32_t attempt) {
   entry_t *e;
   HASH_FIND_STR(l->decided, id, e);
-  return e && e->attempt >= attempt;
+  return e && (e->cancelled || e->attempt >= attempt);
 }
 
 int32_t ledger_attempt(const ledger_t *l, const char *id) {
@@ -104,13 +105,20 @@ bool ledger_is_lost(const ledger_t *l, const char *id, int32_t attempt) {
 
 strata_err_t ledger_cancelled(ledger_t *l, const char *id,
                               strata_epoch_ms_t at) {
-  return ledger_decided(l, id, INT32_MAX, at);
+  entry_t *e;
+  strata_err_t rc = ledger_decided(l, id, 0, at);
+  if (rc)
+    return rc;
+  HASH_FIND_STR(l->decided, id, e);
+  if (e)
+    e->cancelled = true;
+  return STRATA_OK;
 }
 
 bool ledger_cancel_pending(const ledger_t *l, const char *id) {
   entry_t *e;
   HASH_FIND_STR(l->decided, id, e);
-  return e && e->attempt == INT32_MAX && !e->cancel_reported;
+  return e && e->cancelled && !e->cancel_reported;
 }
 
 strata_err_t ledger_cancel_reported(ledger_t *l, const char *id,

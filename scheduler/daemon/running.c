@@ -20,6 +20,7 @@ static void entry_free(running_t *r) {
   free(r->key);
   free(r->value);
   free(r->worker);
+  free(r->ckpt);
   free(r);
 }
 
@@ -91,4 +92,16 @@ void running_seen(running_t *r, const char *worker, strata_epoch_ms_t now) {
       r->worker = w;
     }
   }
+}
+
+void running_checkpoint(running_t *r, const uint8_t *state, size_t len) {
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!copy)
+    return;
+  if (len)
+    memcpy(copy, state, len);
+  free(r->ckpt);
+  r->ckpt = copy;
+  r->ckpt_len = len;
+  r->has_ckpt = true;
 }

@@ -76,7 +76,9 @@ int32_t ledger_attempt(const ledger_t *l, const char *id);
 strata_err_t ledger_lost(ledger_t *l, const char *id, int32_t attempt,
                          strata_epoch_ms_t at);
 /* A CANCEL command for a task not held: every attempt of `id` that arrives
- * later is cancelled (ledger_is_decided() is true for all of them). */
+ * later is cancelled (ledger_is_decided() is true for all of them, while
+ * ledger_attempt() still names the last attempt dispatched, so the outcome
+ * of a cancelled running attempt is still applied). */
 strata_err_t ledger_cancelled(ledger_t *l, const char *id,
                               strata_epoch_ms_t at);
 /* True when `id` was cancelled and no CANCELLED event was written for it
@@ -123,7 +125,10 @@ struct running_s {
   int64_t heartbeat_ms;           /* Task.timeouts.heartbeat_ms; 0: none */
   void *value; /* the task record, kept while heartbeat_ms > 0 (owned) */
   size_t len;
-  char *worker;   /* worker id of the last event (owned) */
+  char *worker;  /* worker id of the last event (owned) */
+  uint8_t *ckpt; /* state of the attempt's last CHECKPOINT (owned) */
+  size_t ckpt_len;
+  bool has_ckpt;
   bool preempted; /* a PREEMPT was written for this attempt */
 };
 
@@ -142,6 +147,8 @@ size_t running_count(const running_table_t *t);
 /* Calls cb for every entry; cb may delete the entry it is given. */
 void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),
                   void *opaque);
+/* Keeps a copy of the attempt's latest checkpoint state (OOM: unchanged). */
+void running_checkpoint(running_t *r, const uint8_t *state, size_t len);
 /* Records a worker id on `r`. */
 void running_seen(running_t *r, const char *worker, strata_epoch_ms_t now);
 

@@ -8,6 +8,7 @@ endpoint, strata-worker).
   test_heartbeat_timeout_without_attempts_left_dead_letters
   test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint
   test_cancel_pending_blocked_and_delayed_tasks_never_run
+  test_cancelling_a_running_task_frees_its_pool
 
 Usage: test_control.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
@@ -356,10 +357,43 @@ def test_cancel_pending_blocked_and_delayed_tasks_never_run():
         h.stop_all()
 
 
+def test_cancelling_a_running_task_frees_its_pool():
+    # One unit of pool gpu: a long task holds it, a second task of the same
+    # tier (no preemption between equals) waits for it. Cancelling the
+    # running task must give the unit back, so the second one runs.
+    h = Harness(BIN, "cpool", ["--set", "exec.long=sleep 120",
+                               "--set", "exec.default=true",
+                               "--set", "worker.concurrency=4",
+                               "--set", "worker.kill.grace=1s"])
+    try:
+        h.ensure_topics()
+        h.start("scheduler", "strata-scheduler", "--log-level", "info",
+                "--set", "scheduler.instance.id=" + h.prefix + "sched",
+                "--set", "pool.gpu=concurrency:1")
+        port = h.admin_port("scheduler")
+        h.start("worker", "strata-worker")
+        first = submit(h, "--id", "holder", "--tier", "normal", "--type", "long",
+                       "--demand", "gpu=1")
+        h.wait_for("the holder to start", lambda: events(h, first, "STARTED"), 60)
+        second = submit(h, "--id", "waiter", "--tier", "normal", "--demand", "gpu=1")
+        h.wait_for("the waiter to be held ready",
+                   lambda: any(t["id"] == second for t in
+                               h.http_json(port, "/tasks?state=ready")["tasks"]), 60)
+        check(not events(h, second, "DISPATCHED"), "dispatched while the pool was full")
+        h.strata("cancel", first, "--reason", "test")
+        h.wait_for("the waiter to succeed once the holder is cancelled",
+                   lambda: events(h, second, "SUCCEEDED"), 60)
+        check([e["worker_id"] for e in events(h, first, "CANCELLED")] != [],
+              "the holder was cancelled by its worker")
+    finally:
+        h.stop_all()
+
+
 if __name__ == "__main__":
     run([test_paused_tier_holds_its_tasks_across_a_restart_until_resumed,
          test_drain_lets_running_tasks_finish_then_reports_drained,
          test_heartbeat_timeout_retries_the_task_of_a_wedged_worker,
          test_heartbeat_timeout_without_attempts_left_dead_letters,
          test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint,
-         test_cancel_pending_blocked_and_delayed_tasks_never_run])
+         test_cancel_pending_blocked_and_delayed_tasks_never_run,
+         test_cancelling_a_running_task_frees_its_pool])
