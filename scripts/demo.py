@@ -140,11 +140,16 @@ def main():
             raise SystemExit("demo: dev-broker printed no address")
         print("embedded broker (librdkafka mock cluster) at %s" % boot)
         conf = os.path.join(work, "strata.properties")
+        # A short group session: the mock cluster's coordinator now and then
+        # leaves one of two workers that joined together without its
+        # assignment until that member's session times out (45 s by
+        # default), which would stall the demo for most of a minute.
         with open(conf, "w") as f:
             f.write("bootstrap.servers=%s\n" % boot +
                     "admin.listen=127.0.0.1:0\n"
                     "pool.llm.rpm=rate:60/1m,burst:4\n"
                     "kafka.fetch.wait.max.ms=20\n"
+                    "kafka.session.timeout.ms=6000\n"
                     "pool.llm.tpm=rate:120000/1m,burst:9000\n"
                     "worker.concurrency=4\n"
                     "exec.demo.echo=cat >/dev/null\n"
