@@ -38,8 +38,8 @@
 #include "strata/codec.h"
 #include "strata/log.h"
 
-#define HISTORY_PREFIX "strata.attempt."
-#define YIELD_PREFIX "strata.yield."
+#define HISTORY_PREFIX STRATA_HEADER_ATTEMPT_PREFIX
+#define YIELD_PREFIX STRATA_HEADER_YIELD_PREFIX
 #define DEFAULT_YIELD_REASON "handler yielded"
 
 static void append(strata_out_t **head, strata_out_t **tail, strata_out_t *o) {
@@ -135,13 +135,6 @@ static strata_err_t set_header(strata_task_t *t, const char *key,
   return strata_task_add_header(t, key, value);
 }
 
-static const char *find_header(const strata_task_t *t, const char *key) {
-  for (size_t i = 0; i < t->headers_count; i++)
-    if (!strcmp(t->headers[i].key, key))
-      return t->headers[i].value;
-  return NULL;
-}
-
 /* Gives `t` the latest state of `job` (its own copy). */
 static strata_err_t carry_state(strata_task_t *t, const strata_job_t *job) {
   const uint8_t *state;
@@ -233,55 +226,16 @@ static strata_err_t build_requeue(strata_job_t *job, const char *reason,
  * one. */
 static strata_err_t history_of(strata_job_t *job, const char *outcome,
                                const char *error, strata_deadletter_t *d) {
-  int32_t a = job->task.attempt > 0 ? job->task.attempt : 1;
-  strata_attempt_record_t *v = calloc((size_t)a, sizeof(*v));
-  size_t n = 0;
-
-  if (!v)
-    return STRATA_ERR_NOMEM;
-  d->attempts = v;
-  for (int32_t i = 1; i < a; i++) {
-    char key[64];
-    const char *text;
-    json_t *j, *f;
-    bool yielded = false;
-    snprintf(key, sizeof(key), HISTORY_PREFIX "%" PRId32, i);
-    if (!(text = find_header(&job->task, key))) {
-      snprintf(key, sizeof(key), YIELD_PREFIX "%" PRId32, i);
-      yielded = (text = find_header(&job->task, key)) != NULL;
-    }
-    if (!text || !(j = json_loads(text, 0, NULL)))
-      continue; /* a task from elsewhere may lack it: skip, not fail */
-    v[n].attempt = i;
-    if (json_is_integer(f = json_object_get(j, "started_ms"))) {
-      v[n].has_started_ms = true;
-      v[n].started_ms = json_integer_value(f);
-    }
-    if (json_is_integer(f = json_object_get(j, "ended_ms"))) {
-      v[n].has_ended_ms = true;
-      v[n].ended_ms = json_integer_value(f);
-    }
-    f = json_object_get(j, "outcome");
-    v[n].outcome = strdup(yielded             ? "YIELDED"
-                          : json_is_string(f) ? json_string_value(f)
-                                              : "?");
-    if (json_is_string(f = json_object_get(j, yielded ? "reason" : "error")))
-      v[n].error = strdup(json_string_value(f));
-    json_decref(j);
-    d->attempts_count = ++n;
-    if (!v[n - 1].outcome)
-      return STRATA_ERR_NOMEM;
-  }
-  v[n].attempt = job->task.attempt;
-  v[n].has_started_ms = !job->precancelled;
-  v[n].started_ms = job->started_ms;
-  v[n].has_ended_ms = true;
-  v[n].ended_ms = job->ended_ms;
-  v[n].outcome = strdup(outcome);
-  v[n].error = error ? strdup(error) : NULL;
-  d->attempts_count = ++n;
-  return v[n - 1].outcome && (!error || v[n - 1].error) ? STRATA_OK
-                                                        : STRATA_ERR_NOMEM;
+  strata_attempt_record_t last = {
+      .attempt = job->task.attempt,
+      .has_started_ms = !job->precancelled,
+      .started_ms = job->started_ms,
+      .has_ended_ms = true,
+      .ended_ms = job->ended_ms,
+      .outcome = (char *)(uintptr_t)outcome,
+      .error = (char *)(uintptr_t)error,
+  };
+  return strata_deadletter_set_history(d, &job->task, &last);
 }
 
 static strata_err_t build_deadletter(strata_worker_t *w, strata_job_t *job,

@@ -140,6 +140,19 @@ strata_err_t strata_deadletter_decode(const void *data, size_t len,
                                       size_t size);
 
 /*
+ * Fills d->attempts (which must be empty) with the history of `task`: one
+ * record per earlier attempt i < task->attempt that left a
+ * STRATA_HEADER_ATTEMPT_PREFIX<i> header (outcome and error from its JSON)
+ * or a STRATA_HEADER_YIELD_PREFIX<i> one (outcome "YIELDED", error = its
+ * reason); headers that are missing or do not parse are skipped. Then a copy
+ * of `last` (this attempt) when it is not NULL. STRATA_ERR_NOMEM, or
+ * STRATA_OK; either way d owns what was filled (strata_deadletter_clear).
+ */
+strata_err_t strata_deadletter_set_history(strata_deadletter_t *d,
+                                           const strata_task_t *task,
+                                           const strata_attempt_record_t *last);
+
+/*
  * JSON form (used by the CLI's --jsonl and the cross-language vectors):
  * one object per record with the Avro field names; absent optionals are
  * null; enums are their symbol strings; maps are objects; bytes are standard

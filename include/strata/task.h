@@ -190,6 +190,13 @@ typedef struct strata_attempt_record {
   char *error;   /* NULL: none */
 } strata_attempt_record_t;
 
+/* Task headers with the history of earlier attempts, one per attempt i
+ * ("strata.attempt.1"), compact JSON: a failed or timed-out attempt
+ * {"outcome","started_ms","ended_ms","error"}, a yielded one
+ * {"started_ms","ended_ms","reason"}. See docs/ARCHITECTURE.md. */
+#define STRATA_HEADER_ATTEMPT_PREFIX "strata.attempt."
+#define STRATA_HEADER_YIELD_PREFIX "strata.yield."
+
 /* io.strata.DeadLetter: a record that Strata gave up on, and why. */
 typedef struct strata_deadletter {
   char *task_id; /* NULL when the original did not decode */

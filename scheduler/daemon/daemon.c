@@ -331,11 +331,13 @@ static void emit_control(sched_t *s, strata_control_kind_t kind,
     out_add(s, s->topic_control, 0, task_id, buf, len);
 }
 
-/* Writes a dead letter for a record. `task` may be NULL (undecodable). */
+/* Writes a dead letter for a record. `task` may be NULL (undecodable); its
+ * attempt history comes from its headers, then `last` (this attempt, may be
+ * NULL: the task never ran here). */
 static void emit_dlq(sched_t *s, strata_dlq_reason_t reason, const char *detail,
                      const strata_task_t *task, const void *orig,
                      size_t origlen, const char *topic, int32_t p,
-                     int64_t offset) {
+                     int64_t offset, const strata_attempt_record_t *last) {
   strata_deadletter_t d;
   strata_task_t copy;
   void *buf;
@@ -355,6 +357,11 @@ static void emit_dlq(sched_t *s, strata_dlq_reason_t reason, const char *detail,
   strata_task_init(&copy);
   if (task && strata_task_copy(&copy, task, err, sizeof(err)) == STRATA_OK)
     d.task = &copy;
+  /* Out of memory, the history is what could be had. */
+  if (task)
+    strata_deadletter_set_history(&d, task, last);
+  if (last && last->error)
+    d.last_error = borrow(last->error);
   if (strata_deadletter_encode(&d, &buf, &len, err, sizeof(err)))
     STRATA_ERROR(COMP,
                  "encoding a dead letter for %s[%" PRId32 "]@%" PRId64 ": %s",
@@ -362,6 +369,11 @@ static void emit_dlq(sched_t *s, strata_dlq_reason_t reason, const char *detail,
   else
     out_add(s, s->out_topics[OUT_DLQ], p, task ? task->id : "", buf, len);
   strata_task_clear(&copy);
+  for (size_t i = 0; i < d.attempts_count; i++) {
+    free(d.attempts[i].outcome);
+    free(d.attempts[i].error);
+  }
+  free(d.attempts);
   s->dlq_turn[reason]++;
 }
 
@@ -812,7 +824,7 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": undecodable, dead-lettered: %s",
                 topic, p, m->offset, err);
     emit_dlq(s, STRATA_DLQ_UNDECODABLE, err, NULL, m->payload, m->len, topic, p,
-             m->offset);
+             m->offset, NULL);
     s->undecodable++;
     views_undecodable(s->views);
     tracker_done(tr, seq);
@@ -831,7 +843,7 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": invalid task %s, dead-lettered: %s",
                 topic, p, m->offset, t.id, err);
     emit_dlq(s, STRATA_DLQ_INVALID, err, &t, m->payload, m->len, topic, p,
-             m->offset);
+             m->offset, NULL);
     emit_event(s, STRATA_EVENT_DEAD_LETTERED, t.id,
                t.idempotency_key ? t.idempotency_key : t.id, t.attempt, tier, p,
                err);
@@ -961,7 +973,7 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
                 "%s",
                 topic, p, m->offset, t.id, err);
     emit_dlq(s, STRATA_DLQ_INVALID, err, &t, m->payload, m->len, topic, p,
-             m->offset);
+             m->offset, NULL);
     emit_event(s, STRATA_EVENT_DEAD_LETTERED, t.id, s->held[slot].key,
                t.attempt, tier, p, err);
     pend_decision(s, t.id, t.attempt);
@@ -1255,7 +1267,8 @@ static void lost_attempt(sched_t *s, running_t *r, strata_epoch_ms_t now) {
     char hkey[64], *hist = lost_history(r, now, why);
     void *buf = NULL;
     size_t len = 0;
-    snprintf(hkey, sizeof(hkey), "strata.attempt.%" PRId32, t.attempt);
+    snprintf(hkey, sizeof(hkey), STRATA_HEADER_ATTEMPT_PREFIX "%" PRId32,
+             t.attempt);
     if (r->has_ckpt) {
       /* The next attempt resumes from the lost one's last checkpoint, as a
        * worker's own retry would. */
@@ -1291,8 +1304,17 @@ static void lost_attempt(sched_t *s, running_t *r, strata_epoch_ms_t now) {
     char detail[600];
     emit_event(s, STRATA_EVENT_TIMED_OUT, r->id, r->key, r->attempt, r->tier,
                r->partition, why);
+    strata_attempt_record_t last = {
+        .attempt = r->attempt,
+        .has_started_ms = r->started_ms > 0,
+        .started_ms = r->started_ms,
+        .has_ended_ms = true,
+        .ended_ms = now,
+        .outcome = (char *)(uintptr_t) "TIMED_OUT",
+        .error = why,
+    };
     emit_dlq(s, STRATA_DLQ_EXHAUSTED, why, &t, r->value, r->len,
-             s->topic_tasks[r->input], r->partition, r->offset);
+             s->topic_tasks[r->input], r->partition, r->offset, &last);
     snprintf(detail, sizeof(detail), "EXHAUSTED: %s", why);
     emit_event(s, STRATA_EVENT_DEAD_LETTERED, r->id, r->key, r->attempt,
                r->tier, r->partition, detail);
@@ -1479,7 +1501,7 @@ static void outcome_one(sched_t *s, const strata_core_outcome_t *o) {
                  ? STRATA_DLQ_DEADLINE_EXPIRED
                  : STRATA_DLQ_DEPENDENCY_FAILED,
              reason, &t, h->value, h->len, s->topic_tasks[h->input],
-             h->partition, h->offset);
+             h->partition, h->offset, NULL);
     emit_event(s, STRATA_EVENT_DEAD_LETTERED, o->id, h->key, h->attempt,
                h->tier, h->partition, reason);
   }

@@ -217,6 +217,10 @@ def test_heartbeat_timeout_without_attempts_left_dead_letters():
                         lambda: [d for d in values(h, "dlq") if d["task_id"] == tid], 30)
         check(len(dl) == 1 and dl[0]["reason"] == "EXHAUSTED"
               and "heartbeat" in dl[0]["detail"], "dead letter: %s" % dl)
+        hist = dl[0]["attempts"]
+        check(len(hist) == 1 and hist[0]["attempt"] == 1 and hist[0]["outcome"] == "TIMED_OUT"
+              and "heartbeat" in hist[0]["error"] and "heartbeat" in dl[0]["last_error"],
+              "attempt history: %s" % hist)
         # The stopped worker may hold a transaction open on the events
         # partition: read_committed readers see the scheduler's events once
         # the broker aborts it (the worker's 10 s transaction timeout).

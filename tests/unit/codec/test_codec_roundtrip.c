@@ -289,9 +289,53 @@ static void test_avro_c_reads_what_the_encoder_writes(void **s) {
   }
 }
 
+/* The dead-letter history is rebuilt from a task's attempt and yield
+ * headers (unparseable or missing ones skipped), then the last attempt. */
+static void test_deadletter_history_from_task_headers(void **state) {
+  strata_task_t t;
+  strata_deadletter_t d;
+  strata_attempt_record_t last = {.attempt = 4,
+                                  .has_ended_ms = true,
+                                  .ended_ms = 900,
+                                  .outcome = (char *)(uintptr_t) "FAILED",
+                                  .error = (char *)(uintptr_t) "boom"};
+  (void)state;
+  strata_task_init(&t);
+  strata_deadletter_init(&d);
+  t.attempt = 4;
+  assert_int_equal(
+      strata_task_add_header(&t, STRATA_HEADER_ATTEMPT_PREFIX "1",
+                             "{\"outcome\":\"TIMED_OUT\",\"started_ms\":10,"
+                             "\"ended_ms\":20,\"error\":\"slow\"}"),
+      STRATA_OK);
+  assert_int_equal(strata_task_add_header(&t, STRATA_HEADER_YIELD_PREFIX "2",
+                                          "{\"started_ms\":30,\"ended_ms\":40,"
+                                          "\"reason\":\"make room\"}"),
+                   STRATA_OK);
+  assert_int_equal(
+      strata_task_add_header(&t, STRATA_HEADER_ATTEMPT_PREFIX "3", "not json"),
+      STRATA_OK);
+  assert_int_equal(strata_deadletter_set_history(&d, &t, &last), STRATA_OK);
+  assert_int_equal(d.attempts_count, 3);
+  assert_int_equal(d.attempts[0].attempt, 1);
+  assert_string_equal(d.attempts[0].outcome, "TIMED_OUT");
+  assert_string_equal(d.attempts[0].error, "slow");
+  assert_true(d.attempts[0].has_started_ms && d.attempts[0].started_ms == 10);
+  assert_int_equal(d.attempts[1].attempt, 2);
+  assert_string_equal(d.attempts[1].outcome, "YIELDED");
+  assert_string_equal(d.attempts[1].error, "make room");
+  assert_int_equal(d.attempts[2].attempt, 4);
+  assert_string_equal(d.attempts[2].outcome, "FAILED");
+  assert_string_equal(d.attempts[2].error, "boom");
+  assert_false(d.attempts[2].has_started_ms);
+  strata_deadletter_clear(&d);
+  strata_task_clear(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_kind_round_trips_with_all_fields_set),
+      cmocka_unit_test(test_deadletter_history_from_task_headers),
       cmocka_unit_test(test_every_kind_round_trips_with_only_required_fields),
       cmocka_unit_test(test_decode_into_a_used_struct_replaces_its_contents),
       cmocka_unit_test(test_unset_type_is_written_as_default),
