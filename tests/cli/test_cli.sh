@@ -43,6 +43,12 @@ check "strata bad delay steps" 2 'delay\.steps: "1s" is not longer' \
 check "strata config check" 0 "configuration ok" "$bin/strata" config check
 check "config file error names file and line" 2 "/nonexistent.properties: cannot open" \
   "$bin/strata" --config /nonexistent.properties config check
+check "strata tier without arguments" 2 "usage: strata tier pause\|resume" \
+  "$bin/strata" tier
+check "strata tier names an unknown tier" 2 'tier "nope" is not a configured tier' \
+  "$bin/strata" tier pause nope
+check "strata drain bad wait" 2 '--wait: "soon" is not a duration' \
+  "$bin/strata" drain --wait soon
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
