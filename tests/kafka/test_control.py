@@ -9,6 +9,7 @@ endpoint, strata-worker).
   test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint
   test_cancel_pending_blocked_and_delayed_tasks_never_run
   test_cancelling_a_running_task_frees_its_pool
+  test_start_to_close_timeout_stops_the_command_and_retries
 
 Usage: test_control.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
@@ -393,6 +394,43 @@ def test_cancelling_a_running_task_frees_its_pool():
         h.stop_all()
 
 
+def test_start_to_close_timeout_stops_the_command_and_retries():
+    # Attempt 1 sleeps past its 1 s start-to-close limit: the worker stops
+    # the command and reports TIMED_OUT (retryable, with the retry written);
+    # attempt 2 finishes at once.
+    d = tempfile.mkdtemp(prefix="strata-s2c-")
+    cmd = ('if [ "$STRATA_ATTEMPT" -lt 2 ]; then echo $$ > %s/$STRATA_TASK_ID.pid; '
+           'sleep 60; touch %s/$STRATA_TASK_ID.done; fi' % (d, d))
+    h = Harness(BIN, "s2close", ["--set", "exec.default=" + cmd,
+                                 "--set", "worker.kill.grace=1s"])
+    try:
+        h.ensure_topics()
+        start_scheduler(h)
+        h.start("worker", "strata-worker")
+        tid = submit(h, "--id", "slow", "--tier", "high", "--start-to-close", "1s",
+                     "--retry", "max=2,backoff=fixed,base=100ms")
+        h.wait_for("attempt 2 to succeed",
+                   lambda: [e for e in events(h, tid, "SUCCEEDED") if e["attempt"] == 2], 60)
+        evs = events(h, tid)
+        to = [e for e in evs if e["kind"] == "TIMED_OUT"]
+        check(len(to) == 1 and to[0]["attempt"] == 1 and to[0]["worker_id"]
+              and to[0]["retryable"] is True, "TIMED_OUT events: %s" % to)
+        started = [e for e in evs if e["kind"] == "STARTED" and e["attempt"] == 1][0]
+        check(to[0]["time_ms"] - started["time_ms"] >= 1000,
+              "timed out %d ms after the start, before the 1 s limit"
+              % (to[0]["time_ms"] - started["time_ms"]))
+        pid = int(open(os.path.join(d, "slow.pid")).read())
+        try:
+            os.kill(pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        check(not alive, "the timed-out command %d still runs" % pid)
+        check(not os.path.exists(os.path.join(d, "slow.done")), "the command ran to its end")
+    finally:
+        h.stop_all()
+
+
 if __name__ == "__main__":
     run([test_paused_tier_holds_its_tasks_across_a_restart_until_resumed,
          test_drain_lets_running_tasks_finish_then_reports_drained,
@@ -400,4 +438,5 @@ if __name__ == "__main__":
          test_heartbeat_timeout_without_attempts_left_dead_letters,
          test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint,
          test_cancel_pending_blocked_and_delayed_tasks_never_run,
-         test_cancelling_a_running_task_frees_its_pool])
+         test_cancelling_a_running_task_frees_its_pool,
+         test_start_to_close_timeout_stops_the_command_and_retries])
