@@ -25,21 +25,16 @@ import argparse
 import collections
 import json
 import os
-import random
-import signal
 import subprocess
 import time
+
+from pipeline import Pipeline, pct
 
 POLICIES = {
     "fixed": {"backoff": "FIXED", "base_ms": 1000, "cap_ms": 1000},
     "exp": {"backoff": "EXPONENTIAL", "base_ms": 500, "cap_ms": 8000},
     "jitter": {"backoff": "EXPONENTIAL_FULL_JITTER", "base_ms": 2000, "cap_ms": 8000},
 }
-
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
 
 
 def read(strata, topic):
@@ -59,24 +54,11 @@ def main():
     ap.add_argument("--set", action="append", default=[],
                     help="extra KEY=VALUE for every program (repeatable)")
     a = ap.parse_args()
-    prefix = "retry%d." % random.randrange(1 << 30)
-    common = ["--log-level", "warn", "--set", "bootstrap.servers=" + a.bootstrap,
-              "--set", "topic.prefix=" + prefix,
-              "--set", "scheduler.group.id=%ssched" % prefix,
-              "--set", "worker.group.id=%sworker" % prefix,
-              "--set", "admin.listen=",
-              "--set", 'exec.default=test "$STRATA_ATTEMPT" -ge %d' % a.attempts,
-              "--set", "worker.concurrency=8"]
-    for kv in a.set:
-        common += ["--set", kv]
-    strata = [os.path.join(a.bin, "strata")] + common
-    subprocess.run(strata + ["topics", "ensure"], check=True, stdout=subprocess.DEVNULL)
-    log = open("/tmp/%sprocs.log" % prefix, "ab")
-    procs = [subprocess.Popen([os.path.join(a.bin, p)] + common + extra, stdout=log, stderr=log,
-                              start_new_session=True)
-             for p, extra in (("strata-scheduler", ["--set", "scheduler.instance.id=" + prefix]),
-                              ("strata-worker", []))]
-    try:
+    with Pipeline(a.bootstrap, a.bin, "retry", [
+            "admin.listen=",
+            'exec.default=test "$STRATA_ATTEMPT" -ge %d' % a.attempts,
+            "worker.concurrency=8"] + a.set) as pl:
+        strata = pl.strata
         lines = []
         for name, policy in POLICIES.items():
             for i in range(a.per_policy):
@@ -96,14 +78,6 @@ def main():
                                  % (len(done), want, a.timeout))
             time.sleep(1)
         dispatch = read(strata, "dispatch")
-    finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
     not_before = {(t["id"], t["attempt"]): t.get("not_before_ms") for t in dispatch}
     at = collections.defaultdict(dict)
     for e in evs:

@@ -395,3 +395,23 @@ strata_layout_tier_topic(const strata_layout_t *layout, const char *tier) {
       return &layout->topics[i];
   return NULL;
 }
+
+int strata_layout_learn(rd_kafka_t *rk, const strata_layout_t *layout,
+                        rd_kafka_topic_t **keep) {
+  int n = 0;
+
+  for (int i = 0; i < layout->count; i++) {
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt =
+        rd_kafka_topic_new(rk, layout->topics[i].name, NULL);
+    if (!rkt)
+      continue;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0)
+      rd_kafka_metadata_destroy(md);
+    if (keep)
+      keep[n++] = rkt;
+    else
+      rd_kafka_topic_destroy(rkt);
+  }
+  return n;
+}

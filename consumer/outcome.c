@@ -29,7 +29,6 @@
 #include "worker_int.h"
 
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +37,6 @@
 #include "strata/codec.h"
 #include "strata/log.h"
 
-#define HISTORY_PREFIX STRATA_HEADER_ATTEMPT_PREFIX
-#define YIELD_PREFIX STRATA_HEADER_YIELD_PREFIX
 #define DEFAULT_YIELD_REASON "handler yielded"
 
 static void append(strata_out_t **head, strata_out_t **tail, strata_out_t *o) {
@@ -66,75 +63,6 @@ static strata_out_t *out_new(const char *topic, int32_t partition,
   return o;
 }
 
-/* A copy of at most `max` bytes of `s`, cut on a UTF-8 character boundary. */
-static char *truncate_utf8(const char *s, size_t max) {
-  size_t n = strlen(s);
-  char *c;
-
-  if (n > max) {
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-      n--;
-  }
-  if ((c = malloc(n + 1))) {
-    memcpy(c, s, n);
-    c[n] = '\0';
-  }
-  return c;
-}
-
-/* {"outcome":..,"started_ms":..,"ended_ms":..,"error":..|null}, malloc'd. */
-static char *history_json(const char *outcome, strata_epoch_ms_t started,
-                          strata_epoch_ms_t ended, const char *error) {
-  char *cut = error ? truncate_utf8(error, STRATA_ATTEMPT_ERROR_MAX) : NULL;
-  json_t *j = json_object();
-  char *text = NULL;
-
-  if (j && (!error || cut) &&
-      !json_object_set_new(j, "outcome", json_string(outcome)) &&
-      !json_object_set_new(j, "started_ms", json_integer(started)) &&
-      !json_object_set_new(j, "ended_ms", json_integer(ended)) &&
-      !json_object_set_new(j, "error", cut ? json_string(cut) : json_null()))
-    text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(j);
-  free(cut);
-  return text;
-}
-
-/* {"started_ms":..|null,"ended_ms":..,"reason":..}, malloc'd. A job preempted
- * while queued never started: started_ms is null. */
-static char *yield_json(strata_epoch_ms_t started, strata_epoch_ms_t ended,
-                        const char *reason) {
-  char *cut = truncate_utf8(reason, STRATA_ATTEMPT_ERROR_MAX);
-  json_t *j = json_object();
-  char *text = NULL;
-
-  if (j && cut &&
-      !json_object_set_new(j, "started_ms",
-                           started ? json_integer(started) : json_null()) &&
-      !json_object_set_new(j, "ended_ms", json_integer(ended)) &&
-      !json_object_set_new(j, "reason", json_string(cut)))
-    text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(j);
-  free(cut);
-  return text;
-}
-
-/* Sets header `key` to `value` (copied), replacing an existing one. */
-static strata_err_t set_header(strata_task_t *t, const char *key,
-                               const char *value) {
-  for (size_t i = 0; i < t->headers_count; i++)
-    if (!strcmp(t->headers[i].key, key)) {
-      char *v = strdup(value);
-      if (!v)
-        return STRATA_ERR_NOMEM;
-      free(t->headers[i].value);
-      t->headers[i].value = v;
-      return STRATA_OK;
-    }
-  return strata_task_add_header(t, key, value);
-}
-
 /* Gives `t` the latest state of `job` (its own copy). */
 static strata_err_t carry_state(strata_task_t *t, const strata_job_t *job) {
   const uint8_t *state;
@@ -157,13 +85,27 @@ static strata_err_t carry_state(strata_task_t *t, const strata_job_t *job) {
   return STRATA_OK;
 }
 
+/* Encodes `t` turned into its next attempt, recording the ended one under
+ * header `prefix` with `hist` (taken, may be NULL on OOM). */
+static strata_err_t encode_next(strata_task_t *t, const char *prefix,
+                                char *hist, strata_epoch_ms_t now, void **value,
+                                size_t *len, char *errstr, size_t size) {
+  strata_err_t err;
+
+  if (!hist || (err = strata_task_next_attempt(t, prefix, hist, now)))
+    err = strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+  else
+    err = strata_task_encode(t, value, len, errstr, size);
+  free(hist);
+  return err;
+}
+
 /* The retry record of `job` for attempt+1 after `backoff_ms`. */
 static strata_err_t build_retry(strata_job_t *job, const char *outcome,
                                 const char *error, int64_t backoff_ms,
                                 strata_epoch_ms_t now, void **value,
                                 size_t *len, char *errstr, size_t size) {
   strata_task_t t;
-  char key[64], *hist;
   strata_err_t err;
 
   strata_task_init(&t);
@@ -173,18 +115,12 @@ static strata_err_t build_retry(strata_job_t *job, const char *outcome,
     strata_task_clear(&t);
     return strata_errf(err, errstr, size, "out of memory");
   }
-  t.attempt = job->task.attempt + 1;
   t.has_not_before_ms = true;
   t.not_before_ms = now + backoff_ms;
-  t.enqueued_ms = now;
-  snprintf(key, sizeof(key), HISTORY_PREFIX "%" PRId32, job->task.attempt);
-  if (!(hist = history_json(outcome, job->started_ms, job->ended_ms, error)))
-    err = strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
-  else if ((err = set_header(&t, key, hist)))
-    strata_errf(err, errstr, size, "out of memory");
-  else
-    err = strata_task_encode(&t, value, len, errstr, size);
-  free(hist);
+  err = encode_next(&t, STRATA_HEADER_ATTEMPT_PREFIX,
+                    strata_attempt_history_json(outcome, job->started_ms,
+                                                job->ended_ms, error),
+                    now, value, len, errstr, size);
   strata_task_clear(&t);
   return err;
 }
@@ -195,7 +131,6 @@ static strata_err_t build_requeue(strata_job_t *job, const char *reason,
                                   strata_epoch_ms_t now, void **value,
                                   size_t *len, char *errstr, size_t size) {
   strata_task_t t;
-  char key[64], *hist;
   strata_err_t err;
 
   strata_task_init(&t);
@@ -205,18 +140,12 @@ static strata_err_t build_requeue(strata_job_t *job, const char *reason,
     strata_task_clear(&t);
     return strata_errf(err, errstr, size, "out of memory");
   }
-  t.attempt = job->task.attempt + 1;
   if (t.retry.max_attempts < INT32_MAX)
     t.retry.max_attempts++;
-  t.enqueued_ms = now;
-  snprintf(key, sizeof(key), YIELD_PREFIX "%" PRId32, job->task.attempt);
-  if (!(hist = yield_json(job->started_ms, job->ended_ms, reason)))
-    err = strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
-  else if ((err = set_header(&t, key, hist)))
-    strata_errf(err, errstr, size, "out of memory");
-  else
-    err = strata_task_encode(&t, value, len, errstr, size);
-  free(hist);
+  err = encode_next(
+      &t, STRATA_HEADER_YIELD_PREFIX,
+      strata_yield_history_json(job->started_ms, job->ended_ms, reason), now,
+      value, len, errstr, size);
   strata_task_clear(&t);
   return err;
 }
@@ -290,7 +219,7 @@ static strata_err_t build_yield(strata_worker_t *w, strata_job_t *job,
   size_t slen, len = 0;
   void *value = NULL;
   bool has;
-  char error[STRATA_ATTEMPT_ERROR_MAX + 16], errstr[512];
+  char error[STRATA_HISTORY_TEXT_MAX + 16], errstr[512];
 
   if (!to) {
     strata_job_fail(job, false,
@@ -302,7 +231,7 @@ static strata_err_t build_yield(strata_worker_t *w, strata_job_t *job,
     strata_job_fail(job, false, "yielded but cannot be requeued: %.400s",
                     errstr);
   } else {
-    snprintf(error, sizeof(error), "yielded: %.*s", STRATA_ATTEMPT_ERROR_MAX,
+    snprintf(error, sizeof(error), "yielded: %.*s", STRATA_HISTORY_TEXT_MAX,
              reason);
     strata_job_latest_state(job, &has, &state, &slen);
     if (!(rq = out_new(to->name, job->partition, job->routing_key, value, len)))

@@ -1264,25 +1264,10 @@ static strata_err_t init_output(strata_worker_t *w, char *errstr, size_t size) {
     rd_kafka_error_destroy(error);
     return STRATA_ERR_KAFKA;
   }
-  /* Learn the partitions of every topic an outcome may be written to
-   * (events, dlq, tier topics and delay steps for retries and yields) now:
-   * librdkafka 2.0.2 looks a topic it has not produced to up only at its
-   * next one-second topic scan, and the commit of the first transaction that
-   * writes it waits for that (measured: the first retries after a start
-   * became visible ~1 s after their FAILED events). */
-  for (int i = 0; i < w->layout.count; i++) {
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt;
-    if (!strcmp(w->layout.topics[i].name, w->dispatch_topic) ||
-        !strcmp(w->layout.topics[i].name, w->control_topic))
-      continue;
-    if (!(rkt =
-              rd_kafka_topic_new(w->producer, w->layout.topics[i].name, NULL)))
-      continue;
-    if (rd_kafka_metadata(w->producer, 0, rkt, &md, 10000) == 0)
-      rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-  }
+  /* Outcomes go to events, dlq, tier and delay topics: learn them now, so
+   * the first retry after a start does not wait for librdkafka's topic
+   * scan. */
+  strata_layout_learn(w->producer, &w->layout, NULL);
   l = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(l, w->control_topic, 0)->offset =
       strata_epoch_now_ms() - w->cancel_window_ms;

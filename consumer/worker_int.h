@@ -256,9 +256,6 @@ strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind);
 
 /* ---- outcome.c ------------------------------------------------------ */
 
-/* Largest error text kept in an attempt-history header. */
-#define STRATA_ATTEMPT_ERROR_MAX 512
-
 /*
  * Builds the records that finish `job` (consume-loop thread): its terminal
  * event and, for a failed attempt, either a retry record (the task again with

@@ -145,6 +145,17 @@ static bool known_tier(const strata_producer_t *p, const char *tier) {
   return false;
 }
 
+/* "critical, high, ..." into buf, for errors naming the allowed tiers. */
+static const char *tier_list(const strata_producer_t *p, char *buf,
+                             size_t size) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < p->ntiers && n < size; i++)
+    n +=
+        (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", p->tiers[i]);
+  return buf;
+}
+
 strata_err_t strata_producer_prepare(strata_producer_t *p, strata_task_t *task,
                                      strata_epoch_ms_t now_ms, char *errstr,
                                      size_t size) {
@@ -165,15 +176,11 @@ strata_err_t strata_producer_prepare(strata_producer_t *p, strata_task_t *task,
   if ((err = strata_task_validate(task, errstr, size)))
     return err;
   if (!known_tier(p, task->tier)) {
-    size_t len = 0;
-    char allowed[512] = "";
-    for (int i = 0; i < p->ntiers && len < sizeof(allowed); i++)
-      len += (size_t)snprintf(allowed + len, sizeof(allowed) - len, "%s%s",
-                              i ? ", " : "", p->tiers[i]);
+    char allowed[512];
     return strata_errf(STRATA_ERR_INVALID_TASK, errstr, size,
                        "Task.tier: \"%s\" is not a configured tier; allowed: "
                        "%s",
-                       task->tier, allowed);
+                       task->tier, tier_list(p, allowed, sizeof(allowed)));
   }
   if (task->has_deadline_ms && task->deadline_ms < now_ms)
     return strata_errf(STRATA_ERR_INVALID_TASK, errstr, size,
@@ -305,15 +312,12 @@ strata_err_t strata_producer_control(strata_producer_t *p,
                        "%s: the %s is empty", strata_control_kind_name(kind),
                        by_task ? "task id" : "tier");
   if (by_tier && strcmp(target, "*") && !known_tier(p, target)) {
-    size_t n = 0;
-    char allowed[512] = "";
-    for (int i = 0; i < p->ntiers && n < sizeof(allowed); i++)
-      n += (size_t)snprintf(allowed + n, sizeof(allowed) - n, "%s%s",
-                            i ? ", " : "", p->tiers[i]);
+    char allowed[512];
     return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
                        "%s: tier \"%s\" is not a configured tier; allowed: "
                        "%s, or * for every tier",
-                       strata_control_kind_name(kind), target, allowed);
+                       strata_control_kind_name(kind), target,
+                       tier_list(p, allowed, sizeof(allowed)));
   }
   strata_control_init(&c);
   c.kind = kind;

@@ -1,5 +1,8 @@
 /*
- * The attempt history of a dead letter, rebuilt from the task's headers:
+ * Attempt history. Whoever writes the next attempt of a task (the worker
+ * after a failure or a yield, the scheduler after a lost heartbeat) records
+ * the attempt that ended in a header of it (strata_task_next_attempt); a
+ * dead letter's history is rebuilt from those headers:
  * every earlier attempt that failed left `strata.attempt.<i>` and every one
  * that yielded `strata.yield.<i>`, compact JSON written by whoever wrote the
  * next attempt (the worker, or the scheduler for an attempt lost to its
@@ -12,6 +15,82 @@
 #include <string.h>
 
 #include "strata/codec.h"
+
+/* A copy of at most `max` bytes of `s`, cut on a UTF-8 character boundary. */
+static char *truncate_utf8(const char *s, size_t max) {
+  size_t n = strlen(s);
+  char *c;
+
+  if (n > max) {
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+      n--;
+  }
+  if ((c = malloc(n + 1))) {
+    memcpy(c, s, n);
+    c[n] = '\0';
+  }
+  return c;
+}
+
+char *strata_attempt_history_json(const char *outcome,
+                                  strata_epoch_ms_t started,
+                                  strata_epoch_ms_t ended, const char *error) {
+  char *cut = error ? truncate_utf8(error, STRATA_HISTORY_TEXT_MAX) : NULL;
+  json_t *j = json_object();
+  char *text = NULL;
+
+  if (j && (!error || cut) &&
+      !json_object_set_new(j, "outcome", json_string(outcome)) &&
+      !json_object_set_new(j, "started_ms", json_integer(started)) &&
+      !json_object_set_new(j, "ended_ms", json_integer(ended)) &&
+      !json_object_set_new(j, "error", cut ? json_string(cut) : json_null()))
+    text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(j);
+  free(cut);
+  return text;
+}
+
+char *strata_yield_history_json(strata_epoch_ms_t started,
+                                strata_epoch_ms_t ended, const char *reason) {
+  char *cut = truncate_utf8(reason, STRATA_HISTORY_TEXT_MAX);
+  json_t *j = json_object();
+  char *text = NULL;
+
+  if (j && cut &&
+      !json_object_set_new(j, "started_ms",
+                           started ? json_integer(started) : json_null()) &&
+      !json_object_set_new(j, "ended_ms", json_integer(ended)) &&
+      !json_object_set_new(j, "reason", json_string(cut)))
+    text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(j);
+  free(cut);
+  return text;
+}
+
+strata_err_t strata_task_next_attempt(strata_task_t *t,
+                                      const char *header_prefix,
+                                      const char *history,
+                                      strata_epoch_ms_t now) {
+  char key[64];
+
+  snprintf(key, sizeof(key), "%s%" PRId32, header_prefix, t->attempt);
+  for (size_t i = 0; i < t->headers_count; i++)
+    if (!strcmp(t->headers[i].key, key)) {
+      char *v = strdup(history);
+      if (!v)
+        return STRATA_ERR_NOMEM;
+      free(t->headers[i].value);
+      t->headers[i].value = v;
+      goto done;
+    }
+  if (strata_task_add_header(t, key, history))
+    return STRATA_ERR_NOMEM;
+done:
+  t->attempt++;
+  t->enqueued_ms = now;
+  return STRATA_OK;
+}
 
 static const char *header(const strata_task_t *t, const char *key) {
   for (size_t i = 0; i < t->headers_count; i++)

@@ -139,6 +139,32 @@ strata_err_t strata_deadletter_decode(const void *data, size_t len,
                                       strata_deadletter_t *out, char *errstr,
                                       size_t size);
 
+/* Longest error or reason text kept in a history header, in bytes (cut on
+ * a UTF-8 boundary). */
+#define STRATA_HISTORY_TEXT_MAX 512
+
+/* {"outcome":..,"started_ms":..,"ended_ms":..,"error":..|null} of a failed
+ * or timed-out attempt, malloc'd; NULL on OOM. */
+char *strata_attempt_history_json(const char *outcome,
+                                  strata_epoch_ms_t started,
+                                  strata_epoch_ms_t ended, const char *error);
+
+/* {"started_ms":..|null (0: never started),"ended_ms":..,"reason":..} of a
+ * yielded attempt, malloc'd; NULL on OOM. */
+char *strata_yield_history_json(strata_epoch_ms_t started,
+                                strata_epoch_ms_t ended, const char *reason);
+
+/*
+ * Turns `t` (the ended attempt, a copy the caller owns) into its next
+ * attempt: sets header <header_prefix><attempt> to `history` (replacing one
+ * already there), then attempt + 1 and enqueued_ms = now. Retry policy,
+ * not-before time and checkpoint are the caller's. STRATA_ERR_NOMEM.
+ */
+strata_err_t strata_task_next_attempt(strata_task_t *t,
+                                      const char *header_prefix,
+                                      const char *history,
+                                      strata_epoch_ms_t now);
+
 /*
  * Fills d->attempts (which must be empty) with the history of `task`: one
  * record per earlier attempt i < task->attempt that left a

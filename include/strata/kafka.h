@@ -133,4 +133,16 @@ strata_err_t strata_topics_ensure(rd_kafka_t *rk, const strata_layout_t *layout,
 
 const char *strata_topic_status_str(strata_topic_status_t status);
 
+/*
+ * Fetches, with producer `rk`, the metadata of every topic of `layout`, so
+ * that the first record to each needs no lookup: librdkafka 2.0.2 looks up a
+ * topic it has not produced to before only at its next one-second topic
+ * scan, and a transaction that first writes it waits for that (measured: up
+ * to ~1 s on a first retry, dead letter or delay hop). The topic handles are
+ * stored in `keep` (room for layout->count; destroy them before `rk`), or
+ * released at once when `keep` is NULL. Returns how many were stored.
+ */
+int strata_layout_learn(rd_kafka_t *rk, const strata_layout_t *layout,
+                        rd_kafka_topic_t **keep);
+
 #endif /* STRATA_KAFKA_H */

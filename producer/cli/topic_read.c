@@ -20,6 +20,17 @@
 
 #include "cli_int.h"
 #include "strata/kafka.h"
+#include "strata/time.h"
+
+/* Partition p is at its end once `next` (the next offset to read) reaches
+ * `end`, its high watermark when reading began (-1: unknown). */
+static void mark_end(bool *at_end, int *ended, int p, int64_t end,
+                     int64_t next) {
+  if (!at_end[p] && end >= 0 && next >= end) {
+    at_end[p] = true;
+    (*ended)++;
+  }
+}
 
 int cli_read_topic(const strata_config_t *cfg, const char *who,
                    const char *topic, bool follow,
@@ -36,6 +47,7 @@ int cli_read_topic(const strata_config_t *cfg, const char *who,
   rd_kafka_topic_t *rkt;
   bool *at_end = NULL;
   int64_t *end = NULL;
+  strata_mono_us_t checked = 0;
   int nparts, ended = 0, rc = STRATA_EXIT_FAILURE;
   char err[512];
 
@@ -77,17 +89,19 @@ int cli_read_topic(const strata_config_t *cfg, const char *who,
   while (!(stop && *stop) && (follow || ended < nparts)) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
     int enough = 0;
-    if (!follow) {
-      /* Positions step over transaction markers too. */
+    /* A partition whose last records were transaction markers shows its end
+     * only in the position, which steps over them: look when idle, and at
+     * most every 200 ms while records flow. */
+    if (!follow && (!m || strata_mono_now_us() - checked > 200000)) {
       rd_kafka_position(rk, parts);
       for (int p = 0; p < nparts; p++)
-        if (!at_end[p] && end[p] >= 0 && parts->elems[p].offset >= end[p]) {
-          at_end[p] = true;
-          ended++;
-        }
+        mark_end(at_end, &ended, p, end[p], parts->elems[p].offset);
+      checked = strata_mono_now_us();
     }
     if (!m)
       continue;
+    if (!follow && !m->err && m->partition >= 0 && m->partition < nparts)
+      mark_end(at_end, &ended, m->partition, end[m->partition], m->offset + 1);
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       if (m->partition >= 0 && m->partition < nparts && !at_end[m->partition]) {
         at_end[m->partition] = true;

@@ -27,7 +27,6 @@
  *    its dispatch and event records go to partition p explicitly.
  */
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +120,7 @@ typedef struct {
   rd_kafka_t *aux; /* events + control: assigned, never commits */
   rd_kafka_t *tx;  /* transactional producer */
   /* Handles of every topic tx writes, held so their metadata stays known. */
-  rd_kafka_topic_t *out_rkt[OUT__COUNT + MAX_INPUTS + 1];
+  rd_kafka_topic_t **out_rkt;
   int nout_rkt;
 
   strata_core_t *core;
@@ -162,10 +161,10 @@ typedef struct {
   /* Operator state from the control topic: it outlives rebalances (the core
    * is rebuilt; the bits are applied to each new core). */
   uint32_t paused_tiers; /* bit per tier */
+  uint64_t conc_pools;   /* bit per concurrency pool id (core_create) */
   bool draining;
   bool control_ready;    /* control history read: decisions may start */
   int64_t control_until; /* control end offset at start-up */
-  uint64_t lost, preempts, late_results;
   uint64_t dispatched, dead_lettered, duplicates, undecodable, expired;
 } sched_t;
 
@@ -521,6 +520,14 @@ static strata_err_t core_create(sched_t *s, char *err, size_t size) {
   for (int i = 0; i < s->ntiers; i++)
     if (s->paused_tiers & (1u << i))
       strata_core_tier_pause(s->core, i, 1);
+  s->conc_pools = 0;
+  for (int id = 0; rc == STRATA_OK && id < STRATA_CORE_MAX_POOLS; id++) {
+    strata_core_pool_info_t pi;
+    if (strata_core_pool_info(s->core, id, 0, &pi) != STRATA_OK)
+      break;
+    if (pi.kind == STRATA_CORE_POOL_CONCURRENCY)
+      s->conc_pools |= 1ull << id;
+  }
 done:
   for (int i = 0; i < nw; i++)
     free(weights[i]);
@@ -930,11 +937,8 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     h->npools = 0;
     for (size_t i = 0; i < t.demands_count && h->npools < RUNNING_MAX_POOLS;
          i++) {
-      strata_core_pool_info_t pi;
       int id = strata_core_pool_id(s->core, t.demands[i].key);
-      if (id >= 0 && t.demands[i].value > 0 &&
-          strata_core_pool_info(s->core, id, now, &pi) == STRATA_OK &&
-          pi.kind == STRATA_CORE_POOL_CONCURRENCY)
+      if (id >= 0 && t.demands[i].value > 0 && ((s->conc_pools >> id) & 1u))
         h->pools[h->npools++] = id;
     }
     spec_from_task(&t, tier, slot, &spec, demands);
@@ -1031,7 +1035,6 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
           (char)(outcome[i] >= 'A' && outcome[i] <= 'Z' ? outcome[i] - 'A' + 'a'
                                                         : outcome[i]);
     if (late && terminal) {
-      s->late_results++;
       views_late_result(s->views, e.tier, outcome);
       STRATA_INFO(COMP,
                   "task %s attempt %d: late %s from %s after the attempt was "
@@ -1219,18 +1222,6 @@ static void handle_control(sched_t *s, const rd_kafka_message_t *m) {
 
 /* ---- running attempts: heartbeat timeouts and preemption -----------------*/
 
-/* The strata.attempt.<a> history header of a lost attempt, as the worker
- * writes it for its own failures (see docs/ARCHITECTURE.md). */
-static char *lost_history(const running_t *r, strata_epoch_ms_t now,
-                          const char *error) {
-  json_t *j = json_pack("{s:s, s:I, s:I, s:s}", "outcome", "TIMED_OUT",
-                        "started_ms", (json_int_t)r->started_ms, "ended_ms",
-                        (json_int_t)now, "error", error);
-  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-  json_decref(j);
-  return text;
-}
-
 /*
  * The heartbeat timeout of a running attempt passed: presume it lost. In the
  * turn's transaction: a TIMED_OUT event (no worker_id: the scheduler's
@@ -1264,11 +1255,10 @@ static void lost_attempt(sched_t *s, running_t *r, strata_epoch_ms_t now) {
   if (retry) {
     int64_t backoff =
         strata_retry_backoff_ms(&t.retry, t.attempt, strata_prng_next(&s->rng));
-    char hkey[64], *hist = lost_history(r, now, why);
+    char *hist =
+        strata_attempt_history_json("TIMED_OUT", r->started_ms, now, why);
     void *buf = NULL;
     size_t len = 0;
-    snprintf(hkey, sizeof(hkey), STRATA_HEADER_ATTEMPT_PREFIX "%" PRId32,
-             t.attempt);
     if (r->has_ckpt) {
       /* The next attempt resumes from the lost one's last checkpoint, as a
        * worker's own retry would. */
@@ -1282,11 +1272,10 @@ static void lost_attempt(sched_t *s, running_t *r, strata_epoch_ms_t now) {
         t.has_checkpoint = true;
       }
     }
-    t.attempt++;
     t.has_not_before_ms = true;
     t.not_before_ms = now + backoff;
-    t.enqueued_ms = now;
-    if (!hist || strata_task_add_header(&t, hkey, hist) ||
+    if (!hist ||
+        strata_task_next_attempt(&t, STRATA_HEADER_ATTEMPT_PREFIX, hist, now) ||
         strata_task_encode(&t, &buf, &len, err, sizeof(err))) {
       /* Out of memory: leave the attempt watched; the next check retries. */
       STRATA_ERROR(COMP, "task %s: building the retry record failed", r->id);
@@ -1323,7 +1312,6 @@ static void lost_attempt(sched_t *s, running_t *r, strata_epoch_ms_t now) {
       strata_core_mark_failed(s->core, r->id, now, why);
   }
   pend_decision(s, r->id, r->attempt)->kind = PEND_LOST;
-  s->lost++;
   views_heartbeat_lost(s->views, r->tier);
   strata_task_clear(&t);
   running_del(s->running, r);
@@ -1412,7 +1400,6 @@ static void watch_running(sched_t *s, strata_epoch_ms_t now) {
     emit_control(s, STRATA_CONTROL_PREEMPT, w.victim->id, reason);
     w.victim->preempted = true;
     asked |= 1ull << w.pool;
-    s->preempts++;
     views_preempted(s->views, w.victim->tier);
   }
 }
@@ -1448,7 +1435,6 @@ static void dispatch_one(sched_t *s, const strata_core_dispatch_t *d) {
     r->offset = h->offset;
     r->npools = h->npools;
     memcpy(r->pools, h->pools, sizeof(r->pools));
-    r->dispatched_ms = strata_epoch_now_ms();
     r->heartbeat_ms = copy ? h->heartbeat_ms : 0;
   } else {
     free(copy);
@@ -1795,26 +1781,11 @@ static int sched_setup(sched_t *s, char *err, size_t size) {
     rd_kafka_error_destroy(error);
     return STRATA_ERR_KAFKA;
   }
-  /* Learn every output topic's partitions now. librdkafka 2.0.2 looks up a
-   * topic it has not produced to before only at its next one-second topic
-   * scan, and the commit of the turn that first writes it (a first dead
-   * letter, a first hop to a delay step, a first PREEMPT or scheduler-made
-   * retry) waits for that: up to 1 s added to every decision of the turn,
-   * measured. Outputs: dispatch, events, dlq, every tier and delay topic
-   * (retries, hops), control (PREEMPT). */
-  for (int i = 0; i < OUT__COUNT + s->ninputs + 1; i++) {
-    const char *name = i < OUT__COUNT ? s->out_topics[i]
-                       : i < OUT__COUNT + s->ninputs
-                           ? s->topic_tasks[i - OUT__COUNT]
-                           : s->topic_control;
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->tx, name, NULL);
-    if (!rkt)
-      continue;
-    s->out_rkt[s->nout_rkt++] = rkt;
-    if (rd_kafka_metadata(s->tx, 0, rkt, &md, 10000) == 0)
-      rd_kafka_metadata_destroy(md);
-  }
+  /* Every topic of the layout is an output (dispatch, events, dlq, tiers
+   * and delay steps for retries and hops, control for PREEMPT). */
+  if (!(s->out_rkt = calloc((size_t)s->layout.count + 1, sizeof(*s->out_rkt))))
+    return STRATA_ERR_NOMEM;
+  s->nout_rkt = strata_layout_learn(s->tx, &s->layout, s->out_rkt);
   /* Events of every partition (dependencies cross partitions), from the
    * end: their history is read on assignment. The one control partition
    * from its start: paused tiers and a drain hold until undone, whatever
@@ -1885,6 +1856,7 @@ static void sched_teardown(sched_t *s) {
   }
   for (int i = 0; i < s->nout_rkt; i++)
     rd_kafka_topic_destroy(s->out_rkt[i]);
+  free(s->out_rkt);
   if (s->tx)
     rd_kafka_destroy(s->tx);
   for (uint64_t i = 0; i < s->nheld_cap; i++)

@@ -119,7 +119,6 @@ struct running_s {
   int64_t offset;               /* of the task record on `input` */
   int pools[RUNNING_MAX_POOLS]; /* concurrency pools the task holds */
   int npools;
-  strata_epoch_ms_t dispatched_ms;
   strata_epoch_ms_t started_ms;   /* 0 until STARTED is seen */
   strata_epoch_ms_t last_seen_ms; /* last STARTED/HEARTBEAT/CHECKPOINT */
   int64_t heartbeat_ms;           /* Task.timeouts.heartbeat_ms; 0: none */

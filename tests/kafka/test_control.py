@@ -54,11 +54,11 @@ def metric(port, name, **labels):
     return 0.0
 
 
-def start_scheduler(h, name="scheduler"):
+def start_scheduler(h, name="scheduler", *extra):
     # Logs at info: the admin port is read from the log. One instance id per
     # test, so a restart fences its predecessor's transaction at once.
     h.start(name, "strata-scheduler", "--log-level", "info",
-            "--set", "scheduler.instance.id=" + h.prefix + "sched")
+            "--set", "scheduler.instance.id=" + h.prefix + "sched", *extra)
     return h.admin_port(name)
 
 
@@ -256,10 +256,7 @@ def test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint():
                                  "--set", "worker.concurrency=4"])
     try:
         h.ensure_topics()
-        h.start("scheduler", "strata-scheduler", "--log-level", "info",
-                "--set", "scheduler.instance.id=" + h.prefix + "sched",
-                "--set", "pool.gpu=concurrency:1")
-        port = h.admin_port("scheduler")
+        port = start_scheduler(h, "scheduler", "--set", "pool.gpu=concurrency:1")
         h.start("worker", "strata-worker")
         low = submit(h, "--id", "bg", "--tier", "background", "--type", "count",
                      "--demand", "gpu=1")
@@ -372,10 +369,7 @@ def test_cancelling_a_running_task_frees_its_pool():
                                "--set", "worker.kill.grace=1s"])
     try:
         h.ensure_topics()
-        h.start("scheduler", "strata-scheduler", "--log-level", "info",
-                "--set", "scheduler.instance.id=" + h.prefix + "sched",
-                "--set", "pool.gpu=concurrency:1")
-        port = h.admin_port("scheduler")
+        port = start_scheduler(h, "scheduler", "--set", "pool.gpu=concurrency:1")
         h.start("worker", "strata-worker")
         first = submit(h, "--id", "holder", "--tier", "normal", "--type", "long",
                        "--demand", "gpu=1")

@@ -332,10 +332,48 @@ static void test_deadletter_history_from_task_headers(void **state) {
   strata_task_clear(&t);
 }
 
+/* The next attempt records the ended one in a header (replacing a stale one
+ * of the same number) and moves attempt and enqueued time on; long error
+ * text is cut on a UTF-8 boundary. */
+static void test_next_attempt_records_the_history_header(void **state) {
+  strata_task_t t;
+  char err[700], *hist;
+  (void)state;
+  strata_task_init(&t);
+  t.attempt = 2;
+  assert_int_equal(
+      strata_task_add_header(&t, STRATA_HEADER_ATTEMPT_PREFIX "2", "stale"),
+      STRATA_OK);
+  memset(err, 'x', sizeof(err));
+  memcpy(err + STRATA_HISTORY_TEXT_MAX - 1, "\xc3\xa9", 2); /* straddles */
+  err[sizeof(err) - 1] = '\0';
+  hist = strata_attempt_history_json("FAILED", 10, 20, err);
+  assert_non_null(hist);
+  assert_int_equal(
+      strata_task_next_attempt(&t, STRATA_HEADER_ATTEMPT_PREFIX, hist, 777),
+      STRATA_OK);
+  assert_int_equal(t.attempt, 3);
+  assert_int_equal(t.enqueued_ms, 777);
+  assert_int_equal(t.headers_count, 1);
+  assert_string_equal(t.headers[0].value, hist);
+  /* The error was cut before the two-byte character, not inside it. */
+  assert_non_null(strstr(hist, "\"error\":\""));
+  assert_null(strstr(hist, "\xc3"));
+  assert_int_equal(strlen(strstr(hist, "\"error\":\"") + 9),
+                   STRATA_HISTORY_TEXT_MAX - 1 + 2);
+  free(hist);
+  hist = strata_yield_history_json(0, 30, "make room");
+  assert_string_equal(
+      hist, "{\"started_ms\":null,\"ended_ms\":30,\"reason\":\"make room\"}");
+  free(hist);
+  strata_task_clear(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_kind_round_trips_with_all_fields_set),
       cmocka_unit_test(test_deadletter_history_from_task_headers),
+      cmocka_unit_test(test_next_attempt_records_the_history_header),
       cmocka_unit_test(test_every_kind_round_trips_with_only_required_fields),
       cmocka_unit_test(test_decode_into_a_used_struct_replaces_its_contents),
       cmocka_unit_test(test_unset_type_is_written_as_default),
