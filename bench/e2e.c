@@ -87,8 +87,12 @@ typedef struct {
   atomic_uint_fast64_t target;    /* count at which reached_us is set */
   atomic_int_fast64_t reached_us; /* 0 until count >= target */
   atomic_bool measure;            /* decode and take latency samples */
-  pthread_mutex_t lock;           /* guards lat */
+  pthread_mutex_t lock;           /* guards lat and the stages */
   samples_t lat[MAX_TIERS];
+  /* Stages of the latency-phase samples, all tiers, µs (ms resolution):
+   * submit -> dispatch record created by the scheduler (its CreateTime),
+   * and that -> seen by the watcher. */
+  samples_t to_produce, to_visible;
 } watcher_t;
 
 /* The bare relay: read_committed consumer → transactional producer. */
@@ -112,6 +116,7 @@ typedef struct {
   char bindir[PATH_MAX];
   double seconds;
   double fraction;
+  double rate; /* fixed latency-phase rate, tasks/s; 0: fraction */
   int concurrency;
   char *sched_sets[MAX_SETS]; /* point into argv */
   int nsched_sets;
@@ -164,6 +169,8 @@ static void usage(FILE *f) {
       "  --seconds S         length of the latency phase (default 10)\n"
       "  --fraction F        latency-phase rate as a fraction of the measured\n"
       "                      scheduler rate (default 0.3)\n"
+      "  --rate R            latency-phase rate in tasks/s instead (for\n"
+      "                      comparing runs at the same load)\n"
       "  --concurrency C     worker.concurrency of the worker (default 16)\n"
       "  --bin DIR           where strata-scheduler is (default: the "
       "directory\n"
@@ -217,6 +224,10 @@ static int parse_opts(e2e_t *e, int argc, char **argv) {
     } else if (!strcmp(a, "--fraction")) {
       e->fraction = strtod(v, &end);
       if (!(e->fraction > 0 && e->fraction <= 1))
+        end = NULL;
+    } else if (!strcmp(a, "--rate")) {
+      e->rate = strtod(v, &end);
+      if (!(e->rate > 0 && e->rate <= 1e6))
         end = NULL;
     } else if (!strcmp(a, "--concurrency")) {
       long n = strtol(v, &end, 10);
@@ -518,6 +529,15 @@ static void watcher_sample(watcher_t *w, const rd_kafka_message_t *m,
   if (t0 && phase && !strcmp(phase, "l") && tier >= 0) {
     pthread_mutex_lock(&w->lock);
     samples_push(&w->lat[tier], seen - strtoll(t0, NULL, 10));
+    {
+      rd_kafka_timestamp_type_t tt;
+      int64_t ts = rd_kafka_message_timestamp(m, &tt);
+      int64_t now_ms = strata_epoch_now_ms();
+      if (ts > 0) {
+        samples_push(&w->to_produce, (ts - t.created_ms) * 1000);
+        samples_push(&w->to_visible, (now_ms - ts) * 1000);
+      }
+    }
     pthread_mutex_unlock(&w->lock);
   }
   strata_task_clear(&t);
@@ -619,6 +639,10 @@ static void watcher_stop(watcher_t *w) {
 static void watcher_free(watcher_t *w) {
   for (int i = 0; i < MAX_TIERS; i++)
     free(w->lat[i].v);
+  free(w->to_produce.v);
+  free(w->to_visible.v);
+  memset(&w->to_produce, 0, sizeof(w->to_produce));
+  memset(&w->to_visible, 0, sizeof(w->to_visible));
   memset(w->lat, 0, sizeof(w->lat));
   if (w->inited)
     pthread_mutex_destroy(&w->lock);
@@ -1034,11 +1058,12 @@ static int pipeline_phases(e2e_t *e, strata_config_t *cfg, watcher_t *w,
   fprintf(stderr,
           "strata-bench e2e: %.0f tasks/s dispatched; latency phase at "
           "%.0f tasks/s for %.0f s\n",
-          res->tasks_per_sec, res->tasks_per_sec * e->fraction, e->seconds);
+          res->tasks_per_sec,
+          e->rate > 0 ? e->rate : res->tasks_per_sec * e->fraction, e->seconds);
 
   /* Latency: open loop at a fraction of the sustained rate. */
   base = atomic_load(&w->count);
-  res->lat_rate = res->tasks_per_sec * e->fraction;
+  res->lat_rate = e->rate > 0 ? e->rate : res->tasks_per_sec * e->fraction;
   atomic_store(&w->measure, true);
   t_lat = strata_mono_now_us();
   {
@@ -1222,6 +1247,12 @@ static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
     printf("    %-11s n=%-6zu p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n",
            e->tiers[i], w->lat[i].n, pct_ms(&w->lat[i], 0.5),
            pct_ms(&w->lat[i], 0.99), pct_ms(&w->lat[i], 1.0));
+  qsort(w->to_produce.v, w->to_produce.n, sizeof(int64_t), cmp_i64);
+  qsort(w->to_visible.v, w->to_visible.n, sizeof(int64_t), cmp_i64);
+  printf("    stages, all tiers: submit -> dispatch record created p50 %.0f "
+         "p99 %.0f ms; created -> visible p50 %.0f p99 %.0f ms\n",
+         pct_ms(&w->to_produce, 0.5), pct_ms(&w->to_produce, 0.99),
+         pct_ms(&w->to_visible, 0.5), pct_ms(&w->to_visible, 0.99));
   printf("  relay latency at the same rate (all tiers, n=%" PRIu64
          "): p50 %.2f ms  p99 %.2f ms  max %.2f ms\n",
          res->relay_lat_n, res->relay_p50_ms, res->relay_p99_ms,
