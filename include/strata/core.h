@@ -289,6 +289,29 @@ size_t strata_core_submit_batch(strata_core_t *core,
                                 strata_epoch_ms_t now, strata_err_t *errs,
                                 char *errstr, size_t size);
 
+/**
+ * Takes in a task that is already running elsewhere, for example one
+ * dispatched before a restart whose completion has not been seen: it is
+ * held as RUNNING, as if dispatched at `now`, so that strata_core_complete()
+ * and strata_core_cancel() treat it like any dispatch and its completion
+ * unblocks its dependents. It holds every demand from now on without a fit
+ * check, since the units are in use in the world: a concurrency pool may go
+ * above its limit (no further task is admitted until it is back below) and
+ * a token bucket into debt (bounded as in strata_core_complete()). The
+ * caller passes the demands the task actually holds; a rate the task spent
+ * long ago should not be charged again. `deps`, `not_before` are ignored.
+ * No dispatch is reported and no share is charged. O(1) expected.
+ *
+ * Errors: those of strata_core_submit()'s validation, STRATA_ERR_EXISTS
+ * (the id is held, other than as a placeholder, or remembered as
+ * succeeded), STRATA_ERR_FULL, STRATA_ERR_NOMEM. A placeholder (dependents
+ * waiting for the id) is filled.
+ */
+strata_err_t strata_core_adopt(strata_core_t *core,
+                               const strata_core_task_spec_t *spec,
+                               strata_epoch_ms_t now, char *errstr,
+                               size_t size);
+
 /** One dispatch decision. */
 typedef struct {
   /** The task id, NUL-terminated, owned by the core; valid until the task
@@ -555,6 +578,7 @@ typedef struct {
   uint64_t hard_expiries;
   uint64_t dep_failures; /**< Failed because a dependency failed. */
   uint64_t cancelled;
+  uint64_t adopted;   /**< Taken in running by strata_core_adopt(). */
   uint64_t unblocked; /**< Tasks whose dependencies all succeeded. */
   int64_t unblock_latency_max_ms; /**< Largest unblock latency seen. */
   int64_t unblock_latency_sum_ms; /**< Sum, for a mean. */

@@ -1502,6 +1502,104 @@ size_t strata_core_submit_batch(strata_core_t *c,
   return ok;
 }
 
+strata_err_t strata_core_adopt(strata_core_t *c,
+                               const strata_core_task_spec_t *s,
+                               strata_epoch_ms_t now, char *errstr,
+                               size_t size) {
+  uint16_t pool_ids[STRATA_CORE_MAX_POOLS];
+  strata_core_task_spec_t spec;
+  uint32_t idx, existing, h;
+  size_t len;
+  strata_err_t err;
+  task_t *t;
+  tier_t *tr;
+
+  if (!c || !s)
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "core and spec are required");
+  /* A running task's dependencies were met where it was dispatched. */
+  spec = *s;
+  spec.deps = NULL;
+  spec.ndeps = 0;
+  now = clamp_now(c, now);
+  err = check_spec(c, &spec, now, pool_ids, errstr, size);
+  if (err)
+    return err;
+  len = strnlen(s->id, STRATA_CORE_ID_MAX + 1);
+  h = core_id_hash(s->id, len);
+  existing = find_hashed(c, s->id, len, h);
+  if (existing != CORE_NIL) {
+    if (core_task(c, existing)->state != TS_PLACEHOLDER)
+      return strata_errf(STRATA_ERR_EXISTS, errstr, size,
+                         "task %s is already held", s->id);
+    idx = existing;
+  } else {
+    int64_t pos = recent_find(c, s->id, len, h);
+    if (pos >= 0 && c->rring[pos].ok)
+      return strata_errf(STRATA_ERR_EXISTS, errstr, size,
+                         "task %s already succeeded", s->id);
+    if (c->held + 1 > c->cfg.max_tasks)
+      return strata_errf(STRATA_ERR_FULL, errstr, size,
+                         "core holds %llu of at most %llu tasks",
+                         (unsigned long long)c->held,
+                         (unsigned long long)c->cfg.max_tasks);
+    idx = task_alloc(c, s->id, len, h);
+    if (idx == CORE_NIL)
+      return strata_errf(STRATA_ERR_NOMEM, errstr, size,
+                         "task %s: out of memory", s->id);
+    if (pos >= 0)
+      recent_remove(c, (uint32_t)pos); /* a failed id may run again */
+  }
+  t = core_task(c, idx);
+  task_drop_demands(t);
+  t->flags &= (uint8_t)TF_ID_EXT; /* a filled placeholder starts clean */
+  if (t->dnode != CORE_NIL) {
+    core_dnode(c, t->dnode)->unblocked_at = INT64_MIN;
+    core_dnode(c, t->dnode)->unblock_latency = -1;
+  }
+  if (s->ndemands > CORE_DEM_INLINE) {
+    demand_t *d = malloc(s->ndemands * sizeof(*d));
+    if (!d) {
+      if (existing == CORE_NIL)
+        task_release(c, idx);
+      return strata_errf(STRATA_ERR_NOMEM, errstr, size,
+                         "task %s: out of memory", s->id);
+    }
+    t->dem.ext = d;
+    t->flags |= TF_DEM_EXT;
+  }
+  {
+    demand_t *d = (t->flags & TF_DEM_EXT) ? t->dem.ext : t->dem.inl;
+    for (size_t i = 0; i < s->ndemands; i++) {
+      d[i].pool = pool_ids[i];
+      d[i].pad = 0;
+      d[i].amount = (uint32_t)s->demands[i].amount;
+      /* In use in the world: held even beyond the limit. */
+      pool_refill(&c->pools[pool_ids[i]], now);
+      pool_take_over(&c->pools[pool_ids[i]], s->demands[i].amount);
+    }
+    t->ndemand = (uint8_t)s->ndemands;
+  }
+  tr = &c->tiers[s->tier];
+  t->tier = (uint8_t)s->tier;
+  t->priority = (int16_t)s->priority;
+  t->estimate = (uint32_t)s->estimate_ms;
+  t->cookie = s->cookie;
+  t->t_enq = now;
+  if (s->deadline_kind == STRATA_CORE_DEADLINE_NONE) {
+    t->deadline = now + tr->target_wait;
+  } else {
+    t->deadline = s->deadline;
+    t->flags |=
+        s->deadline_kind == STRATA_CORE_DEADLINE_HARD ? TF_HARD : TF_SOFT;
+  }
+  t->gen++;
+  set_state(c, t, TS_RUNNING);
+  t->since = now;
+  tr->st.adopted++;
+  return STRATA_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The dispatch decision                                                    */
 /* ------------------------------------------------------------------------ */

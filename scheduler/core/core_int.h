@@ -239,6 +239,9 @@ void pool_refill(pool_t *p, int64_t now);
    (STRATA_CORE_NEVER when only a release can make room). */
 int pool_fits(pool_t *p, int64_t amount, int64_t now, int64_t *until);
 void pool_take(pool_t *p, int64_t amount);
+/* pool_take() without a fit check (an adopted task's units are in use
+   already): concurrency may exceed the limit, a bucket goes into debt. */
+void pool_take_over(pool_t *p, int64_t amount);
 void pool_release(pool_t *p, int64_t reserved, int64_t actual, int has_actual);
 int64_t pool_available(const pool_t *p);
 

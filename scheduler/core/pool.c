@@ -62,6 +62,14 @@ void pool_take(pool_t *p, int64_t amount) {
     p->scaled -= amount * p->period;
 }
 
+void pool_take_over(pool_t *p, int64_t amount) {
+  int64_t cap = p->burst * p->period;
+  pool_take(p, amount);
+  /* The same bound on debt as pool_release(). */
+  if (p->kind == STRATA_CORE_POOL_TOKEN_BUCKET && p->scaled < -16 * cap)
+    p->scaled = -16 * cap;
+}
+
 void pool_release(pool_t *p, int64_t reserved, int64_t actual, int has_actual) {
   int64_t cap, diff;
 

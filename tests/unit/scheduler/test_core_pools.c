@@ -265,6 +265,98 @@ static void test_many_demands_are_stored_out_of_line(void **state) {
   strata_core_destroy(c);
 }
 
+static void adopt(strata_core_t *c, const char *id, uint32_t tier,
+                  const strata_core_demand_t *dem, size_t n, int64_t now) {
+  strata_core_task_spec_t s = test_spec(id, tier);
+  char err[256] = "";
+  strata_err_t rc;
+  s.demands = dem;
+  s.ndemands = n;
+  rc = strata_core_adopt(c, &s, now, err, sizeof(err));
+  if (rc != STRATA_OK)
+    fail_msg("adopt %s: %s: %s", id, strata_err_name(rc), err);
+}
+
+/* A task running since before a restart holds its slot: nothing else that
+ * needs the slot runs until it completes. */
+static void test_adopted_task_holds_its_slots_until_completed(void **state) {
+  strata_core_t *c = test_core(NULL);
+  int gpu = add_slots(c, "gpu", 1);
+  strata_core_demand_t one[] = {{"gpu", 1}};
+  strata_core_task_info_t info;
+  strata_core_stats_t st;
+  strata_core_pool_info_t pi;
+
+  (void)state;
+  adopt(c, "running", 3, one, 1, 10);
+  assert_int_equal(strata_core_lookup(c, "running", &info), STRATA_OK);
+  assert_int_equal(info.state, STRATA_CORE_STATE_RUNNING);
+  assert_int_equal(strata_core_pool_info(c, gpu, 10, &pi), STRATA_OK);
+  assert_int_equal(pi.in_use, 1);
+  strata_core_stats(c, 10, &st);
+  assert_int_equal(st.tiers[3].adopted, 1);
+  assert_int_equal(st.tiers[3].dispatched, 0); /* not a dispatch here */
+  assert_int_equal(st.tiers[3].depth[STRATA_CORE_STATE_RUNNING], 1);
+
+  submit_demanding(c, "waiting", 0, one, 1, 11);
+  test_expect_none(c, 12);
+  test_complete(c, "running", STRATA_CORE_SUCCEEDED, 13);
+  assert_int_equal(strata_core_pool_info(c, gpu, 13, &pi), STRATA_OK);
+  assert_int_equal(pi.in_use, 0);
+  test_expect_next(c, 13, "waiting");
+  strata_core_destroy(c);
+}
+
+/* Units in use in the world are held even beyond the limit (the limit may
+ * have been lowered): nothing is admitted until usage is back below it. */
+static void test_adopting_beyond_the_limit_blocks_until_below(void **state) {
+  strata_core_t *c = test_core(NULL);
+  int gpu = add_slots(c, "gpu", 1);
+  strata_core_demand_t one[] = {{"gpu", 1}};
+  strata_core_pool_info_t pi;
+
+  (void)state;
+  adopt(c, "a", 2, one, 1, 0);
+  adopt(c, "b", 2, one, 1, 0);
+  assert_int_equal(strata_core_pool_info(c, gpu, 0, &pi), STRATA_OK);
+  assert_int_equal(pi.in_use, 2);
+  assert_int_equal(pi.available, -1);
+  submit_demanding(c, "c", 2, one, 1, 1);
+  test_complete(c, "a", STRATA_CORE_FAILED, 2);
+  test_expect_none(c, 2);
+  test_complete(c, "b", STRATA_CORE_SUCCEEDED, 3);
+  test_expect_next(c, 3, "c");
+  strata_core_destroy(c);
+}
+
+/* Adoption fills a placeholder: the dependents waiting for the id run once
+ * the adopted task succeeds. A held or succeeded id is not adopted. */
+static void
+test_adoption_fills_a_placeholder_and_refuses_known_ids(void **state) {
+  strata_core_t *c = test_core(NULL);
+  strata_core_task_spec_t dep = test_spec("child", 1);
+  strata_core_task_spec_t s = test_spec("parent", 1);
+  const char *const deps[] = {"parent"};
+  char err[256];
+
+  (void)state;
+  dep.deps = deps;
+  dep.ndeps = 1;
+  test_submit_spec(c, &dep, 0);
+  test_expect_none(c, 1);
+  adopt(c, "parent", 1, NULL, 0, 1);
+  assert_int_equal(strata_core_adopt(c, &s, 2, err, sizeof(err)),
+                   STRATA_ERR_EXISTS);
+  assert_non_null(strstr(err, "parent"));
+  test_expect_none(c, 2);
+  test_complete(c, "parent", STRATA_CORE_SUCCEEDED, 3);
+  test_expect_next(c, 3, "child");
+  assert_int_equal(strata_core_adopt(c, &s, 4, err, sizeof(err)),
+                   STRATA_ERR_EXISTS);
+  assert_non_null(strstr(err, "succeeded"));
+  strata_core_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reservation_is_atomic_across_pools),
@@ -276,6 +368,9 @@ int main(void) {
       cmocka_unit_test(test_demand_beyond_pool_capacity_is_rejected),
       cmocka_unit_test(test_pool_add_validates_and_rejects_duplicates),
       cmocka_unit_test(test_many_demands_are_stored_out_of_line),
+      cmocka_unit_test(test_adopted_task_holds_its_slots_until_completed),
+      cmocka_unit_test(test_adopting_beyond_the_limit_blocks_until_below),
+      cmocka_unit_test(test_adoption_fills_a_placeholder_and_refuses_known_ids),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
