@@ -58,8 +58,9 @@ typedef struct {
   int32_t attempt;
   int64_t offset;
   strata_epoch_ms_t enqueued_ms;
-  int64_t heartbeat_ms;         /* Task.timeouts.heartbeat_ms; 0: none */
-  int pools[RUNNING_MAX_POOLS]; /* concurrency pools it demands */
+  int64_t heartbeat_ms;                /* Task.timeouts.heartbeat_ms; 0: none */
+  int pools[RUNNING_MAX_POOLS];        /* concurrency pools it demands */
+  uint32_t amounts[RUNNING_MAX_POOLS]; /* units of each */
   int npools;
   bool in_use;
 } held_t;
@@ -162,10 +163,13 @@ typedef struct {
    * is rebuilt; the bits are applied to each new core). */
   uint32_t paused_tiers; /* bit per tier */
   uint64_t conc_pools;   /* bit per concurrency pool id (core_create) */
+  /* Pool names by id, owned by the core (core_create). */
+  const char *pool_names[STRATA_CORE_MAX_POOLS];
   bool draining;
   bool control_ready;    /* control history read: decisions may start */
   int64_t control_until; /* control end offset at start-up */
   uint64_t dispatched, dead_lettered, duplicates, undecodable, expired;
+  uint64_t adopted; /* attempts taken in running from events (recovery) */
 } sched_t;
 
 /* ---- helpers -------------------------------------------------------------*/
@@ -272,9 +276,10 @@ static void clear_outputs(sched_t *s) {
 }
 
 /* Writes an event about a task to the events partition `p`. */
-static void emit_event_r(sched_t *s, strata_event_kind_t kind, const char *id,
+static void emit_event_u(sched_t *s, strata_event_kind_t kind, const char *id,
                          const char *routing_key, int32_t attempt, int tier,
-                         int32_t p, const char *error, bool retryable) {
+                         int32_t p, const char *error, bool retryable,
+                         strata_kv_long_t *usage, size_t nusage) {
   /* The routing key is the idempotency key whenever it differs from the id. */
   const char *idem = strcmp(routing_key, id) ? routing_key : NULL;
   strata_event_t e;
@@ -293,12 +298,21 @@ static void emit_event_r(sched_t *s, strata_event_kind_t kind, const char *id,
   e.error = borrow(error);
   e.retryable = retryable;
   e.worker_id = NULL;
+  e.usage = usage;
+  e.usage_count = nusage;
   if (strata_event_encode(&e, &buf, &len, err, sizeof(err)))
     STRATA_ERROR(COMP, "encoding a %s event for %s: %s",
                  strata_event_kind_name(kind), id, err);
   else
     out_add(s, s->out_topics[OUT_EVENTS], p, routing_key, buf, len);
   /* The struct borrowed every pointer: nothing to clear. */
+}
+
+static void emit_event_r(sched_t *s, strata_event_kind_t kind, const char *id,
+                         const char *routing_key, int32_t attempt, int tier,
+                         int32_t p, const char *error, bool retryable) {
+  emit_event_u(s, kind, id, routing_key, attempt, tier, p, error, retryable,
+               NULL, 0);
 }
 
 /* An event about a decision of the scheduler: `retryable` stays false except
@@ -525,6 +539,7 @@ static strata_err_t core_create(sched_t *s, char *err, size_t size) {
     strata_core_pool_info_t pi;
     if (strata_core_pool_info(s->core, id, 0, &pi) != STRATA_OK)
       break;
+    s->pool_names[id] = pi.name;
     if (pi.kind == STRATA_CORE_POOL_CONCURRENCY)
       s->conc_pools |= 1ull << id;
   }
@@ -739,7 +754,10 @@ static void recovery_done(sched_t *s, int32_t p) {
   if (!s->paused_full)
     rd_kafka_resume_partitions(s->in, l);
   rd_kafka_topic_partition_list_destroy(l);
-  STRATA_INFO(COMP, "partition %d: recovered; consuming its tiers", p);
+  STRATA_INFO(COMP,
+              "partition %d: recovered; consuming its tiers (%zu attempts "
+              "running, %" PRIu64 " adopted from events so far)",
+              p, running_count(s->running), s->adopted);
   report_partitions(s);
 }
 
@@ -938,8 +956,11 @@ static void handle_task(sched_t *s, const rd_kafka_message_t *m) {
     for (size_t i = 0; i < t.demands_count && h->npools < RUNNING_MAX_POOLS;
          i++) {
       int id = strata_core_pool_id(s->core, t.demands[i].key);
-      if (id >= 0 && t.demands[i].value > 0 && ((s->conc_pools >> id) & 1u))
+      if (id >= 0 && t.demands[i].value > 0 &&
+          t.demands[i].value <= UINT32_MAX && ((s->conc_pools >> id) & 1u)) {
+        h->amounts[h->npools] = (uint32_t)t.demands[i].value;
         h->pools[h->npools++] = id;
+      }
     }
     spec_from_task(&t, tier, slot, &spec, demands);
     rc = strata_core_submit(s->core, &spec, now, err, sizeof(err));
@@ -997,6 +1018,72 @@ static void running_done(sched_t *s, const char *id, int32_t attempt) {
  * wrote the requeue record with it); without one it is a progress report. */
 static bool is_yield(const strata_event_t *e) {
   return e->kind == STRATA_EVENT_CHECKPOINT && e->error && e->worker_id;
+}
+
+/*
+ * A DISPATCHED event of a partition this instance owns, for an attempt the
+ * core does not hold: the attempt was dispatched before this instance took
+ * the partition (a restart or a rebalance) and its end has not been read
+ * yet, so it may still be running. It is adopted: held as running in the
+ * core with the concurrency units the event lists, and watched for
+ * preemption, until its terminal event (later in the same partition, read
+ * in order) releases it. Rate pools are not charged: the attempt spent its
+ * rate when it was dispatched. Heartbeats are not watched: the task record
+ * needed to write a next attempt is not in the event.
+ */
+static void adopt_running(sched_t *s, const strata_event_t *e, int32_t p) {
+  strata_core_demand_t dem[RUNNING_MAX_POOLS];
+  strata_core_task_spec_t spec;
+  strata_core_task_info_t info;
+  running_t *r;
+  char err[256];
+  int tier = tier_index(s, e->tier), n = 0;
+
+  if (p >= s->nparts || !s->assigned[p] || tier < 0)
+    return;
+  if (strata_core_lookup(s->core, e->task_id, &info) == STRATA_OK) {
+    /* Held already: this instance's own dispatch, or an adopted earlier
+     * attempt that a newer one replaces (the scheduler presumed it lost). */
+    r = running_find(s->running, e->task_id);
+    if (r && r->attempt < e->attempt)
+      r->attempt = e->attempt;
+    return;
+  }
+  for (size_t i = 0; i < e->usage_count && n < RUNNING_MAX_POOLS; i++) {
+    int id = strata_core_pool_id(s->core, e->usage[i].key);
+    if (id < 0 || !((s->conc_pools >> id) & 1u) || e->usage[i].value < 1) {
+      STRATA_WARN(COMP,
+                  "task %s attempt %d: pool \"%s\" of its DISPATCHED event "
+                  "is not a concurrency pool here; not counted",
+                  e->task_id, e->attempt, e->usage[i].key);
+      continue;
+    }
+    dem[n++] = (strata_core_demand_t){e->usage[i].key, e->usage[i].value};
+  }
+  memset(&spec, 0, sizeof(spec));
+  spec.id = e->task_id;
+  spec.tier = (uint32_t)tier;
+  spec.demands = dem;
+  spec.ndemands = (size_t)n;
+  spec.cookie = UINT64_MAX; /* no held record */
+  if (strata_core_adopt(s->core, &spec, strata_epoch_now_ms(), err,
+                        sizeof(err))) {
+    STRATA_WARN(COMP, "task %s attempt %d may still run but is not counted: %s",
+                e->task_id, e->attempt, err);
+    return;
+  }
+  if ((r = running_add(s->running, e->task_id, e->routing_key, e->attempt, NULL,
+                       0))) {
+    r->tier = tier;
+    r->input = -1;
+    r->partition = p;
+    r->offset = -1;
+    r->npools = 0;
+    for (int i = 0; i < n; i++)
+      r->pools[r->npools++] = strata_core_pool_id(s->core, dem[i].pool);
+    r->heartbeat_ms = 0;
+  }
+  s->adopted++;
 }
 
 static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
@@ -1063,6 +1150,8 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
     ledger_decided(s->ledger, e.task_id, e.attempt, e.time_ms);
     if (e.idempotency_key)
       ledger_claim_key(s->ledger, e.idempotency_key, e.task_id, e.time_ms);
+    if (e.kind == STRATA_EVENT_DISPATCHED && !e.worker_id)
+      adopt_running(s, &e, p);
     if (e.kind == STRATA_EVENT_CANCELLED && e.worker_id) {
       strata_core_complete(s->core, e.task_id, STRATA_CORE_CANCELLED, NULL, 0,
                            now, err, sizeof(err));
@@ -1092,7 +1181,11 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
   }
   case STRATA_EVENT_SUCCEEDED: {
     strata_core_usage_t usage[64];
-    size_t n = e.usage_count < 64 ? e.usage_count : 64;
+    /* Usage read again in a recovery scan was charged by whoever ran the
+     * scheduler then; the buckets here have refilled since. */
+    size_t n = p < s->nparts && s->recovering[p] ? 0
+               : e.usage_count < 64              ? e.usage_count
+                                                 : 64;
     for (size_t i = 0; i < n; i++)
       usage[i] = (strata_core_usage_t){e.usage[i].key, e.usage[i].value};
     if (strata_core_complete(s->core, e.task_id, STRATA_CORE_SUCCEEDED, usage,
@@ -1442,8 +1535,16 @@ static void dispatch_one(sched_t *s, const strata_core_dispatch_t *d) {
 
   h->value = NULL; /* the dispatch record takes the bytes */
   out_add(s, s->out_topics[OUT_DISPATCH], h->partition, h->key, value, h->len);
-  emit_event(s, STRATA_EVENT_DISPATCHED, d->id, h->key, h->attempt, h->tier,
-             h->partition, NULL);
+  {
+    /* The concurrency units the attempt holds while it runs, so that a
+     * scheduler that recovers the partition counts them (adopt_running). */
+    strata_kv_long_t held[RUNNING_MAX_POOLS];
+    for (int i = 0; i < h->npools; i++)
+      held[i] =
+          (strata_kv_long_t){borrow(s->pool_names[h->pools[i]]), h->amounts[i]};
+    emit_event_u(s, STRATA_EVENT_DISPATCHED, d->id, h->key, h->attempt, h->tier,
+                 h->partition, NULL, false, held, (size_t)h->npools);
+  }
   {
     pending_decision_t *pd = pend_decision(s, d->id, h->attempt);
     pd->kind = PEND_DISPATCHED;

@@ -10,6 +10,7 @@ endpoint, strata-worker).
   test_cancel_pending_blocked_and_delayed_tasks_never_run
   test_cancelling_a_running_task_frees_its_pool
   test_start_to_close_timeout_stops_the_command_and_retries
+  test_a_restarted_scheduler_counts_running_tasks_in_their_pools
 
 Usage: test_control.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
@@ -425,6 +426,54 @@ def test_start_to_close_timeout_stops_the_command_and_retries():
         h.stop_all()
 
 
+def test_a_restarted_scheduler_counts_running_tasks_in_their_pools():
+    # One unit of pool gpu, held by a task that runs until the test releases
+    # it. The scheduler is SIGKILLed and restarted while it runs: the new one
+    # must learn from the events that the unit is in use, so a second task
+    # of the same tier (no preemption between equals) waits for the first to
+    # finish instead of running beside it.
+    d = tempfile.mkdtemp(prefix="strata-adopt-")
+    hold = ("for i in $(seq 1200); do [ -e %s/release ] && exit 0; sleep 0.1; done; "
+            "exit 1" % d)
+    h = Harness(BIN, "adopt", ["--set", "exec.long=" + hold,
+                               "--set", "exec.default=true",
+                               "--set", "worker.concurrency=4"])
+    try:
+        h.ensure_topics()
+        start_scheduler(h, "scheduler", "--set", "pool.gpu=concurrency:1")
+        h.start("worker", "strata-worker")
+        first = submit(h, "--id", "holder", "--tier", "normal", "--type", "long",
+                       "--demand", "gpu=1")
+        h.wait_for("the holder to start", lambda: events(h, first, "STARTED"), 60)
+        usage = [e["usage"] for e in events(h, first, "DISPATCHED")]
+        check(usage == [{"gpu": 1}], "DISPATCHED names the units it holds: %s" % usage)
+
+        h.kill("scheduler")
+        port = start_scheduler(h, "scheduler2", "--set", "pool.gpu=concurrency:1")
+        h.wait_for("the restarted scheduler to count the running holder",
+                   lambda: metric(port, "strata_pool_in_use", pool="gpu") == 1
+                   and metric(port, "strata_running_attempts") == 1, 60)
+        second = submit(h, "--id", "waiter", "--tier", "normal", "--demand", "gpu=1")
+        h.wait_for("the waiter to be held ready",
+                   lambda: any(t["id"] == second for t in
+                               h.http_json(port, "/tasks?state=ready")["tasks"]), 60)
+        check(not events(h, second, "DISPATCHED"), "dispatched while the pool was full")
+
+        open(os.path.join(d, "release"), "w").close()
+        h.wait_for("the waiter to succeed once the holder is done",
+                   lambda: events(h, second, "SUCCEEDED"), 60)
+        done = events(h, first, "SUCCEEDED")
+        sent = events(h, second, "DISPATCHED")
+        check(len(done) == 1 and len(sent) == 1 and sent[0]["time_ms"] >= done[0]["time_ms"],
+              "the waiter was dispatched at %s, the holder finished at %s"
+              % ([e["time_ms"] for e in sent], [e["time_ms"] for e in done]))
+        h.wait_for("the unit to be free again",
+                   lambda: metric(port, "strata_pool_in_use", pool="gpu") == 0
+                   and metric(port, "strata_running_attempts") == 0, 30)
+    finally:
+        h.stop_all()
+
+
 if __name__ == "__main__":
     run([test_paused_tier_holds_its_tasks_across_a_restart_until_resumed,
          test_drain_lets_running_tasks_finish_then_reports_drained,
@@ -433,4 +482,5 @@ if __name__ == "__main__":
          test_preemption_yields_a_low_task_and_resumes_it_from_its_checkpoint,
          test_cancel_pending_blocked_and_delayed_tasks_never_run,
          test_cancelling_a_running_task_frees_its_pool,
-         test_start_to_close_timeout_stops_the_command_and_retries])
+         test_start_to_close_timeout_stops_the_command_and_retries,
+         test_a_restarted_scheduler_counts_running_tasks_in_their_pools])
