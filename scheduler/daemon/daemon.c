@@ -1538,12 +1538,12 @@ static void dispatch_one(sched_t *s, const strata_core_dispatch_t *d) {
   {
     /* The concurrency units the attempt holds while it runs, so that a
      * scheduler that recovers the partition counts them (adopt_running). */
-    strata_kv_long_t held[RUNNING_MAX_POOLS];
+    strata_kv_long_t units[RUNNING_MAX_POOLS];
     for (int i = 0; i < h->npools; i++)
-      held[i] =
+      units[i] =
           (strata_kv_long_t){borrow(s->pool_names[h->pools[i]]), h->amounts[i]};
     emit_event_u(s, STRATA_EVENT_DISPATCHED, d->id, h->key, h->attempt, h->tier,
-                 h->partition, NULL, false, held, (size_t)h->npools);
+                 h->partition, NULL, false, units, (size_t)h->npools);
   }
   {
     pending_decision_t *pd = pend_decision(s, d->id, h->attempt);
