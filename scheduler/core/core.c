@@ -1261,6 +1261,53 @@ static uint32_t submit_hash(const strata_core_t *c,
   return h;
 }
 
+/* Fills a task record from a validated spec (pool ids from check_spec()):
+   flags, demands, tier, priority, estimate, cookie, enqueue time and the
+   effective deadline (a tier's target wait after max(now, not_before) when
+   the spec has none). A filled placeholder starts clean. STRATA_ERR_NOMEM
+   when out-of-line demands cannot be allocated (nothing else changed). */
+static strata_err_t task_fill(strata_core_t *c, task_t *t,
+                              const strata_core_task_spec_t *s,
+                              const uint16_t *pool_ids, int64_t now) {
+  tier_t *tr = &c->tiers[s->tier];
+  demand_t *d;
+
+  if (s->ndemands > CORE_DEM_INLINE) {
+    d = malloc(s->ndemands * sizeof(*d));
+    if (!d)
+      return STRATA_ERR_NOMEM;
+    t->flags &= (uint8_t)TF_ID_EXT;
+    t->dem.ext = d;
+    t->flags |= TF_DEM_EXT;
+  } else {
+    t->flags &= (uint8_t)TF_ID_EXT;
+    d = t->dem.inl;
+  }
+  if (t->dnode != CORE_NIL) {
+    core_dnode(c, t->dnode)->unblocked_at = INT64_MIN;
+    core_dnode(c, t->dnode)->unblock_latency = -1;
+  }
+  for (size_t i = 0; i < s->ndemands; i++) {
+    d[i].pool = pool_ids[i];
+    d[i].pad = 0;
+    d[i].amount = (uint32_t)s->demands[i].amount;
+  }
+  t->ndemand = (uint8_t)s->ndemands;
+  t->tier = (uint8_t)s->tier;
+  t->priority = (int16_t)s->priority;
+  t->estimate = (uint32_t)s->estimate_ms;
+  t->cookie = s->cookie;
+  t->t_enq = now;
+  if (s->deadline_kind == STRATA_CORE_DEADLINE_NONE) {
+    t->deadline = (s->not_before > now ? s->not_before : now) + tr->target_wait;
+  } else {
+    t->deadline = s->deadline;
+    t->flags |=
+        s->deadline_kind == STRATA_CORE_DEADLINE_HARD ? TF_HARD : TF_SOFT;
+  }
+  return STRATA_OK;
+}
+
 /* strata_core_submit() with the id's length and hash from submit_hash(). */
 static strata_err_t submit_hashed(strata_core_t *c,
                                   const strata_core_task_spec_t *s, int64_t now,
@@ -1349,46 +1396,15 @@ static strata_err_t submit_hashed(strata_core_t *c,
     idx = existing;
   }
   t = core_task(c, idx);
-  t->flags &= (uint8_t)TF_ID_EXT; /* a filled placeholder starts clean */
-  if (t->dnode != CORE_NIL) {
-    core_dnode(c, t->dnode)->unblocked_at = INT64_MIN;
-    core_dnode(c, t->dnode)->unblock_latency = -1;
-  }
-  if (s->ndemands > CORE_DEM_INLINE) {
-    demand_t *d = malloc(s->ndemands * sizeof(*d));
-    if (!d) {
-      clear_targets(c, s);
-      if (existing == CORE_NIL)
-        task_release(c, idx);
-      return strata_errf(STRATA_ERR_NOMEM, errstr, size,
-                         "task %s: out of memory", s->id);
-    }
-    t->dem.ext = d;
-    t->flags |= TF_DEM_EXT;
-  }
-  {
-    demand_t *d = (t->flags & TF_DEM_EXT) ? t->dem.ext : t->dem.inl;
-    for (size_t i = 0; i < s->ndemands; i++) {
-      d[i].pool = pool_ids[i];
-      d[i].pad = 0;
-      d[i].amount = (uint32_t)s->demands[i].amount;
-    }
-    t->ndemand = (uint8_t)s->ndemands;
+  if (task_fill(c, t, s, pool_ids, now)) {
+    clear_targets(c, s);
+    if (existing == CORE_NIL)
+      task_release(c, idx);
+    return strata_errf(STRATA_ERR_NOMEM, errstr, size, "task %s: out of memory",
+                       s->id);
   }
   tr = &c->tiers[s->tier];
-  t->tier = (uint8_t)s->tier;
-  t->priority = (int16_t)s->priority;
-  t->estimate = (uint32_t)s->estimate_ms;
-  t->cookie = s->cookie;
-  t->t_enq = now;
   t->since = s->not_before; /* the not-before time until the task is ready */
-  if (s->deadline_kind == STRATA_CORE_DEADLINE_NONE) {
-    t->deadline = (s->not_before > now ? s->not_before : now) + tr->target_wait;
-  } else {
-    t->deadline = s->deadline;
-    t->flags |=
-        s->deadline_kind == STRATA_CORE_DEADLINE_HARD ? TF_HARD : TF_SOFT;
-  }
   set_state(c, t, TS_BLOCKED);
   tr->st.submitted++;
 
@@ -1521,6 +1537,7 @@ strata_err_t strata_core_adopt(strata_core_t *c,
   spec = *s;
   spec.deps = NULL;
   spec.ndeps = 0;
+  spec.not_before = 0;
   now = clamp_now(c, now);
   err = check_spec(c, &spec, now, pool_ids, errstr, size);
   if (err)
@@ -1551,48 +1568,18 @@ strata_err_t strata_core_adopt(strata_core_t *c,
       recent_remove(c, (uint32_t)pos); /* a failed id may run again */
   }
   t = core_task(c, idx);
-  task_drop_demands(t);
-  t->flags &= (uint8_t)TF_ID_EXT; /* a filled placeholder starts clean */
-  if (t->dnode != CORE_NIL) {
-    core_dnode(c, t->dnode)->unblocked_at = INT64_MIN;
-    core_dnode(c, t->dnode)->unblock_latency = -1;
+  if (task_fill(c, t, &spec, pool_ids, now)) {
+    if (existing == CORE_NIL)
+      task_release(c, idx);
+    return strata_errf(STRATA_ERR_NOMEM, errstr, size, "task %s: out of memory",
+                       s->id);
   }
-  if (s->ndemands > CORE_DEM_INLINE) {
-    demand_t *d = malloc(s->ndemands * sizeof(*d));
-    if (!d) {
-      if (existing == CORE_NIL)
-        task_release(c, idx);
-      return strata_errf(STRATA_ERR_NOMEM, errstr, size,
-                         "task %s: out of memory", s->id);
-    }
-    t->dem.ext = d;
-    t->flags |= TF_DEM_EXT;
-  }
-  {
-    demand_t *d = (t->flags & TF_DEM_EXT) ? t->dem.ext : t->dem.inl;
-    for (size_t i = 0; i < s->ndemands; i++) {
-      d[i].pool = pool_ids[i];
-      d[i].pad = 0;
-      d[i].amount = (uint32_t)s->demands[i].amount;
-      /* In use in the world: held even beyond the limit. */
-      pool_refill(&c->pools[pool_ids[i]], now);
-      pool_take_over(&c->pools[pool_ids[i]], s->demands[i].amount);
-    }
-    t->ndemand = (uint8_t)s->ndemands;
+  /* In use in the world: held even beyond the limit. */
+  for (size_t i = 0; i < s->ndemands; i++) {
+    pool_refill(&c->pools[pool_ids[i]], now);
+    pool_take_over(&c->pools[pool_ids[i]], s->demands[i].amount);
   }
   tr = &c->tiers[s->tier];
-  t->tier = (uint8_t)s->tier;
-  t->priority = (int16_t)s->priority;
-  t->estimate = (uint32_t)s->estimate_ms;
-  t->cookie = s->cookie;
-  t->t_enq = now;
-  if (s->deadline_kind == STRATA_CORE_DEADLINE_NONE) {
-    t->deadline = now + tr->target_wait;
-  } else {
-    t->deadline = s->deadline;
-    t->flags |=
-        s->deadline_kind == STRATA_CORE_DEADLINE_HARD ? TF_HARD : TF_SOFT;
-  }
   t->gen++;
   set_state(c, t, TS_RUNNING);
   t->since = now;

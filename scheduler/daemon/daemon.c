@@ -169,7 +169,6 @@ typedef struct {
   bool control_ready;    /* control history read: decisions may start */
   int64_t control_until; /* control end offset at start-up */
   uint64_t dispatched, dead_lettered, duplicates, undecodable, expired;
-  uint64_t adopted; /* attempts taken in running from events (recovery) */
 } sched_t;
 
 /* ---- helpers -------------------------------------------------------------*/
@@ -308,19 +307,13 @@ static void emit_event_u(sched_t *s, strata_event_kind_t kind, const char *id,
   /* The struct borrowed every pointer: nothing to clear. */
 }
 
-static void emit_event_r(sched_t *s, strata_event_kind_t kind, const char *id,
-                         const char *routing_key, int32_t attempt, int tier,
-                         int32_t p, const char *error, bool retryable) {
-  emit_event_u(s, kind, id, routing_key, attempt, tier, p, error, retryable,
-               NULL, 0);
-}
-
 /* An event about a decision of the scheduler: `retryable` stays false except
  * when the scheduler itself wrote the next attempt (a lost attempt). */
 static void emit_event(sched_t *s, strata_event_kind_t kind, const char *id,
                        const char *routing_key, int32_t attempt, int tier,
                        int32_t p, const char *error) {
-  emit_event_r(s, kind, id, routing_key, attempt, tier, p, error, false);
+  emit_event_u(s, kind, id, routing_key, attempt, tier, p, error, false, NULL,
+               0);
 }
 
 /* Writes a control record (PREEMPT) to the one control partition. */
@@ -756,8 +749,8 @@ static void recovery_done(sched_t *s, int32_t p) {
   rd_kafka_topic_partition_list_destroy(l);
   STRATA_INFO(COMP,
               "partition %d: recovered; consuming its tiers (%zu attempts "
-              "running, %" PRIu64 " adopted from events so far)",
-              p, running_count(s->running), s->adopted);
+              "running)",
+              p, running_count(s->running));
   report_partitions(s);
 }
 
@@ -1033,6 +1026,7 @@ static bool is_yield(const strata_event_t *e) {
  */
 static void adopt_running(sched_t *s, const strata_event_t *e, int32_t p) {
   strata_core_demand_t dem[RUNNING_MAX_POOLS];
+  int ids[RUNNING_MAX_POOLS];
   strata_core_task_spec_t spec;
   strata_core_task_info_t info;
   running_t *r;
@@ -1053,11 +1047,12 @@ static void adopt_running(sched_t *s, const strata_event_t *e, int32_t p) {
     int id = strata_core_pool_id(s->core, e->usage[i].key);
     if (id < 0 || !((s->conc_pools >> id) & 1u) || e->usage[i].value < 1) {
       STRATA_WARN(COMP,
-                  "task %s attempt %d: pool \"%s\" of its DISPATCHED event "
-                  "is not a concurrency pool here; not counted",
+                  "task %s attempt %d: \"%s\" of its DISPATCHED event is "
+                  "not a concurrency pool here or holds no units; not counted",
                   e->task_id, e->attempt, e->usage[i].key);
       continue;
     }
+    ids[n] = id;
     dem[n++] = (strata_core_demand_t){e->usage[i].key, e->usage[i].value};
   }
   memset(&spec, 0, sizeof(spec));
@@ -1078,12 +1073,10 @@ static void adopt_running(sched_t *s, const strata_event_t *e, int32_t p) {
     r->input = -1;
     r->partition = p;
     r->offset = -1;
-    r->npools = 0;
-    for (int i = 0; i < n; i++)
-      r->pools[r->npools++] = strata_core_pool_id(s->core, dem[i].pool);
+    r->npools = n;
+    memcpy(r->pools, ids, (size_t)n * sizeof(*ids));
     r->heartbeat_ms = 0;
   }
-  s->adopted++;
 }
 
 static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
@@ -1378,8 +1371,8 @@ static void lost_attempt(sched_t *s, running_t *r, strata_epoch_ms_t now) {
     }
     free(hist);
     out_add(s, s->topic_tasks[r->tier], r->partition, r->key, buf, len);
-    emit_event_r(s, STRATA_EVENT_TIMED_OUT, r->id, r->key, r->attempt, r->tier,
-                 r->partition, why, true);
+    emit_event_u(s, STRATA_EVENT_TIMED_OUT, r->id, r->key, r->attempt, r->tier,
+                 r->partition, why, true, NULL, 0);
     strata_core_complete(s->core, r->id, STRATA_CORE_FAILED_RETRY, NULL, 0, now,
                          err, sizeof(err));
   } else {
