@@ -16,8 +16,12 @@
  *     the dispatch topic (the "watcher") has seen N records. Records are
  *     counted, not offsets, since transaction markers occupy offsets too.
  *     The completion rate counts the worker's SUCCEEDED events.
- *  2. Latency: tasks at a fraction (default 30 %) of the measured rate for
- *     --seconds, paced by absolute monotonic deadlines. Each task carries its
+ *  2. Latency: first a wait until the machine is idle (--settle, at most
+ *     10 s by default: what the throughput phase left behind, such as the
+ *     scheduler reading three events per task and the broker's markers, is
+ *     not part of this phase's rate). Then tasks at a fraction (default
+ *     30 %) of the measured rate, or at --rate, for --seconds, paced by
+ *     absolute monotonic deadlines. Each task carries its
  *     submit time (monotonic µs, this process) in a header; its latency is
  *     the time the watcher saw the dispatch record minus that time.
  *  3. Relay: the scheduler and the worker are stopped; the same kind of
@@ -30,7 +34,8 @@
  *     relay's own latency at the latency phase's rate: the floor that one
  *     transactional producer committing turn after turn sets on this broker.
  *
- * The last stdout line is the JSON result.
+ * Every topic the run created is deleted at its end. The last stdout line is
+ * the JSON result; --trace writes the latency phase's samples as CSV.
  */
 #include "bench.h"
 #include "sched_kafka.h"
@@ -93,6 +98,14 @@ typedef struct {
    * submit -> dispatch record created by the scheduler (its CreateTime),
    * and that -> seen by the watcher. */
   samples_t to_produce, to_visible;
+  /* With --trace: every latency-phase sample, in the order seen. */
+  bool trace;
+  struct trace_row {
+    int64_t submit_us; /* monotonic */
+    int64_t total_us, created_ms, visible_ms;
+    int tier;
+  } * rows;
+  size_t nrows, caprows;
 } watcher_t;
 
 /* The bare relay: read_committed consumer → transactional producer. */
@@ -120,6 +133,8 @@ typedef struct {
   int concurrency;
   char *sched_sets[MAX_SETS]; /* point into argv */
   int nsched_sets;
+  const char *trace_path; /* --trace: per-sample CSV of the latency phase */
+  double settle;          /* --settle: longest idle wait before it, s */
   /* run */
   char prefix[128];
   char *tiers[MAX_TIERS];
@@ -177,6 +192,13 @@ static void usage(FILE *f) {
       "                      of this executable)\n"
       "  --scheduler-set K=V an extra --set for strata-scheduler "
       "(repeatable)\n"
+      "  --settle S          before the latency phase, wait until the machine\n"
+      "                      is idle (under 5 %% busy), at most S s\n"
+      "                      (default 10; 0: start at once)\n"
+      "  --trace FILE        write every latency-phase sample as CSV:\n"
+      "                      submit time (ms from the phase's start), tier,\n"
+      "                      total, submit -> created, created -> visible "
+      "(ms)\n"
       "  --help              this text\n\n"
       "The last stdout line is JSON: {\"bench\":\"e2e\",\"tasks_per_sec\":..,"
       "\n\"relay_per_sec\":..,\"ratio\":..,\"p99_ms\":{tier:..},"
@@ -189,6 +211,7 @@ static int parse_opts(e2e_t *e, int argc, char **argv) {
   e->seconds = 10;
   e->fraction = 0.3;
   e->concurrency = 16;
+  e->settle = 10;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -234,6 +257,13 @@ static int parse_opts(e2e_t *e, int argc, char **argv) {
       if (n < 1 || n > 4096)
         end = NULL;
       e->concurrency = (int)n;
+    } else if (!strcmp(a, "--settle")) {
+      e->settle = strtod(v, &end);
+      if (!(e->settle >= 0 && e->settle <= 600))
+        end = NULL;
+    } else if (!strcmp(a, "--trace")) {
+      e->trace_path = v;
+      end = (char *)"";
     } else if (!strcmp(a, "--bin")) {
       snprintf(e->bindir, sizeof(e->bindir), "%s", v);
       end = (char *)"";
@@ -299,7 +329,52 @@ static strata_config_t *make_cfg(const e2e_t *e, const char *prefix,
   return cfg;
 }
 
-static int ensure_topics(const strata_config_t *cfg, char *err, size_t size) {
+/* Deletes every topic of cfg's layout that the broker has; the bench's
+ * topics are fresh per run and would otherwise pile up on the broker. */
+static void delete_topics(rd_kafka_t *rk, const strata_layout_t *layout) {
+  rd_kafka_DeleteTopic_t **dt = calloc((size_t)layout->count, sizeof(*dt));
+  rd_kafka_AdminOptions_t *o =
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  rd_kafka_event_t *ev;
+  char err[256];
+
+  if (!dt) {
+    fprintf(stderr, "strata-bench e2e: out of memory\n");
+    exit(1);
+  }
+  for (int i = 0; i < layout->count; i++)
+    dt[i] = rd_kafka_DeleteTopic_new(layout->topics[i].name);
+  rd_kafka_AdminOptions_set_operation_timeout(o, 30000, err, sizeof(err));
+  rd_kafka_DeleteTopics(rk, dt, (size_t)layout->count, o, q);
+  if (!(ev = rd_kafka_queue_poll(q, 40000))) {
+    fprintf(stderr, "strata-bench e2e: deleting the bench topics timed out\n");
+  } else {
+    size_t n = 0;
+    const rd_kafka_topic_result_t **res = rd_kafka_DeleteTopics_result_topics(
+        rd_kafka_event_DeleteTopics_result(ev), &n);
+    if (rd_kafka_event_error(ev))
+      fprintf(stderr, "strata-bench e2e: deleting the bench topics: %s\n",
+              rd_kafka_event_error_string(ev));
+    for (size_t i = 0; i < n; i++)
+      if (rd_kafka_topic_result_error(res[i]) &&
+          rd_kafka_topic_result_error(res[i]) !=
+              RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        fprintf(stderr, "strata-bench e2e: deleting %s: %s\n",
+                rd_kafka_topic_result_name(res[i]),
+                rd_kafka_topic_result_error_string(res[i]));
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_queue_destroy(q);
+  rd_kafka_AdminOptions_destroy(o);
+  for (int i = 0; i < layout->count; i++)
+    rd_kafka_DeleteTopic_destroy(dt[i]);
+  free(dt);
+}
+
+/* Creates (create = true) or deletes the topics of cfg's layout. */
+static int bench_topics(const strata_config_t *cfg, bool create, char *err,
+                        size_t size) {
   strata_layout_t layout = {0};
   rd_kafka_conf_t *conf;
   rd_kafka_t *rk = NULL;
@@ -313,7 +388,10 @@ static int ensure_topics(const strata_config_t *cfg, char *err, size_t size) {
     rd_kafka_conf_destroy(conf);
     goto done;
   }
-  if (strata_topics_ensure(rk, &layout, true, 30000, NULL, NULL, err, size))
+  if (!create)
+    delete_topics(rk, &layout);
+  else if (strata_topics_ensure(rk, &layout, true, 30000, NULL, NULL, err,
+                                size))
     goto done;
   rc = 0;
 done:
@@ -528,15 +606,32 @@ static void watcher_sample(watcher_t *w, const rd_kafka_message_t *m,
   tier = tier_index(w->tiers, w->ntiers, t.tier);
   if (t0 && phase && !strcmp(phase, "l") && tier >= 0) {
     pthread_mutex_lock(&w->lock);
-    samples_push(&w->lat[tier], seen - strtoll(t0, NULL, 10));
-    {
-      rd_kafka_timestamp_type_t tt;
-      int64_t ts = rd_kafka_message_timestamp(m, &tt);
-      int64_t now_ms = strata_epoch_now_ms();
-      if (ts > 0) {
-        samples_push(&w->to_produce, (ts - t.created_ms) * 1000);
-        samples_push(&w->to_visible, (now_ms - ts) * 1000);
+    int64_t submit_us = strtoll(t0, NULL, 10);
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    int64_t now_ms = strata_epoch_now_ms();
+    samples_push(&w->lat[tier], seen - submit_us);
+    if (ts > 0) {
+      samples_push(&w->to_produce, (ts - t.created_ms) * 1000);
+      samples_push(&w->to_visible, (now_ms - ts) * 1000);
+    }
+    if (w->trace) {
+      if (w->nrows == w->caprows) {
+        size_t cap = w->caprows ? 2 * w->caprows : 4096;
+        struct trace_row *r = realloc(w->rows, cap * sizeof(*r));
+        if (!r) {
+          fprintf(stderr, "strata-bench e2e: out of memory\n");
+          exit(1);
+        }
+        w->rows = r;
+        w->caprows = cap;
       }
+      w->rows[w->nrows++] =
+          (struct trace_row){.submit_us = submit_us,
+                             .total_us = seen - submit_us,
+                             .created_ms = ts > 0 ? ts - t.created_ms : -1,
+                             .visible_ms = ts > 0 ? now_ms - ts : -1,
+                             .tier = tier};
     }
     pthread_mutex_unlock(&w->lock);
   }
@@ -641,6 +736,9 @@ static void watcher_free(watcher_t *w) {
     free(w->lat[i].v);
   free(w->to_produce.v);
   free(w->to_visible.v);
+  free(w->rows);
+  w->rows = NULL;
+  w->nrows = w->caprows = 0;
   memset(&w->to_produce, 0, sizeof(w->to_produce));
   memset(&w->to_visible, 0, sizeof(w->to_visible));
   memset(w->lat, 0, sizeof(w->lat));
@@ -991,6 +1089,8 @@ typedef struct {
   double sched_cpu_s, bench_cpu_s, thr_elapsed_s;
   double lat_rate, lat_elapsed_s;
   uint64_t lat_tasks;
+  strata_mono_us_t lat_start_us;
+  double settle_s; /* idle wait before the latency phase */
   uint64_t relay_turns;
   double relay_elapsed_s;
   /* The relay at the latency phase's rate: the floor Kafka transactions
@@ -1003,6 +1103,59 @@ static double process_cpu_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Busy and total CPU time of the whole machine from /proc/stat, in ticks;
+ * -1 when it cannot be read. */
+static int machine_cpu(unsigned long long *busy, unsigned long long *total) {
+  unsigned long long v[8] = {0};
+  FILE *f = fopen("/proc/stat", "r");
+  int n;
+  if (!f)
+    return -1;
+  n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+             &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+  fclose(f);
+  if (n < 5)
+    return -1;
+  *total = 0;
+  for (int i = 0; i < 8; i++)
+    *total += v[i];
+  *busy = *total - v[3] - v[4]; /* minus idle and iowait */
+  return 0;
+}
+
+/*
+ * Waits until the machine is idle (under SETTLE_IDLE of its CPU time busy
+ * over a SETTLE_WINDOW_US window), at most `max_s` seconds. The throughput
+ * phase leaves work behind (the scheduler reads three events per task, the
+ * worker commits, the broker writes markers and offsets), and a latency
+ * phase started on top of it measures that backlog, not the rate it runs
+ * at. The whole machine is watched, not the scheduler alone: a local
+ * broker's backlog outlasts the clients'. Returns the seconds waited, or -1
+ * when the scheduler died.
+ */
+#define SETTLE_WINDOW_US 250000
+#define SETTLE_IDLE 0.05
+static double settle(e2e_t *e, double max_s) {
+  strata_mono_us_t t0 = strata_mono_now_us();
+  strata_mono_us_t end = t0 + (strata_mono_us_t)(max_s * 1e6);
+  unsigned long long b0, t0_ticks, b1, t1_ticks;
+  if (machine_cpu(&b0, &t0_ticks))
+    return 0;
+  while (!g_stop && strata_mono_now_us() < end) {
+    sleep_us(SETTLE_WINDOW_US);
+    if (!scheduler_alive(e))
+      return -1;
+    if (machine_cpu(&b1, &t1_ticks))
+      break;
+    if (t1_ticks > t0_ticks &&
+        (double)(b1 - b0) < SETTLE_IDLE * (double)(t1_ticks - t0_ticks))
+      break;
+    b0 = b1;
+    t0_ticks = t1_ticks;
+  }
+  return (double)(strata_mono_now_us() - t0) / 1e6;
 }
 
 /* ---- phases ---------------------------------------------------------------*/
@@ -1061,11 +1214,17 @@ static int pipeline_phases(e2e_t *e, strata_config_t *cfg, watcher_t *w,
           res->tasks_per_sec,
           e->rate > 0 ? e->rate : res->tasks_per_sec * e->fraction, e->seconds);
 
+  if ((res->settle_s = settle(e, e->settle)) < 0)
+    goto done;
   /* Latency: open loop at a fraction of the sustained rate. */
   base = atomic_load(&w->count);
   res->lat_rate = e->rate > 0 ? e->rate : res->tasks_per_sec * e->fraction;
+  pthread_mutex_lock(&w->lock);
+  w->trace = e->trace_path != NULL;
+  pthread_mutex_unlock(&w->lock);
   atomic_store(&w->measure, true);
   t_lat = strata_mono_now_us();
+  res->lat_start_us = t_lat;
   {
     double period_us = 1e6 / res->lat_rate;
     strata_mono_us_t end = t_lat + (strata_mono_us_t)(e->seconds * 1e6);
@@ -1104,6 +1263,7 @@ static int relay_phase(e2e_t *e, results_t *res) {
   strata_mono_us_t t_start;
   char in_topic[256];
   int rc = -1;
+  bool topics = false;
   const char *const prod_defaults[] = {
       "enable.idempotence", "true", "partitioner", "murmur2_random",
       "linger.ms",          "5",    NULL};
@@ -1113,8 +1273,9 @@ static int relay_phase(e2e_t *e, results_t *res) {
   snprintf(prefix, sizeof(prefix), "%srelay.", e->prefix);
   snprintf(in_topic, sizeof(in_topic), "%stasks.relay", prefix);
   if (!(cfg = make_cfg(e, prefix, "relay", err, sizeof(err))) ||
-      ensure_topics(cfg, err, sizeof(err)))
+      bench_topics(cfg, true, err, sizeof(err)))
     goto fail;
+  topics = true;
   if (relay_start(&r, cfg, prefix, e->partitions, e->batch, err, sizeof(err)))
     goto fail;
   {
@@ -1207,11 +1368,37 @@ done:
   watcher_free(&w);
   if (prod)
     rd_kafka_destroy(prod);
+  if (topics)
+    bench_topics(cfg, false, err, sizeof(err));
   strata_config_destroy(cfg);
   return rc;
 }
 
 /* ---- report -------------------------------------------------------------*/
+
+/* --trace: the latency phase's samples as CSV, in the order seen. */
+static int write_trace(const e2e_t *e, const watcher_t *w,
+                       const results_t *res) {
+  FILE *f = fopen(e->trace_path, "w");
+  if (!f) {
+    fprintf(stderr, "strata-bench e2e: --trace %s: %s\n", e->trace_path,
+            strerror(errno));
+    return -1;
+  }
+  fprintf(f, "submit_ms,tier,total_ms,to_created_ms,to_visible_ms\n");
+  for (size_t i = 0; i < w->nrows; i++) {
+    const struct trace_row *r = &w->rows[i];
+    fprintf(f, "%.3f,%s,%.3f,%" PRId64 ",%" PRId64 "\n",
+            (double)(r->submit_us - res->lat_start_us) / 1e3, e->tiers[r->tier],
+            (double)r->total_us / 1e3, r->created_ms, r->visible_ms);
+  }
+  if (fclose(f)) {
+    fprintf(stderr, "strata-bench e2e: --trace %s: %s\n", e->trace_path,
+            strerror(errno));
+    return -1;
+  }
+  return 0;
+}
 
 static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
   double ratio =
@@ -1241,8 +1428,9 @@ static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
   printf("  ratio %.3f (target >= 0.3: %s)\n", ratio,
          ratio >= 0.3 ? "met" : "NOT met");
   printf("  latency submit -> dispatch visible (read_committed), %" PRIu64
-         " tasks at %.0f/s over %.1f s:\n",
-         res->lat_tasks, res->lat_rate, res->lat_elapsed_s);
+         " tasks at %.0f/s over %.1f s, after %.1f s for the pipeline to "
+         "settle:\n",
+         res->lat_tasks, res->lat_rate, res->lat_elapsed_s, res->settle_s);
   for (int i = 0; i < e->ntiers; i++)
     printf("    %-11s n=%-6zu p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n",
            e->tiers[i], w->lat[i].n, pct_ms(&w->lat[i], 0.5),
@@ -1282,6 +1470,7 @@ int bench_e2e_main(int argc, char **argv) {
   struct sigaction sa;
   char err[512], dispatch[256], group[256];
   int rc = 1;
+  bool topics = false;
 
   memset(&e, 0, sizeof(e));
   memset(&w, 0, sizeof(w));
@@ -1319,10 +1508,11 @@ int bench_e2e_main(int argc, char **argv) {
     fprintf(stderr, "strata-bench e2e: bad tiers or scheduler.batch\n");
     goto done;
   }
-  if (ensure_topics(cfg, err, sizeof(err))) {
+  if (bench_topics(cfg, true, err, sizeof(err))) {
     fprintf(stderr, "strata-bench e2e: topics on %s: %s\n", e.bootstrap, err);
     goto done;
   }
+  topics = true;
   if (spawn_scheduler(&e, err, sizeof(err)) ||
       start_worker(&e, cfg, err, sizeof(err))) {
     fprintf(stderr, "strata-bench e2e: %s\n", err);
@@ -1347,12 +1537,14 @@ int bench_e2e_main(int argc, char **argv) {
     fprintf(stderr, "strata-bench e2e: %" PRIu64 " submissions failed\n",
             (uint64_t)atomic_load(&e.delivery_failures));
   report(&e, &w, &res);
-  rc = 0;
+  rc = e.trace_path && write_trace(&e, &w, &res) ? 1 : 0;
 done:
   stop_worker(&e);
   stop_scheduler(&e);
   watcher_stop(&w);
   watcher_free(&w);
+  if (topics)
+    bench_topics(cfg, false, err, sizeof(err));
   strata_config_destroy(cfg);
   for (int i = 0; i < e.ntiers; i++)
     free(e.tiers[i]);
