@@ -630,22 +630,24 @@ strata_err_t codec_decode(strata_record_kind_t kind, const void *data,
   uint64_t fp = 0;
   for (int i = 7; i >= 0; i--)
     fp = (fp << 8) | p[2 + i];
-  /* Fingerprints are shown in wire byte order, as a hex dump and the
-   * Python and Java libraries show them. */
-  char fphex[17];
-  for (int i = 0; i < 8; i++)
-    snprintf(fphex + 2 * i, 3, "%02x", p[2 + i]);
   const codec_entry_t *e = codec_registry_find(fp);
-  if (!e)
-    return strata_errf(STRATA_ERR_UNKNOWN_SCHEMA, errstr, size,
-                       "%s: unknown writer schema fingerprint %s at offset 2 "
-                       "(not in the allow-list)",
-                       desc->name, fphex);
-  if (e->kind != kind)
+  if (!e || e->kind != kind) {
+    /* Fingerprints are shown in wire byte order, as a hex dump and the
+     * Python and Java libraries show them. Formatted on this path only:
+     * every record goes through here. */
+    char fphex[17];
+    for (int i = 0; i < 8; i++)
+      snprintf(fphex + 2 * i, 3, "%02x", p[2 + i]);
+    if (!e)
+      return strata_errf(STRATA_ERR_UNKNOWN_SCHEMA, errstr, size,
+                         "%s: unknown writer schema fingerprint %s at offset "
+                         "2 (not in the allow-list)",
+                         desc->name, fphex);
     return strata_errf(STRATA_ERR_UNKNOWN_SCHEMA, errstr, size,
                        "%s: the record is a %s (fingerprint %s), not a %s",
                        desc->name, strata_record_kind_name(e->kind), fphex,
                        desc->name);
+  }
   dec_t d = {
       .buf = p,
       .len = len,

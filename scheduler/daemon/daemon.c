@@ -1014,15 +1014,16 @@ static bool is_yield(const strata_event_t *e) {
 }
 
 /*
- * A DISPATCHED event of a partition this instance owns, for an attempt the
- * core does not hold: the attempt was dispatched before this instance took
- * the partition (a restart or a rebalance) and its end has not been read
- * yet, so it may still be running. It is adopted: held as running in the
- * core with the concurrency units the event lists, and watched for
- * preemption, until its terminal event (later in the same partition, read
- * in order) releases it. Rate pools are not charged: the attempt spent its
- * rate when it was dispatched. Heartbeats are not watched: the task record
- * needed to write a next attempt is not in the event.
+ * A DISPATCHED event read by the recovery scan of a partition this instance
+ * owns, for an attempt the core does not hold: the attempt was dispatched
+ * before this instance took the partition (a restart or a rebalance) and
+ * its end has not been read yet, so it may still be running. It is adopted:
+ * held as running in the core with the concurrency units the event lists,
+ * and watched for preemption, until its terminal event (later in the same
+ * partition, read in order) releases it. Rate pools are not charged: the
+ * attempt spent its rate when it was dispatched. Heartbeats are not
+ * watched: the task record needed to write a next attempt is not in the
+ * event.
  */
 static void adopt_running(sched_t *s, const strata_event_t *e, int32_t p) {
   strata_core_demand_t dem[RUNNING_MAX_POOLS];
@@ -1143,7 +1144,11 @@ static void handle_event(sched_t *s, const rd_kafka_message_t *m) {
     ledger_decided(s->ledger, e.task_id, e.attempt, e.time_ms);
     if (e.idempotency_key)
       ledger_claim_key(s->ledger, e.idempotency_key, e.task_id, e.time_ms);
-    if (e.kind == STRATA_EVENT_DISPATCHED && !e.worker_id)
+    /* Only the recovery scan can meet an attempt dispatched by an earlier
+     * owner; afterwards every DISPATCHED event read back is this
+     * instance's own, already held. */
+    if (e.kind == STRATA_EVENT_DISPATCHED && !e.worker_id && p < s->nparts &&
+        s->recovering[p])
       adopt_running(s, &e, p);
     if (e.kind == STRATA_EVENT_CANCELLED && e.worker_id) {
       strata_core_complete(s->core, e.task_id, STRATA_CORE_CANCELLED, NULL, 0,
