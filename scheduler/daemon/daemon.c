@@ -1461,7 +1461,10 @@ static void watch_running(sched_t *s, strata_epoch_ms_t now) {
   strata_core_stats_t st;
   uint64_t asked = 0; /* pools preempted for in this pass */
 
-  running_each(s->running, check_heartbeat, &w);
+  /* Most tasks set no heartbeat timeout; then the table, which holds
+   * every attempt dispatched and not yet seen ending, is not walked. */
+  if (running_watched(s->running))
+    running_each(s->running, check_heartbeat, &w);
   if (!s->preemption || running_count(s->running) == 0)
     return;
   strata_core_stats(s->core, now, &st);

@@ -1,6 +1,9 @@
 /*
- * Running attempts: a uthash table keyed by task id. Small (bounded by what
- * the workers run at once); walked once per heartbeat and preemption check.
+ * Running attempts: a uthash table keyed by task id, holding every attempt
+ * dispatched and not yet seen ending (what the workers run, plus the
+ * dispatch records they have not read yet). Walked once per
+ * scheduler.watch.interval for heartbeats (only while an entry has a
+ * heartbeat timeout) and for preemption.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,7 @@
 
 struct running_table_s {
   running_t *head;
+  size_t watched; /* entries holding a task record (heartbeats watched) */
 };
 
 running_table_t *running_new(void) {
@@ -32,6 +36,7 @@ void running_clear(running_table_t *t) {
     HASH_DEL(t->head, r);
     entry_free(r);
   }
+  t->watched = 0;
 }
 
 void running_destroy(running_table_t *t) {
@@ -46,6 +51,8 @@ running_t *running_find(running_table_t *t, const char *id) {
 }
 
 void running_del(running_table_t *t, running_t *r) {
+  if (r->value)
+    t->watched--;
   HASH_DEL(t->head, r);
   entry_free(r);
 }
@@ -66,12 +73,18 @@ running_t *running_add(running_table_t *t, const char *id, const char *key,
   r->attempt = attempt;
   r->value = value;
   r->len = len;
+  if (value)
+    t->watched++;
   HASH_ADD_KEYPTR(hh, t->head, r->id, strlen(r->id), r);
   return r;
 }
 
 size_t running_count(const running_table_t *t) {
   return HASH_COUNT(t->head);
+}
+
+size_t running_watched(const running_table_t *t) {
+  return t->watched;
 }
 
 void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),

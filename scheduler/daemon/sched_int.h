@@ -143,6 +143,8 @@ running_t *running_find(running_table_t *t, const char *id);
 void running_del(running_table_t *t, running_t *r);
 void running_clear(running_table_t *t);
 size_t running_count(const running_table_t *t);
+/* Entries that keep their task record, i.e. whose heartbeats are watched. */
+size_t running_watched(const running_table_t *t);
 /* Calls cb for every entry; cb may delete the entry it is given. */
 void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),
                   void *opaque);

@@ -83,9 +83,11 @@ static void test_running_table_adds_replaces_and_deletes(void **state) {
     assert_non_null(running_add(t, id, "key", i, rec, 8));
   }
   assert_int_equal(running_count(t), 10);
+  assert_int_equal(running_watched(t), 10); /* all keep their record */
   /* A new attempt of the same id replaces the entry (and frees its copy). */
   assert_non_null(running_add(t, "task-3", "key", 13, NULL, 0));
   assert_int_equal(running_count(t), 10);
+  assert_int_equal(running_watched(t), 9);
   r = running_find(t, "task-3");
   assert_non_null(r);
   assert_int_equal(r->attempt, 13);
@@ -101,10 +103,12 @@ static void test_running_table_adds_replaces_and_deletes(void **state) {
   running_each(t, drop_even, t);
   running_each(t, count, &n);
   assert_int_equal(n, 5); /* attempts 1, 3 (now 13), 5, 7, 9 remain */
+  assert_int_equal(running_watched(t), 4); /* 1, 5, 7, 9 */
   assert_null(running_find(t, "task-4"));
   assert_non_null(running_find(t, "task-3"));
   running_clear(t);
   assert_int_equal(running_count(t), 0);
+  assert_int_equal(running_watched(t), 0);
   running_destroy(t);
 }
 
