@@ -1428,7 +1428,7 @@ static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
   printf("  ratio %.3f (target >= 0.3: %s)\n", ratio,
          ratio >= 0.3 ? "met" : "NOT met");
   printf("  latency submit -> dispatch visible (read_committed), %" PRIu64
-         " tasks at %.0f/s over %.1f s, after %.1f s for the pipeline to "
+         " tasks at %.0f/s over %.1f s, after %.1f s for the machine to "
          "settle:\n",
          res->lat_tasks, res->lat_rate, res->lat_elapsed_s, res->settle_s);
   for (int i = 0; i < e->ntiers; i++)
