@@ -8,5 +8,6 @@
 
 int bench_core_main(int argc, char **argv);
 int bench_e2e_main(int argc, char **argv);
+int bench_txn_main(int argc, char **argv);
 
 #endif /* STRATA_BENCH_H */

@@ -35,6 +35,10 @@ for p in strata-sim strata-bench; do
 done
 check "strata-sim bad option" 2 'unknown argument "--bogus"' "$bin/strata-sim" --bogus
 check "strata-bench bad command" 2 'unknown command "bogus"' "$bin/strata-bench" bogus
+check "strata-bench txn needs a broker" 2 "--bootstrap is required" \
+  "$bin/strata-bench" txn --cycles 10
+check "strata-bench txn bad count" 2 '--cycles: "0" is not allowed' \
+  "$bin/strata-bench" txn --bootstrap 127.0.0.1:1 --cycles 0
 check "strata unknown command" 2 'unknown command "frobnicate"' \
   "$bin/strata" frobnicate
 check "strata no command" 2 "missing COMMAND" "$bin/strata"
