@@ -100,6 +100,21 @@ static strata_err_t encode_next(strata_task_t *t, const char *prefix,
   return err;
 }
 
+/* *t = a copy of the job's task carrying the attempt's latest state, the
+ * start of its next record; cleared again on failure. */
+static strata_err_t copy_for_next(const strata_job_t *job, strata_task_t *t,
+                                  char *errstr, size_t size) {
+  strata_err_t err;
+  strata_task_init(t);
+  if ((err = strata_task_copy(t, &job->task, errstr, size)))
+    return err;
+  if ((err = carry_state(t, job))) {
+    strata_task_clear(t);
+    return strata_errf(err, errstr, size, "out of memory");
+  }
+  return STRATA_OK;
+}
+
 /* The retry record of `job` for attempt+1 after `backoff_ms`. */
 static strata_err_t build_retry(strata_job_t *job, const char *outcome,
                                 const char *error, int64_t backoff_ms,
@@ -108,13 +123,8 @@ static strata_err_t build_retry(strata_job_t *job, const char *outcome,
   strata_task_t t;
   strata_err_t err;
 
-  strata_task_init(&t);
-  if ((err = strata_task_copy(&t, &job->task, errstr, size)))
+  if ((err = copy_for_next(job, &t, errstr, size)))
     return err;
-  if ((err = carry_state(&t, job))) {
-    strata_task_clear(&t);
-    return strata_errf(err, errstr, size, "out of memory");
-  }
   t.has_not_before_ms = true;
   t.not_before_ms = now + backoff_ms;
   err = encode_next(&t, STRATA_HEADER_ATTEMPT_PREFIX,
@@ -133,13 +143,8 @@ static strata_err_t build_requeue(strata_job_t *job, const char *reason,
   strata_task_t t;
   strata_err_t err;
 
-  strata_task_init(&t);
-  if ((err = strata_task_copy(&t, &job->task, errstr, size)))
+  if ((err = copy_for_next(job, &t, errstr, size)))
     return err;
-  if ((err = carry_state(&t, job))) {
-    strata_task_clear(&t);
-    return strata_errf(err, errstr, size, "out of memory");
-  }
   if (t.retry.max_attempts < INT32_MAX)
     t.retry.max_attempts++;
   err = encode_next(
