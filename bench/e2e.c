@@ -75,11 +75,6 @@
 
 extern char **environ;
 
-typedef struct {
-  int64_t *v; /* latencies, µs */
-  size_t n, cap;
-} samples_t;
-
 /* A read_committed consumer assigned every partition of one topic. */
 typedef struct {
   rd_kafka_t *rk;
@@ -93,11 +88,11 @@ typedef struct {
   atomic_int_fast64_t reached_us; /* 0 until count >= target */
   atomic_bool measure;            /* decode and take latency samples */
   pthread_mutex_t lock;           /* guards lat and the stages */
-  samples_t lat[MAX_TIERS];
+  bench_samples_t lat[MAX_TIERS];
   /* Stages of the latency-phase samples, all tiers, µs (ms resolution):
    * submit -> dispatch record created by the scheduler (its CreateTime),
    * and that -> seen by the watcher. */
-  samples_t to_produce, to_visible;
+  bench_samples_t to_produce, to_visible;
   /* With --trace: every latency-phase sample, in the order seen. */
   bool trace;
   struct trace_row {
@@ -329,49 +324,6 @@ static strata_config_t *make_cfg(const e2e_t *e, const char *prefix,
   return cfg;
 }
 
-/* Deletes every topic of cfg's layout that the broker has; the bench's
- * topics are fresh per run and would otherwise pile up on the broker. */
-static void delete_topics(rd_kafka_t *rk, const strata_layout_t *layout) {
-  rd_kafka_DeleteTopic_t **dt = calloc((size_t)layout->count, sizeof(*dt));
-  rd_kafka_AdminOptions_t *o =
-      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-  rd_kafka_event_t *ev;
-  char err[256];
-
-  if (!dt) {
-    fprintf(stderr, "strata-bench e2e: out of memory\n");
-    exit(1);
-  }
-  for (int i = 0; i < layout->count; i++)
-    dt[i] = rd_kafka_DeleteTopic_new(layout->topics[i].name);
-  rd_kafka_AdminOptions_set_operation_timeout(o, 30000, err, sizeof(err));
-  rd_kafka_DeleteTopics(rk, dt, (size_t)layout->count, o, q);
-  if (!(ev = rd_kafka_queue_poll(q, 40000))) {
-    fprintf(stderr, "strata-bench e2e: deleting the bench topics timed out\n");
-  } else {
-    size_t n = 0;
-    const rd_kafka_topic_result_t **res = rd_kafka_DeleteTopics_result_topics(
-        rd_kafka_event_DeleteTopics_result(ev), &n);
-    if (rd_kafka_event_error(ev))
-      fprintf(stderr, "strata-bench e2e: deleting the bench topics: %s\n",
-              rd_kafka_event_error_string(ev));
-    for (size_t i = 0; i < n; i++)
-      if (rd_kafka_topic_result_error(res[i]) &&
-          rd_kafka_topic_result_error(res[i]) !=
-              RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-        fprintf(stderr, "strata-bench e2e: deleting %s: %s\n",
-                rd_kafka_topic_result_name(res[i]),
-                rd_kafka_topic_result_error_string(res[i]));
-    rd_kafka_event_destroy(ev);
-  }
-  rd_kafka_queue_destroy(q);
-  rd_kafka_AdminOptions_destroy(o);
-  for (int i = 0; i < layout->count; i++)
-    rd_kafka_DeleteTopic_destroy(dt[i]);
-  free(dt);
-}
-
 /* Creates (create = true) or deletes the topics of cfg's layout. */
 static int bench_topics(const strata_config_t *cfg, bool create, char *err,
                         size_t size) {
@@ -388,10 +340,17 @@ static int bench_topics(const strata_config_t *cfg, bool create, char *err,
     rd_kafka_conf_destroy(conf);
     goto done;
   }
-  if (!create)
-    delete_topics(rk, &layout);
-  else if (strata_topics_ensure(rk, &layout, true, 30000, NULL, NULL, err,
-                                size))
+  if (!create) {
+    /* The bench's topics are fresh per run and would otherwise pile up on
+     * the broker. */
+    const char **names = calloc((size_t)layout.count + 1, sizeof(*names));
+    for (int i = 0; names && i < layout.count; i++)
+      names[i] = layout.topics[i].name;
+    if (names)
+      bench_delete_topics(rk, names, (size_t)layout.count, "strata-bench e2e");
+    free(names);
+  } else if (strata_topics_ensure(rk, &layout, true, 30000, NULL, NULL, err,
+                                  size))
     goto done;
   rc = 0;
 done:
@@ -572,18 +531,6 @@ static int tier_index(char *const *tiers, int ntiers, const char *tier) {
   return -1;
 }
 
-static void samples_push(samples_t *s, int64_t v) {
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 4096;
-    int64_t *nv = realloc(s->v, cap * sizeof(*nv));
-    if (!nv)
-      return; /* a lost sample under OOM; the count shows it */
-    s->v = nv;
-    s->cap = cap;
-  }
-  s->v[s->n++] = v;
-}
-
 /* Takes a latency sample from a dispatch record of the latency phase. */
 static void watcher_sample(watcher_t *w, const rd_kafka_message_t *m,
                            strata_mono_us_t seen) {
@@ -610,10 +557,10 @@ static void watcher_sample(watcher_t *w, const rd_kafka_message_t *m,
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(m, &tt);
     int64_t now_ms = strata_epoch_now_ms();
-    samples_push(&w->lat[tier], seen - submit_us);
+    bench_samples_push(&w->lat[tier], seen - submit_us);
     if (ts > 0) {
-      samples_push(&w->to_produce, (ts - t.created_ms) * 1000);
-      samples_push(&w->to_visible, (now_ms - ts) * 1000);
+      bench_samples_push(&w->to_produce, (ts - t.created_ms) * 1000);
+      bench_samples_push(&w->to_visible, (now_ms - ts) * 1000);
     }
     if (w->trace) {
       if (w->nrows == w->caprows) {
@@ -733,15 +680,12 @@ static void watcher_stop(watcher_t *w) {
 /* Frees the samples; after watcher_stop(). */
 static void watcher_free(watcher_t *w) {
   for (int i = 0; i < MAX_TIERS; i++)
-    free(w->lat[i].v);
-  free(w->to_produce.v);
-  free(w->to_visible.v);
+    bench_samples_free(&w->lat[i]);
+  bench_samples_free(&w->to_produce);
+  bench_samples_free(&w->to_visible);
   free(w->rows);
   w->rows = NULL;
   w->nrows = w->caprows = 0;
-  memset(&w->to_produce, 0, sizeof(w->to_produce));
-  memset(&w->to_visible, 0, sizeof(w->to_visible));
-  memset(w->lat, 0, sizeof(w->lat));
   if (w->inited)
     pthread_mutex_destroy(&w->lock);
   w->inited = false;
@@ -1069,21 +1013,6 @@ static void relay_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
 
 /* ---- results -------------------------------------------------------------*/
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile in ms of sorted samples; -1 without samples. */
-static double pct_ms(const samples_t *s, double q) {
-  size_t k;
-  if (!s->n)
-    return -1;
-  k = (size_t)(q * (double)s->n + 0.999999);
-  k = k < 1 ? 1 : k > s->n ? s->n : k;
-  return (double)s->v[k - 1] / 1000.0;
-}
-
 typedef struct {
   double tasks_per_sec, submit_per_sec, completed_per_sec, relay_per_sec;
   double sched_cpu_s, bench_cpu_s, thr_elapsed_s;
@@ -1323,7 +1252,7 @@ static int relay_phase(e2e_t *e, results_t *res) {
     double period_us = 1e6 / res->lat_rate;
     strata_mono_us_t t0 = strata_mono_now_us();
     strata_mono_us_t end = t0 + (strata_mono_us_t)(e->seconds * 1e6);
-    samples_t all = {0};
+    bench_samples_t all = {0};
     uint64_t n = 0;
     base = atomic_load(&w.count);
     atomic_store(&w.measure, true);
@@ -1345,14 +1274,14 @@ static int relay_phase(e2e_t *e, results_t *res) {
     pthread_mutex_lock(&w.lock);
     for (int i = 0; i < e->ntiers; i++)
       for (size_t k = 0; k < w.lat[i].n; k++)
-        samples_push(&all, w.lat[i].v[k]);
+        bench_samples_push(&all, w.lat[i].v[k]);
     pthread_mutex_unlock(&w.lock);
-    qsort(all.v, all.n, sizeof(int64_t), cmp_i64);
+    bench_samples_sort(&all);
     res->relay_lat_n = all.n;
-    res->relay_p50_ms = pct_ms(&all, 0.5);
-    res->relay_p99_ms = pct_ms(&all, 0.99);
-    res->relay_max_ms = pct_ms(&all, 1.0);
-    free(all.v);
+    res->relay_p50_ms = bench_samples_pct_ms(&all, 0.5);
+    res->relay_p99_ms = bench_samples_pct_ms(&all, 0.99);
+    res->relay_max_ms = bench_samples_pct_ms(&all, 1.0);
+    bench_samples_free(&all);
   }
   rc = 0;
   goto done;
@@ -1407,8 +1336,8 @@ static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
   double crit_p99;
 
   for (int i = 0; i < e->ntiers; i++)
-    qsort(w->lat[i].v, w->lat[i].n, sizeof(int64_t), cmp_i64);
-  crit_p99 = ci >= 0 ? pct_ms(&w->lat[ci], 0.99) : -1;
+    bench_samples_sort(&w->lat[i]);
+  crit_p99 = ci >= 0 ? bench_samples_pct_ms(&w->lat[ci], 0.99) : -1;
 
   printf("strata-bench e2e: %" PRIu64 " tasks, %d tiers x %d partitions, "
          "scheduler.batch %d, broker %s, prefix %s\n",
@@ -1433,14 +1362,17 @@ static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
          res->lat_tasks, res->lat_rate, res->lat_elapsed_s, res->settle_s);
   for (int i = 0; i < e->ntiers; i++)
     printf("    %-11s n=%-6zu p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n",
-           e->tiers[i], w->lat[i].n, pct_ms(&w->lat[i], 0.5),
-           pct_ms(&w->lat[i], 0.99), pct_ms(&w->lat[i], 1.0));
-  qsort(w->to_produce.v, w->to_produce.n, sizeof(int64_t), cmp_i64);
-  qsort(w->to_visible.v, w->to_visible.n, sizeof(int64_t), cmp_i64);
+           e->tiers[i], w->lat[i].n, bench_samples_pct_ms(&w->lat[i], 0.5),
+           bench_samples_pct_ms(&w->lat[i], 0.99),
+           bench_samples_pct_ms(&w->lat[i], 1.0));
+  bench_samples_sort(&w->to_produce);
+  bench_samples_sort(&w->to_visible);
   printf("    stages, all tiers: submit -> dispatch record created p50 %.0f "
          "p99 %.0f ms; created -> visible p50 %.0f p99 %.0f ms\n",
-         pct_ms(&w->to_produce, 0.5), pct_ms(&w->to_produce, 0.99),
-         pct_ms(&w->to_visible, 0.5), pct_ms(&w->to_visible, 0.99));
+         bench_samples_pct_ms(&w->to_produce, 0.5),
+         bench_samples_pct_ms(&w->to_produce, 0.99),
+         bench_samples_pct_ms(&w->to_visible, 0.5),
+         bench_samples_pct_ms(&w->to_visible, 0.99));
   printf("  relay latency at the same rate (all tiers, n=%" PRIu64
          "): p50 %.2f ms  p99 %.2f ms  max %.2f ms\n",
          res->relay_lat_n, res->relay_p50_ms, res->relay_p99_ms,
@@ -1454,10 +1386,11 @@ static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
          res->tasks_per_sec, res->relay_per_sec, ratio);
   for (int i = 0; i < e->ntiers; i++)
     printf("%s\"%s\":%.2f", i ? "," : "", e->tiers[i],
-           pct_ms(&w->lat[i], 0.99));
+           bench_samples_pct_ms(&w->lat[i], 0.99));
   printf("},\"p50_ms\":{");
   for (int i = 0; i < e->ntiers; i++)
-    printf("%s\"%s\":%.2f", i ? "," : "", e->tiers[i], pct_ms(&w->lat[i], 0.5));
+    printf("%s\"%s\":%.2f", i ? "," : "", e->tiers[i],
+           bench_samples_pct_ms(&w->lat[i], 0.5));
   printf("}}\n");
   fflush(stdout);
 }

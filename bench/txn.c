@@ -34,10 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-  int64_t *v; /* µs */
-  size_t n, cap;
-} series_t;
+/* Bound on every blocking Kafka call: a broker problem ends the run with an
+ * error instead of a hang. */
+#define TXN_TIMEOUT_MS 30000
 
 typedef struct {
   const char *bootstrap;
@@ -50,7 +49,7 @@ typedef struct {
   atomic_bool stop;
   atomic_uint_fast64_t seen;
   pthread_mutex_t lock;
-  series_t cycle, commit, visible;
+  bench_samples_t cycle, commit, visible; /* µs */
 } txn_bench_t;
 
 static volatile sig_atomic_t g_stop;
@@ -58,36 +57,6 @@ static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
   (void)sig;
   g_stop = 1;
-}
-
-static void push(series_t *s, int64_t v) {
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? 2 * s->cap : 1024;
-    int64_t *p = realloc(s->v, cap * sizeof(*p));
-    if (!p) {
-      fprintf(stderr, "strata-bench txn: out of memory\n");
-      exit(1);
-    }
-    s->v = p;
-    s->cap = cap;
-  }
-  s->v[s->n++] = v;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double pct_ms(series_t *s, double q) {
-  size_t i;
-  if (!s->n)
-    return -1;
-  qsort(s->v, s->n, sizeof(int64_t), cmp_i64);
-  i = (size_t)(q * (double)s->n);
-  if (i >= s->n)
-    i = s->n - 1;
-  return (double)s->v[i] / 1000.0;
 }
 
 static void usage(FILE *f) {
@@ -180,50 +149,42 @@ static rd_kafka_conf_t *conf_new(const txn_bench_t *b, const char *const *pairs,
   return c;
 }
 
-/* Creates (create = true) or deletes the bench topic. */
-static int topic_admin(txn_bench_t *b, bool create, char *err, size_t size) {
+/* Creates the bench topic. */
+static int create_topic(txn_bench_t *b, char *err, size_t size) {
   rd_kafka_AdminOptions_t *o =
-      rd_kafka_AdminOptions_new(b->tx, create ? RD_KAFKA_ADMIN_OP_CREATETOPICS
-                                              : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+      rd_kafka_AdminOptions_new(b->tx, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_queue_t *q = rd_kafka_queue_new(b->tx);
-  rd_kafka_event_t *ev;
+  rd_kafka_NewTopic_t *nt =
+      rd_kafka_NewTopic_new(b->topic, b->partitions, 1, err, size);
+  rd_kafka_event_t *ev = NULL;
   int rc = -1;
 
   rd_kafka_AdminOptions_set_operation_timeout(o, 30000, err, size);
-  if (create) {
-    rd_kafka_NewTopic_t *nt =
-        rd_kafka_NewTopic_new(b->topic, b->partitions, 1, err, size);
-    if (!nt)
-      goto done;
-    rd_kafka_CreateTopics(b->tx, &nt, 1, o, q);
-    rd_kafka_NewTopic_destroy(nt);
-  } else {
-    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(b->topic);
-    rd_kafka_DeleteTopics(b->tx, &dt, 1, o, q);
-    rd_kafka_DeleteTopic_destroy(dt);
-  }
+  if (!nt)
+    goto done;
+  rd_kafka_CreateTopics(b->tx, &nt, 1, o, q);
   if (!(ev = rd_kafka_queue_poll(q, 40000))) {
-    snprintf(err, size, "%s %s: timed out", create ? "creating" : "deleting",
-             b->topic);
+    snprintf(err, size, "creating %s: timed out", b->topic);
     goto done;
   }
   {
     size_t n = 0;
-    const rd_kafka_topic_result_t **res =
-        create ? rd_kafka_CreateTopics_result_topics(
-                     rd_kafka_event_CreateTopics_result(ev), &n)
-               : rd_kafka_DeleteTopics_result_topics(
-                     rd_kafka_event_DeleteTopics_result(ev), &n);
+    const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
+        rd_kafka_event_CreateTopics_result(ev), &n);
     if (rd_kafka_event_error(ev))
-      snprintf(err, size, "%s", rd_kafka_event_error_string(ev));
+      snprintf(err, size, "creating %s: %s", b->topic,
+               rd_kafka_event_error_string(ev));
     else if (n == 1 && rd_kafka_topic_result_error(res[0]))
-      snprintf(err, size, "%s: %s", b->topic,
+      snprintf(err, size, "creating %s: %s", b->topic,
                rd_kafka_topic_result_error_string(res[0]));
     else
       rc = 0;
   }
-  rd_kafka_event_destroy(ev);
 done:
+  if (ev)
+    rd_kafka_event_destroy(ev);
+  if (nt)
+    rd_kafka_NewTopic_destroy(nt);
   rd_kafka_queue_destroy(q);
   rd_kafka_AdminOptions_destroy(o);
   return rc;
@@ -240,7 +201,7 @@ static void *watch_main(void *arg) {
     if (!m->err && m->len == sizeof(t0)) {
       memcpy(&t0, m->payload, sizeof(t0));
       pthread_mutex_lock(&b->lock);
-      push(&b->visible, now - t0);
+      bench_samples_push(&b->visible, now - t0);
       pthread_mutex_unlock(&b->lock);
       atomic_fetch_add(&b->seen, 1);
     }
@@ -264,6 +225,7 @@ static int setup(txn_bench_t *b, char *err, size_t size) {
                               NULL};
   rd_kafka_conf_t *c;
   rd_kafka_error_t *e;
+  rd_kafka_resp_err_t kerr;
   rd_kafka_topic_partition_list_t *l;
 
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -282,10 +244,10 @@ static int setup(txn_bench_t *b, char *err, size_t size) {
     rd_kafka_conf_destroy(c);
     return -1;
   }
-  if (topic_admin(b, true, err, size))
+  if (create_topic(b, err, size))
     return -1;
   b->created = true;
-  if ((e = rd_kafka_init_transactions(b->tx, 30000))) {
+  if ((e = rd_kafka_init_transactions(b->tx, TXN_TIMEOUT_MS))) {
     snprintf(err, size, "init_transactions: %s", rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
     return -1;
@@ -301,6 +263,15 @@ static int setup(txn_bench_t *b, char *err, size_t size) {
     rd_kafka_topic_partition_list_add(l, b->topic, p)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_assign(b->cons, l);
+  /* Reading the group's committed offsets waits until its coordinator is
+   * loaded; on a fresh broker the first transactional offset commit
+   * otherwise waits for it without end in librdkafka 2.0.2. */
+  if ((kerr = rd_kafka_committed(b->cons, l, TXN_TIMEOUT_MS))) {
+    snprintf(err, size, "reading the offsets of group %s: %s", b->group,
+             rd_kafka_err2str(kerr));
+    rd_kafka_topic_partition_list_destroy(l);
+    return -1;
+  }
   rd_kafka_topic_partition_list_destroy(l);
   if (pthread_create(&b->thread, NULL, watch_main, b)) {
     snprintf(err, size, "starting the watcher thread failed");
@@ -321,7 +292,7 @@ static int cycle(txn_bench_t *b, int i, char *err, size_t size) {
   if ((e = rd_kafka_begin_transaction(b->tx)))
     goto fail;
   rd_kafka_topic_partition_list_add(off, b->topic, 0)->offset = i + 2;
-  e = rd_kafka_send_offsets_to_transaction(b->tx, off, g, -1);
+  e = rd_kafka_send_offsets_to_transaction(b->tx, off, g, TXN_TIMEOUT_MS);
   if (e)
     goto fail;
   for (int r = 0; r < b->records; r++) {
@@ -337,10 +308,10 @@ static int cycle(txn_bench_t *b, int i, char *err, size_t size) {
     }
   }
   tc = strata_mono_now_us();
-  if ((e = rd_kafka_commit_transaction(b->tx, -1)))
+  if ((e = rd_kafka_commit_transaction(b->tx, TXN_TIMEOUT_MS)))
     goto fail;
-  push(&b->commit, strata_mono_now_us() - tc);
-  push(&b->cycle, strata_mono_now_us() - t0);
+  bench_samples_push(&b->commit, strata_mono_now_us() - tc);
+  bench_samples_push(&b->cycle, strata_mono_now_us() - t0);
   rd_kafka_consumer_group_metadata_destroy(g);
   rd_kafka_topic_partition_list_destroy(off);
   return 0;
@@ -414,23 +385,28 @@ int bench_txn_main(int argc, char **argv) {
          b.partitions, b.bootstrap);
   if (b.interval_ms > 0)
     printf("  one every %.1f ms\n", b.interval_ms);
-  printf("  cycle (begin -> commit returned)  p50 %6.2f  p99 %6.2f  max %6.2f "
-         "ms\n",
-         pct_ms(&b.cycle, 0.5), pct_ms(&b.cycle, 0.99), pct_ms(&b.cycle, 1));
-  printf("  commit_transaction alone          p50 %6.2f  p99 %6.2f  max %6.2f "
-         "ms\n",
-         pct_ms(&b.commit, 0.5), pct_ms(&b.commit, 0.99), pct_ms(&b.commit, 1));
-  printf("  record produce -> visible         p50 %6.2f  p99 %6.2f  max %6.2f "
-         "ms\n",
-         pct_ms(&b.visible, 0.5), pct_ms(&b.visible, 0.99),
-         pct_ms(&b.visible, 1));
-  printf("{\"bench\":\"txn\",\"cycles\":%d,\"records\":%d,\"interval_ms\":%g,"
-         "\"cycle_ms\":{\"p50\":%.2f,\"p99\":%.2f},\"commit_ms\":{\"p50\":%."
-         "2f,\"p99\":%.2f},\"visible_ms\":{\"p50\":%.2f,\"p99\":%.2f}}\n",
-         done, b.records, b.interval_ms, pct_ms(&b.cycle, 0.5),
-         pct_ms(&b.cycle, 0.99), pct_ms(&b.commit, 0.5),
-         pct_ms(&b.commit, 0.99), pct_ms(&b.visible, 0.5),
-         pct_ms(&b.visible, 0.99));
+  {
+    static const char *const label[] = {"cycle (begin -> commit returned)",
+                                        "commit_transaction alone",
+                                        "record produce -> visible"};
+    static const char *const key[] = {"cycle_ms", "commit_ms", "visible_ms"};
+    bench_samples_t *series[] = {&b.cycle, &b.commit, &b.visible};
+    for (int i = 0; i < 3; i++) {
+      bench_samples_sort(series[i]);
+      printf("  %-33s p50 %6.2f  p99 %6.2f  max %6.2f ms\n", label[i],
+             bench_samples_pct_ms(series[i], 0.5),
+             bench_samples_pct_ms(series[i], 0.99),
+             bench_samples_pct_ms(series[i], 1));
+    }
+    printf("{\"bench\":\"txn\",\"cycles\":%d,\"records\":%d,"
+           "\"interval_ms\":%g",
+           done, b.records, b.interval_ms);
+    for (int i = 0; i < 3; i++)
+      printf(",\"%s\":{\"p50\":%.2f,\"p99\":%.2f}", key[i],
+             bench_samples_pct_ms(series[i], 0.5),
+             bench_samples_pct_ms(series[i], 0.99));
+    printf("}\n");
+  }
   fflush(stdout);
   rc = 0;
 end:
@@ -445,14 +421,14 @@ end:
     rd_kafka_destroy(b.cons);
   }
   if (b.tx) {
-    char derr[256];
-    if (b.created && topic_admin(&b, false, derr, sizeof(derr)))
-      fprintf(stderr, "strata-bench txn: %s\n", derr);
+    const char *names[] = {b.topic};
+    if (b.created)
+      bench_delete_topics(b.tx, names, 1, "strata-bench txn");
     rd_kafka_destroy(b.tx);
   }
-  free(b.cycle.v);
-  free(b.commit.v);
-  free(b.visible.v);
+  bench_samples_free(&b.cycle);
+  bench_samples_free(&b.commit);
+  bench_samples_free(&b.visible);
   pthread_mutex_destroy(&b.lock);
   return rc;
 }
