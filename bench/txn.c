@@ -351,6 +351,11 @@ int bench_txn_main(int argc, char **argv) {
   while (atomic_load(&b.seen) < (uint64_t)b.records &&
          strata_mono_now_us() < deadline && !g_stop)
     usleep(1000);
+  if (atomic_load(&b.seen) < (uint64_t)b.records) {
+    snprintf(err, sizeof(err),
+             "the warm-up transaction's records were not visible within 30 s");
+    goto end;
+  }
   pthread_mutex_lock(&b.lock);
   b.cycle.n = b.commit.n = b.visible.n = 0;
   atomic_store(&b.seen, 0);
