@@ -1308,6 +1308,28 @@ static strata_err_t task_fill(strata_core_t *c, task_t *t,
   return STRATA_OK;
 }
 
+/* Whether the id may be taken in: not held other than as a placeholder
+   and not remembered as succeeded. *existing is its placeholder or CORE_NIL,
+   *recent its position in the recent ring (a failed run, which may run
+   again) or -1. Changes nothing. */
+static strata_err_t id_free(strata_core_t *c, const char *id, size_t len,
+                            uint32_t h, uint32_t *existing, int64_t *recent,
+                            char *errstr, size_t size) {
+  *existing = find_hashed(c, id, len, h);
+  *recent = -1;
+  if (*existing != CORE_NIL) {
+    if (core_task(c, *existing)->state != TS_PLACEHOLDER)
+      return strata_errf(STRATA_ERR_EXISTS, errstr, size,
+                         "task %s is already held", id);
+    return STRATA_OK;
+  }
+  *recent = recent_find(c, id, len, h);
+  if (*recent >= 0 && c->rring[*recent].ok)
+    return strata_errf(STRATA_ERR_EXISTS, errstr, size,
+                       "task %s already succeeded", id);
+  return STRATA_OK;
+}
+
 /* strata_core_submit() with the id's length and hash from submit_hash(). */
 static strata_err_t submit_hashed(strata_core_t *c,
                                   const strata_core_task_spec_t *s, int64_t now,
@@ -1315,6 +1337,7 @@ static strata_err_t submit_hashed(strata_core_t *c,
                                   size_t size) {
   uint16_t pool_ids[STRATA_CORE_MAX_POOLS];
   uint32_t idx, existing, ntargets = 0, nunknown = 0;
+  int64_t recent;
   const char *failed_dep = NULL;
   strata_err_t err;
   task_t *t;
@@ -1324,19 +1347,10 @@ static strata_err_t submit_hashed(strata_core_t *c,
   err = check_spec(c, s, now, pool_ids, errstr, size);
   if (err)
     return err;
-  existing = find_hashed(c, s->id, len, h);
-  if (existing != CORE_NIL) {
-    if (core_task(c, existing)->state != TS_PLACEHOLDER)
-      return strata_errf(STRATA_ERR_EXISTS, errstr, size,
-                         "task %s is already held", s->id);
-  } else {
-    int64_t pos = recent_find(c, s->id, len, h);
-    if (pos >= 0 && c->rring[pos].ok)
-      return strata_errf(STRATA_ERR_EXISTS, errstr, size,
-                         "task %s already succeeded", s->id);
-    if (pos >= 0)
-      recent_remove(c, (uint32_t)pos); /* a failed id may run again */
-  }
+  if ((err = id_free(c, s->id, len, h, &existing, &recent, errstr, size)))
+    return err;
+  if (recent >= 0)
+    recent_remove(c, (uint32_t)recent); /* a failed id may run again */
 
   /* Resolve dependencies without changing anything yet. */
   for (size_t i = 0; i < s->ndeps; i++) {
@@ -1525,6 +1539,7 @@ strata_err_t strata_core_adopt(strata_core_t *c,
   uint16_t pool_ids[STRATA_CORE_MAX_POOLS];
   strata_core_task_spec_t spec;
   uint32_t idx, existing, h;
+  int64_t recent;
   size_t len;
   strata_err_t err;
   task_t *t;
@@ -1544,17 +1559,11 @@ strata_err_t strata_core_adopt(strata_core_t *c,
     return err;
   len = strnlen(s->id, STRATA_CORE_ID_MAX + 1);
   h = core_id_hash(s->id, len);
-  existing = find_hashed(c, s->id, len, h);
+  if ((err = id_free(c, s->id, len, h, &existing, &recent, errstr, size)))
+    return err;
   if (existing != CORE_NIL) {
-    if (core_task(c, existing)->state != TS_PLACEHOLDER)
-      return strata_errf(STRATA_ERR_EXISTS, errstr, size,
-                         "task %s is already held", s->id);
     idx = existing;
   } else {
-    int64_t pos = recent_find(c, s->id, len, h);
-    if (pos >= 0 && c->rring[pos].ok)
-      return strata_errf(STRATA_ERR_EXISTS, errstr, size,
-                         "task %s already succeeded", s->id);
     if (c->held + 1 > c->cfg.max_tasks)
       return strata_errf(STRATA_ERR_FULL, errstr, size,
                          "core holds %llu of at most %llu tasks",
@@ -1564,8 +1573,8 @@ strata_err_t strata_core_adopt(strata_core_t *c,
     if (idx == CORE_NIL)
       return strata_errf(STRATA_ERR_NOMEM, errstr, size,
                          "task %s: out of memory", s->id);
-    if (pos >= 0)
-      recent_remove(c, (uint32_t)pos); /* a failed id may run again */
+    if (recent >= 0)
+      recent_remove(c, (uint32_t)recent); /* a failed id may run again */
   }
   t = core_task(c, idx);
   if (task_fill(c, t, &spec, pool_ids, now)) {

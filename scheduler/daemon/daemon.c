@@ -1026,6 +1026,7 @@ static bool is_yield(const strata_event_t *e) {
  * event.
  */
 static void adopt_running(sched_t *s, const strata_event_t *e, int32_t p) {
+  /* The caller checked that p is an owned partition being recovered. */
   strata_core_demand_t dem[RUNNING_MAX_POOLS];
   int ids[RUNNING_MAX_POOLS];
   strata_core_task_spec_t spec;
@@ -1034,11 +1035,11 @@ static void adopt_running(sched_t *s, const strata_event_t *e, int32_t p) {
   char err[256];
   int tier = tier_index(s, e->tier), n = 0;
 
-  if (p >= s->nparts || !s->assigned[p] || tier < 0)
+  if (tier < 0)
     return;
   if (strata_core_lookup(s->core, e->task_id, &info) == STRATA_OK) {
-    /* Held already: this instance's own dispatch, or an adopted earlier
-     * attempt that a newer one replaces (the scheduler presumed it lost). */
+    /* Held already: an earlier attempt adopted in this scan that a newer
+     * one replaces (the scheduler presumed it lost). */
     r = running_find(s->running, e->task_id);
     if (r && r->attempt < e->attempt)
       r->attempt = e->attempt;
