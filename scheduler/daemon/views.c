@@ -64,7 +64,10 @@ struct views_s {
   int resp_status;
   char *resp_body;
   int assigned, recovering_n;
-  uint32_t paused_bits; /* for /healthz */
+  uint32_t paused_bits;       /* for /healthz */
+  bool kafka_recovering;      /* the producer is being recreated */
+  strata_mono_us_t last_turn; /* start of the loop's last turn */
+  int64_t stall_ms;           /* /healthz fails past this; 0: never */
   bool is_draining;
   size_t running_n;
 };
@@ -374,10 +377,23 @@ static void answer(views_t *v, const strata_core_t *core) {
   v->resp_status = status;
 }
 
+void views_set_stall(views_t *v, int64_t ms) {
+  pthread_mutex_lock(&v->mu);
+  v->stall_ms = ms;
+  pthread_mutex_unlock(&v->mu);
+}
+
+void views_kafka_state(views_t *v, bool recovering) {
+  pthread_mutex_lock(&v->mu);
+  v->kafka_recovering = recovering;
+  pthread_mutex_unlock(&v->mu);
+}
+
 void views_turn(views_t *v, strata_core_t *core, strata_epoch_ms_t now) {
   strata_core_stats_t st;
 
   pthread_mutex_lock(&v->mu);
+  v->last_turn = strata_mono_now_us();
   if (v->pending) {
     answer(v, core);
     v->pending = false;
@@ -504,23 +520,36 @@ static void on_healthz(const strata_admin_request_t *req,
   json_t *j;
   char *text;
   (void)req;
+  int status = 200;
+  const char *state;
+  int64_t idle_ms;
   pthread_mutex_lock(&v->mu);
   /* "draining" until the attempts dispatched before the drain finished,
-   * then "drained": safe to stop for maintenance. */
-  j = json_pack("{s:s, s:i, s:i, s:I, s:[]}", "status",
-                !v->is_draining    ? "ok"
-                : v->running_n > 0 ? "draining"
-                                   : "drained",
-                "assigned_partitions", v->assigned, "recovering_partitions",
-                v->recovering_n, "running", (json_int_t)v->running_n,
-                "paused_tiers");
+   * then "drained": safe to stop for maintenance. "recovering" while the
+   * transactional producer is recreated after a fatal error, and "stalled"
+   * (503) when the loop has not finished a turn within the bound. */
+  idle_ms = v->last_turn ? (strata_mono_now_us() - v->last_turn) / 1000 : 0;
+  state = v->kafka_recovering ? "recovering"
+          : !v->is_draining   ? "ok"
+          : v->running_n > 0  ? "draining"
+                              : "drained";
+  if (v->stall_ms > 0 && idle_ms > v->stall_ms) {
+    state = "stalled";
+    status = 503;
+  } else if (v->kafka_recovering) {
+    status = 503;
+  }
+  j = json_pack("{s:s, s:I, s:i, s:i, s:I, s:[]}", "status", state,
+                "last_turn_ms_ago", (json_int_t)idle_ms, "assigned_partitions",
+                v->assigned, "recovering_partitions", v->recovering_n,
+                "running", (json_int_t)v->running_n, "paused_tiers");
   for (int t = 0; j && t < v->ntiers; t++)
     if ((v->paused_bits >> t) & 1u)
       json_array_append_new(json_object_get(j, "paused_tiers"),
                             json_string(v->tiers[t]));
   pthread_mutex_unlock(&v->mu);
   text = json_dumps(j, JSON_COMPACT);
-  strata_admin_respond(resp, 200, "application/json", text);
+  strata_admin_respond(resp, status, "application/json", text);
   free(text);
   json_decref(j);
 }
@@ -532,4 +561,56 @@ strata_err_t views_routes(views_t *v) {
       (rc = strata_admin_route(v->admin, "/healthz", false, on_healthz, v)))
     return rc;
   return STRATA_OK;
+}
+
+/* ---- the decision layer's observer ---------------------------------------*/
+
+static void ob_dispatched(void *o, int tier, double latency_s,
+                          int64_t unblock_ms, bool soft_missed) {
+  views_dispatched(o, tier, latency_s, unblock_ms, soft_missed);
+}
+static void ob_expired(void *o, int tier) {
+  views_expired(o, tier);
+}
+static void ob_lateness(void *o, double seconds) {
+  views_lateness(o, seconds);
+}
+static void ob_dead_lettered(void *o, const char *reason) {
+  views_dead_lettered(o, reason);
+}
+static void ob_duplicate(void *o) {
+  views_duplicate(o);
+}
+static void ob_outcome(void *o, const char *tier, const char *outcome) {
+  views_outcome(o, tier, outcome);
+}
+static void ob_late_result(void *o, const char *tier, const char *outcome) {
+  views_late_result(o, tier, outcome);
+}
+static void ob_undecodable(void *o) {
+  views_undecodable(o);
+}
+static void ob_heartbeat_lost(void *o, int tier) {
+  views_heartbeat_lost(o, tier);
+}
+static void ob_preempted(void *o, int tier) {
+  views_preempted(o, tier);
+}
+static void ob_control(void *o, uint32_t paused, bool draining) {
+  views_control(o, paused, draining);
+}
+
+decide_observer_t views_observer(views_t *v) {
+  return (decide_observer_t){v,
+                             ob_dispatched,
+                             ob_expired,
+                             ob_lateness,
+                             ob_dead_lettered,
+                             ob_duplicate,
+                             ob_outcome,
+                             ob_late_result,
+                             ob_undecodable,
+                             ob_heartbeat_lost,
+                             ob_preempted,
+                             ob_control};
 }

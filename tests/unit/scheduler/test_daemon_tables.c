@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "sched_int.h"
+#include "decide_int.h"
 
 static void
 test_cancel_marks_every_attempt_decided_but_not_the_attempt(void **state) {

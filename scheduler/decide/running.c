@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched_int.h"
+#include "decide_int.h"
 
 struct running_table_s {
   running_t *head;
@@ -117,4 +117,10 @@ void running_checkpoint(running_t *r, const uint8_t *state, size_t len) {
   r->ckpt = copy;
   r->ckpt_len = len;
   r->has_ckpt = true;
+}
+
+void running_done(running_table_t *t, const char *id, int32_t attempt) {
+  running_t *r = running_find(t, id);
+  if (r && r->attempt <= attempt)
+    running_del(t, r);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <uthash.h>
 
-#include "sched_int.h"
+#include "decide_int.h"
 
 typedef struct {
   UT_hash_handle hh;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched_int.h"
+#include "decide_int.h"
 
 void tracker_init(tracker_t *t) {
   memset(t, 0, sizeof(*t));
