@@ -54,12 +54,42 @@ install_test_deps() {
   return 0
 }
 
-# build DIR [cmake args...]: configures (once) and builds into DIR.
-build() {
-  local dir=$1
-  shift
-  if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$STRATA_ROOT" -B "$dir" -G Ninja "$@" >/dev/null || die "cmake configure of $dir failed"
+# cache_conflict DIR: prints why the CMake cache in DIR cannot be re-used for
+# a Ninja build of this source tree with the compiler ${CC:-cc}, or nothing.
+# cmake itself refuses another generator ("does not match the generator used
+# previously") and another source tree, and keeps the cached compiler
+# whatever CC says.
+cache_conflict() {
+  local cache=$1/CMakeCache.txt gen home cc want
+  [ -f "$cache" ] || return 0
+  gen=$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' "$cache")
+  home=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$cache")
+  cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$cache")
+  want=$(command -v "${CC:-cc}" || true)
+  if [ "$gen" != Ninja ]; then
+    echo "it was configured with the generator '$gen', not Ninja"
+  elif [ "$(cd "$home" 2>/dev/null && pwd -P)" != "$(cd "$STRATA_ROOT" && pwd -P)" ]; then
+    echo "it was configured for the source tree $home, not $STRATA_ROOT"
+  elif [ -n "$cc" ] && [ -n "$want" ] && [ "$(readlink -f "$cc")" != "$(readlink -f "$want")" ]; then
+    echo "it was configured with the compiler $cc, not ${CC:-cc}"
   fi
+}
+
+# build DIR [cmake args...]: configures DIR with these args, every time, then
+# builds it. Re-configuring an existing Ninja tree takes a second and changes
+# only what the args change, so scripts/demo and scripts/test, which each pass
+# every option they depend on, get their own configuration whichever of them
+# (or a developer's cmake) configured DIR last. A cache that cmake cannot
+# re-use is removed first, and only the cache (CMakeCache.txt, CMakeFiles/):
+# a Python venv or anything else in DIR stays.
+build() {
+  local dir=$1 why
+  shift
+  why=$(cache_conflict "$dir")
+  if [ -n "$why" ]; then
+    say "$dir: $why; removing its CMakeCache.txt and CMakeFiles/"
+    rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+  fi
+  cmake -S "$STRATA_ROOT" -B "$dir" -G Ninja "$@" >/dev/null || die "cmake configure of $dir failed"
   cmake --build "$dir" --parallel "$(nproc)" || die "build in $dir failed"
 }

@@ -17,6 +17,14 @@ class Failure(Exception):
     pass
 
 
+class Skip(Exception):
+    """A tool the test needs is missing; the message names it."""
+
+
+# ctest's SKIP_RETURN_CODE of these tests.
+SKIPPED = 77
+
+
 def check(cond, msg):
     if not cond:
         raise Failure(msg)
@@ -117,16 +125,21 @@ class Harness:
 
 
 def run(tests):
-    """Runs test functions; prints the closing 'N passed, N failed' line."""
-    passed = failed = 0
+    """Runs test functions; prints the closing 'N passed, N failed, N skipped'
+    line. Exits 1 if any failed, else SKIPPED if any was skipped (a missing
+    tool), else 0."""
+    passed = failed = skipped = 0
     for t in tests:
         t0 = time.monotonic()
         try:
             t()
             passed += 1
             print("PASS %s (%.1fs)" % (t.__name__, time.monotonic() - t0), flush=True)
+        except Skip as e:
+            skipped += 1
+            print("SKIP %s: skipped: %s" % (t.__name__, e), flush=True)
         except Exception as e:  # noqa: BLE001 - report any failure
             failed += 1
             print("FAIL %s: %s" % (t.__name__, e), flush=True)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    sys.exit(1 if failed else SKIPPED if skipped else 0)
