@@ -64,6 +64,12 @@ check "strata-scheduler --check bad tier weights" 2 \
   timeout 10 "$bin/strata-scheduler" "${nobroker[@]}" --check --set tier.weights=1,2
 check "strata-scheduler start with a bad pool" 2 'pool\.gpu: "rate:10" is not a pool' \
   timeout 10 "$bin/strata-scheduler" "${nobroker[@]}" --set pool.gpu=rate:10
+check "strata-worker --check empty exec command" 2 \
+  'exec\.report: the command is empty' \
+  timeout 10 "$bin/strata-worker" "${nobroker[@]}" --check --set exec.report=
+check "strata-worker --check without exec" 2 \
+  'no exec\.<type>=<command> is configured' \
+  timeout 10 "$bin/strata-worker" "${nobroker[@]}" --check
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
