@@ -72,6 +72,11 @@ static const strata_cfg_key_t keys[] = {
      NULL, STRATA_CFG_SCHEDULER,
      "How often running attempts are checked for heartbeat timeouts and "
      "preemption."},
+    {"scheduler.health.stall", STRATA_CFG_DURATION, "60s", 0, DAY(1), NULL,
+     STRATA_CFG_SCHEDULER,
+     "/healthz answers 503 \"stalled\" when the loop has not started a turn "
+     "for this long (a broker call that does not return); 0 disables the "
+     "check."},
     {"idempotency.window", STRATA_CFG_DURATION, "24h", 0, DAY(30), NULL,
      STRATA_CFG_SCHEDULER,
      "How long a submitted idempotency key suppresses duplicates."},

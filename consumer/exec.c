@@ -610,6 +610,38 @@ typedef struct {
   size_t used;
 } register_ctx_t;
 
+typedef struct {
+  strata_err_t err;
+  char *errstr;
+  size_t size;
+  int count;
+} check_ctx_t;
+
+static void check_one(const char *type, const char *command, void *opaque) {
+  check_ctx_t *ctx = opaque;
+
+  if (ctx->err)
+    return;
+  if (!*command)
+    ctx->err = strata_errf(STRATA_ERR_CONFIG, ctx->errstr, ctx->size,
+                           "exec.%s: the command is empty", type);
+  ctx->count++;
+}
+
+strata_err_t strata_worker_check_exec(const strata_config_t *cfg, char *errstr,
+                                      size_t size) {
+  check_ctx_t ctx = {.errstr = errstr, .size = size};
+
+  strata_config_foreach_prefix(cfg, "exec.", check_one, &ctx);
+  if (ctx.err)
+    return ctx.err;
+  if (ctx.count == 0)
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "no exec.<type>=<command> is configured; add one per "
+                       "task type, e.g. --set 'exec.report=./report.sh'");
+  return STRATA_OK;
+}
+
 static void register_one(const char *type, const char *command, void *opaque) {
   register_ctx_t *ctx = opaque;
   exec_cmd_t *c;
@@ -617,11 +649,6 @@ static void register_one(const char *type, const char *command, void *opaque) {
 
   if (ctx->err)
     return;
-  if (!*command) {
-    ctx->err = strata_errf(STRATA_ERR_CONFIG, ctx->errstr, ctx->size,
-                           "exec.%s: the command is empty", type);
-    return;
-  }
   if (!(c = calloc(1, sizeof(*c))) || !(c->command = strdup(command))) {
     free(c);
     ctx->err =
@@ -660,13 +687,11 @@ strata_err_t strata_worker_register_exec(strata_worker_t *w,
   exec_unknown_t *u;
   strata_err_t err;
 
+  if ((err = strata_worker_check_exec(cfg, errstr, size)))
+    return err;
   strata_config_foreach_prefix(cfg, "exec.", register_one, &ctx);
   if (ctx.err)
     return ctx.err;
-  if (ctx.count == 0)
-    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
-                       "no exec.<type>=<command> is configured; add one per "
-                       "task type, e.g. --set 'exec.report=./report.sh'");
   if (ctx.has_fallback)
     return STRATA_OK;
   if (!(u = calloc(1, sizeof(*u))) ||

@@ -83,7 +83,9 @@ int main(int argc, char **argv) {
     else
       strata_program_usage_error(&prog, "unknown argument \"%s\"", argv[i]);
   }
-  if (strata_layout_build(cfg, &layout, err, sizeof(err)))
+  /* Bad input is refused before any Kafka connection. */
+  if (strata_layout_build(cfg, &layout, err, sizeof(err)) ||
+      strata_worker_check_exec(cfg, err, sizeof(err)))
     strata_program_usage_error(&prog, "%s", err);
   strata_codec_set_max_record_size(
       (size_t)strata_config_get_int(cfg, "codec.max.record.bytes"));

@@ -125,6 +125,15 @@ strata_err_t strata_worker_register_exec(strata_worker_t *w,
                                          char *errstr, size_t size);
 
 /*
+ * Validates the `exec.<type>=<command>` entries of `cfg` as
+ * strata_worker_register_exec() does, without a worker: STRATA_ERR_CONFIG
+ * naming the key for an empty command, or when there is no exec entry. So a
+ * program can refuse bad input before it connects to Kafka.
+ */
+strata_err_t strata_worker_check_exec(const strata_config_t *cfg, char *errstr,
+                                      size_t size);
+
+/*
  * Joins the consumer group and runs tasks until strata_worker_stop(). On stop
  * it takes no new task, gives running ones `worker.shutdown.timeout` to
  * finish, then requests their cancellation and hands them back (no terminal

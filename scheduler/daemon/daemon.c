@@ -183,17 +183,14 @@ static rd_kafka_t *make_producer(sched_t *s, char *err, size_t size) {
 
 /* ---- setup ---------------------------------------------------------------*/
 
-static strata_core_t *core_from_config(void *opaque, char *err, size_t size);
+static strata_core_t *core_from_settings(void *opaque, char *err, size_t size);
 
 /* Topic names of the layout: tiers, then delay steps, then the rest. */
 static strata_err_t topics_setup(sched_t *s, char *err, size_t size) {
-  const char *prefix = strata_config_get_str(s->cfg, "topic.prefix");
-  if ((s->ntiers =
-           strata_config_get_list(s->cfg, "tiers", s->tiers, MAX_TIERS)) < 0) {
-    s->ntiers = 0;
-    return strata_errf(STRATA_ERR_CONFIG, err, size, "tiers: more than %d",
-                       MAX_TIERS);
-  }
+  const char *prefix = s->set.prefix;
+  s->ntiers = s->set.ntiers;
+  for (int i = 0; i < s->ntiers; i++)
+    s->tiers[i] = s->set.tiers[i];
   if (strata_layout_build(s->cfg, &s->layout, err, size))
     return STRATA_ERR_CONFIG;
   for (int i = 0; i < s->ntiers; i++)
@@ -210,10 +207,10 @@ static strata_err_t topics_setup(sched_t *s, char *err, size_t size) {
   }
   for (int i = 0; i < s->ninputs; i++)
     s->input_names[i] = s->topic_tasks[i];
-  snprintf(s->topic_dispatch, 256, "%sdispatch", prefix);
-  snprintf(s->topic_events, 256, "%sevents", prefix);
-  snprintf(s->topic_dlq, 256, "%sdlq", prefix);
-  snprintf(s->topic_control, 256, "%scontrol", prefix);
+  snprintf(s->topic_dispatch, sizeof(s->topic_dispatch), "%sdispatch", prefix);
+  snprintf(s->topic_events, sizeof(s->topic_events), "%sevents", prefix);
+  snprintf(s->topic_dlq, sizeof(s->topic_dlq), "%sdlq", prefix);
+  snprintf(s->topic_control, sizeof(s->topic_control), "%scontrol", prefix);
   return STRATA_OK;
 }
 
@@ -232,8 +229,8 @@ static strata_err_t decide_setup(sched_t *s, char *err, size_t size) {
       .control_topic = s->topic_control,
       .instance = s->instance,
       .window_ms = s->window_ms,
-      .preemption = strata_config_get_bool(s->cfg, "scheduler.preemption"),
-      .core_new = core_from_config,
+      .preemption = s->set.preemption,
+      .core_new = core_from_settings,
       .core_opaque = s,
       .observer = views_observer(s->views),
   };
@@ -292,17 +289,12 @@ static strata_err_t aux_setup(sched_t *s, char *err, size_t size) {
 }
 
 static strata_err_t sched_setup(sched_t *s, char *err, size_t size) {
-  const char *group = strata_config_get_str(s->cfg, "scheduler.group.id");
-  const char *instance = strata_config_get_str(s->cfg, "scheduler.instance.id");
-  char auxgroup[300];
+  const char *group = s->set.group;
+  char auxgroup[600];
   rd_kafka_topic_partition_list_t *l;
   strata_err_t rc;
 
-  if (*instance)
-    snprintf(s->instance, sizeof(s->instance), "%s", instance);
-  else if (gethostname(s->instance, sizeof(s->instance)))
-    snprintf(s->instance, sizeof(s->instance), "default");
-  s->instance[sizeof(s->instance) - 1] = '\0';
+  snprintf(s->instance, sizeof(s->instance), "%s", s->set.instance);
   snprintf(auxgroup, sizeof(auxgroup), "%s-aux-%s", group, s->instance);
   const char *const in_defaults[] = {"group.id",
                                      group,
@@ -322,19 +314,20 @@ static strata_err_t sched_setup(sched_t *s, char *err, size_t size) {
                                       "latest",
                                       NULL};
 
-  if ((rc = topics_setup(s, err, size)))
+  if ((rc = sched_settings_load(&s->set, s->cfg, err, size)) ||
+      (rc = topics_setup(s, err, size)))
     return rc;
-  s->nparts = (int)strata_config_get_int(s->cfg, "topic.partitions");
-  s->window_ms = strata_config_get_int(s->cfg, "idempotency.window");
-  s->batch = (int)strata_config_get_int(s->cfg, "scheduler.batch");
-  s->tick_ms = strata_config_get_int(s->cfg, "scheduler.tick");
-  s->max_tasks = (uint64_t)strata_config_get_int(s->cfg, "scheduler.max.tasks");
-  s->watch_us =
-      strata_config_get_int(s->cfg, "scheduler.watch.interval") * 1000;
+  s->nparts = s->set.nparts;
+  s->window_ms = s->set.window_ms;
+  s->batch = s->set.batch;
+  s->tick_ms = s->set.tick_ms;
+  s->max_tasks = s->set.max_tasks;
+  s->watch_us = s->set.watch_ms * 1000;
   if (!(s->views = views_new(strata_config_get_str(s->cfg, "admin.listen"),
                              s->tiers, s->ntiers, err, size)) ||
       views_routes(s->views))
     return STRATA_ERR_CONFIG;
+  views_set_stall(s->views, s->set.stall_ms);
   if ((rc = decide_setup(s, err, size)))
     return rc;
   if (views_port(s->views) > 0)
@@ -392,8 +385,7 @@ static void sched_teardown(sched_t *s) {
   free(s->dhead);
   free(s->offsets);
   strata_layout_clear(&s->layout);
-  for (int i = 0; i < s->ntiers; i++)
-    free(s->tiers[i]);
+  sched_settings_clear(&s->set);
 }
 
 /* ---- stages of a turn ----------------------------------------------------*/
@@ -636,118 +628,8 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
 
 /* ---- the core ------------------------------------------------------------*/
 
-/* Parses pool.<name>=rate:N/D[,burst:M] | concurrency:N. */
-typedef struct {
-  strata_core_t *core;
-  char *err;
-  size_t size;
-  strata_err_t rc;
-} pool_ctx_t;
-
-static void add_pool(const char *name, const char *value, void *opaque) {
-  pool_ctx_t *ctx = opaque;
-  strata_core_pool_config_t pc;
-  char unit[32];
-  long long n, m;
-  int used = 0;
-
-  if (ctx->rc)
-    return;
-  memset(&pc, 0, sizeof(pc));
-  if (sscanf(value, "concurrency:%lld%n", &n, &used) == 1 &&
-      value[used] == '\0' && n > 0) {
-    pc.kind = STRATA_CORE_POOL_CONCURRENCY;
-    pc.limit = n;
-  } else if (sscanf(value, "rate:%lld/%31[^,]%n", &n, unit, &used) == 2 &&
-             n > 0 && strata_parse_duration_ms(unit, &pc.period_ms) &&
-             pc.period_ms > 0) {
-    pc.kind = STRATA_CORE_POOL_TOKEN_BUCKET;
-    pc.rate = n;
-    pc.burst = n;
-    if (value[used] == ',') {
-      int more = 0;
-      if (sscanf(value + used, ",burst:%lld%n", &m, &more) != 1 ||
-          value[used + more] != '\0' || m <= 0) {
-        ctx->rc = strata_errf(STRATA_ERR_CONFIG, ctx->err, ctx->size,
-                              "pool.%s: \"%s\": bad burst; allowed: "
-                              "rate:<N>/<duration>[,burst:<M>]",
-                              name, value);
-        return;
-      }
-      pc.burst = m;
-    } else if (value[used] != '\0') {
-      ctx->rc = strata_errf(STRATA_ERR_CONFIG, ctx->err, ctx->size,
-                            "pool.%s: \"%s\": trailing text; allowed: "
-                            "rate:<N>/<duration>[,burst:<M>]",
-                            name, value);
-      return;
-    }
-  } else {
-    ctx->rc = strata_errf(STRATA_ERR_CONFIG, ctx->err, ctx->size,
-                          "pool.%s: \"%s\" is not a pool; allowed: "
-                          "rate:<N>/<duration>[,burst:<M>] or "
-                          "concurrency:<N>",
-                          name, value);
-    return;
-  }
-  ctx->rc =
-      strata_core_pool_add(ctx->core, name, &pc, NULL, ctx->err, ctx->size);
-}
-
-static strata_core_t *core_from_config(void *opaque, char *err, size_t size) {
-  sched_t *s = opaque;
-  strata_core_tier_config_t tc[MAX_TIERS];
-  char *weights[MAX_TIERS], *waits[MAX_TIERS];
-  int nw, nt;
-  strata_core_config_t cc;
-  strata_core_t *core = NULL;
-
-  nw = strata_config_get_list(s->cfg, "tier.weights", weights, MAX_TIERS);
-  nt = strata_config_get_list(s->cfg, "tier.target.waits", waits, MAX_TIERS);
-  if (nw != s->ntiers || nt != s->ntiers) {
-    strata_errf(STRATA_ERR_CONFIG, err, size,
-                "%s: has %d items but `tiers` has %d; give one per tier",
-                nw != s->ntiers ? "tier.weights" : "tier.target.waits",
-                nw != s->ntiers ? nw : nt, s->ntiers);
-    goto done;
-  }
-  for (int i = 0; i < s->ntiers; i++) {
-    char *end;
-    long w = strtol(weights[i], &end, 10);
-    if (*end || w < 1 || w > 1000000) {
-      strata_errf(STRATA_ERR_CONFIG, err, size,
-                  "tier.weights: \"%s\" (tier %s) is not allowed; "
-                  "allowed: integer 1..1000000",
-                  weights[i], s->tiers[i]);
-      goto done;
-    }
-    tc[i].name = s->tiers[i];
-    tc[i].weight = (uint32_t)w;
-    if (!strata_parse_duration_ms(waits[i], &tc[i].target_wait_ms)) {
-      strata_errf(STRATA_ERR_CONFIG, err, size,
-                  "tier.target.waits: \"%s\" (tier %s) is not a duration",
-                  waits[i], s->tiers[i]);
-      goto done;
-    }
-  }
-  strata_core_config_default(&cc);
-  cc.tiers = tc;
-  cc.ntiers = (size_t)s->ntiers;
-  cc.max_tasks = s->max_tasks;
-  cc.starvation_bound_ms =
-      strata_config_get_int(s->cfg, "scheduler.starvation.bound");
-  if ((core = strata_core_new(&cc, err, size))) {
-    pool_ctx_t ctx = {core, err, size, STRATA_OK};
-    strata_config_foreach_prefix(s->cfg, "pool.", add_pool, &ctx);
-    if (ctx.rc) {
-      strata_core_destroy(core);
-      core = NULL;
-    }
-  }
-done:
-  for (int i = 0; i < nw; i++)
-    free(weights[i]);
-  for (int i = 0; i < nt; i++)
-    free(waits[i]);
-  return core;
+/* The decision layer's core factory: from the settings read at start-up. */
+static strata_core_t *core_from_settings(void *opaque, char *err, size_t size) {
+  const sched_t *s = opaque;
+  return sched_settings_core(&s->set, err, size);
 }

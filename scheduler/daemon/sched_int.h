@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "decide.h"
+#include "settings.h"
 #include "strata/config.h"
 #include "strata/kafka.h"
 #include "strata/err.h"
@@ -67,17 +68,18 @@ decide_observer_t views_observer(views_t *v);
 
 typedef struct {
   strata_config_t *cfg;
+  sched_settings_t set; /* read and validated once, at start-up */
   strata_layout_t layout;
-  char *tiers[MAX_TIERS];
+  char *tiers[MAX_TIERS]; /* borrowed from set */
   int ntiers;
   int nparts;
   /* Input topics: the tier topics (index = tier), then the delay steps. */
   int ninputs;
-  char topic_tasks[MAX_INPUTS][256];
+  char topic_tasks[MAX_INPUTS][320];
   const char *input_names[MAX_INPUTS];
   int64_t in_delay_ms[MAX_INPUTS];
-  char topic_dispatch[256], topic_events[256], topic_dlq[256];
-  char topic_control[256];
+  char topic_dispatch[320], topic_events[320], topic_dlq[320];
+  char topic_control[320];
   /* Delay partitions are read head-first from their own queues: [(input -
    * ntiers) * nparts + p]. The head waits in dhead until it is due. */
   rd_kafka_queue_t **dq;

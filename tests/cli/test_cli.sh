@@ -53,6 +53,23 @@ check "strata tier names an unknown tier" 2 'tier "nope" is not a configured tie
   "$bin/strata" tier pause nope
 check "strata drain bad wait" 2 '--wait: "soon" is not a duration' \
   "$bin/strata" drain --wait soon
+# --check refuses what a start refuses, before any connection: the broker
+# address is unreachable, so a connection attempt would fail differently
+# (exit 1, after a timeout).
+nobroker=(--set bootstrap.servers=127.0.0.1:1)
+check "strata-scheduler --check bad pool" 2 'pool\.gpu: "bogus" is not a pool' \
+  timeout 10 "$bin/strata-scheduler" "${nobroker[@]}" --check --set pool.gpu=bogus
+check "strata-scheduler --check bad tier weights" 2 \
+  'tier\.weights: has 2 items but `tiers` has 5' \
+  timeout 10 "$bin/strata-scheduler" "${nobroker[@]}" --check --set tier.weights=1,2
+check "strata-scheduler start with a bad pool" 2 'pool\.gpu: "rate:10" is not a pool' \
+  timeout 10 "$bin/strata-scheduler" "${nobroker[@]}" --set pool.gpu=rate:10
+check "strata-worker --check empty exec command" 2 \
+  'exec\.report: the command is empty' \
+  timeout 10 "$bin/strata-worker" "${nobroker[@]}" --check --set exec.report=
+check "strata-worker --check without exec" 2 \
+  'no exec\.<type>=<command> is configured' \
+  timeout 10 "$bin/strata-worker" "${nobroker[@]}" --check
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
