@@ -12,6 +12,15 @@
  *   TF_TIMER is set; a timer entry is live iff its seq equals rec->gen and
  *   TF_TIMER is set. Timer entries that outlive their purpose are stale.
  * - `held` counts READY, BLOCKED, DELAYED, RUNNING and PLACEHOLDER records.
+ * - core_set_state() is the only writer of rec->state, so the per-tier depth
+ *   gauges, `held` and `placeholders` always match the records.
+ * - Time never goes backwards inside the core: every entry point that takes
+ *   `now` passes it through core_clamp_now() (c->now is a running max).
+ *
+ * Functions shared between the core's files carry the prefix of the file
+ * that defines them (ids_, state_, deps_, outcome_, and heap_, rq_, slab_,
+ * pool_, recent_ for the data structures); the static inline helpers below
+ * are core_, task_ and tier_.
  */
 #ifndef STRATA_CORE_INT_H
 #define STRATA_CORE_INT_H
@@ -19,6 +28,7 @@
 #include "strata/core.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CORE_NIL UINT32_MAX
@@ -26,6 +36,13 @@
 #define CORE_DEM_INLINE 2 /* demands up to this count live inside it too */
 #define CORE_MAX_DEPS 4096
 #define CORE_MAX_DEPENDENTS 65535
+#define CORE_VT_SHIFT 30                 /* virtual time units per cost ms */
+#define CORE_COST_MAX (INT64_C(1) << 24) /* largest charged cost, ms */
+#define CORE_LOOKAHEAD_MAX 64
+/* Batches are taken in groups of this many: enough loads in flight to
+   cover the memory latency, few enough that they are still cached when
+   used. */
+#define CORE_BATCH_GROUP 32
 
 /* ---- 4-ary min-heap of (key, seq, idx), FIFO on equal keys ------------ */
 
@@ -252,7 +269,7 @@ typedef struct {
   uint32_t weight;
   int64_t target_wait;
   /* Virtual service received: grows by cost * 2^30 / weight per dispatch
-     (see charge_tier() in core.c). Behind the core's vtime = owed. */
+     (see charge() in select.c). Behind the core's vtime = owed. */
   uint64_t pass;
   /* How far the urgency override may take the pass ahead of vtime: the
      horizon's worth of this tier's own work (a constant, kept to save a
@@ -290,7 +307,7 @@ struct strata_core_s {
   uint64_t vtime;      /* virtual time: grows by cost * 2^30 / Σweight */
   uint64_t weight_sum; /* of all tiers */
   uint32_t paused;     /* bit per tier: strata_core_tier_pause() */
-  int64_t age_credit;  /* aging cap, in cost ms x 100 (core.c) */
+  int64_t age_credit;  /* aging cap, in cost ms x 100 (select.c) */
   int64_t age_credit_max;
   int64_t now; /* largest time seen */
 
@@ -378,13 +395,152 @@ static inline const demand_t *task_demands(const task_t *t) {
   return (t->flags & TF_DEM_EXT) ? t->dem.ext : t->dem.inl;
 }
 
-int64_t core_task_key(const strata_core_t *c, const task_t *t);
-uint32_t core_find(const strata_core_t *c, const char *id, size_t len);
-void core_fill_info(const strata_core_t *c, uint32_t idx,
-                    strata_core_task_info_t *out);
+static inline void task_drop_demands(task_t *t) {
+  if (t->flags & TF_DEM_EXT)
+    free(t->dem.ext);
+  t->flags &= (uint8_t)~TF_DEM_EXT;
+  t->ndemand = 0;
+}
+
+/* First ms at which now + estimate > deadline. */
+static inline int64_t task_hard_expiry(const task_t *t) {
+  return t->deadline - (int64_t)t->estimate + 1;
+}
+
+/* The ready-queue key of a task: smaller runs sooner (docs/CORE.md). */
+static inline int64_t core_task_key(const strata_core_t *c, const task_t *t) {
+  int64_t k = t->deadline - (int64_t)t->estimate -
+              (int64_t)t->priority * c->cfg.priority_step_ms;
+
+  if (t->dnode != CORE_NIL) {
+    uint32_t nd = core_dnode(c, t->dnode)->ndependents;
+    if (nd > c->cfg.dep_bonus_max)
+      nd = c->cfg.dep_bonus_max;
+    k -= (int64_t)nd * c->cfg.dep_bonus_ms;
+  }
+  return k;
+}
+
+/* The one writer of t->state (see the invariants above). */
+static inline void core_set_state(strata_core_t *c, task_t *t, uint8_t ns) {
+  uint8_t os = t->state;
+
+  if (os < STRATA_CORE_STATE__COUNT)
+    c->tiers[t->tier].st.depth[os]--;
+  if (ns < STRATA_CORE_STATE__COUNT)
+    c->tiers[t->tier].st.depth[ns]++;
+  c->held +=
+      (uint64_t)(ns <= TS_PLACEHOLDER) - (uint64_t)(os <= TS_PLACEHOLDER);
+  c->placeholders +=
+      (uint64_t)(ns == TS_PLACEHOLDER) - (uint64_t)(os == TS_PLACEHOLDER);
+  t->state = ns;
+}
+
+static inline int64_t core_clamp_now(strata_core_t *c, int64_t now) {
+  if (now > c->now)
+    c->now = now;
+  return c->now;
+}
+
+/* Whether a ready-queue entry is the live one of a READY task. */
+static inline int core_ready_live(const strata_core_t *c, const heap_ent_t *e) {
+  const task_t *t = core_task(c, e->idx);
+  return t->state == TS_READY && t->hseq == e->seq;
+}
+
+/* The task's timer entry, if any, turns stale. */
+static inline void core_timer_disarm(strata_core_t *c, task_t *t) {
+  if (t->flags & TF_TIMER) {
+    t->flags &= (uint8_t)~TF_TIMER;
+    c->timers.stale++;
+  }
+}
+
+static inline void tier_clear_blocked(tier_t *tr) {
+  tr->st.head_blocked = 0;
+  tr->st.blocked_pool = -1;
+  tr->st.blocked_since = 0;
+  tr->st.blocked_until = 0;
+}
+
 /* Rewrites the queue keeping only entries for which keep() is non-zero
    (order kept; O(n)). */
 void rq_filter(rq_t *q, const strata_core_t *ctx,
                int (*keep)(const strata_core_t *ctx, const heap_ent_t *e));
+
+/* ---- ids.c: records and the id table ------------------------------------ */
+
+/* The held record with this id (hash `h`), or CORE_NIL. */
+uint32_t ids_find_hashed(const strata_core_t *c, const char *id, size_t len,
+                         uint32_t h);
+uint32_t ids_find(const strata_core_t *c, const char *id, size_t len);
+/* Allocates a record with its id (whose hash is `h`), hashed, in state
+   TS_FREE (the caller sets the real state). CORE_NIL when out of memory. */
+uint32_t ids_alloc(strata_core_t *c, const char *id, size_t len, uint32_t h);
+/* Frees a record completely (ids_release_hashed(): given the hash of its
+   id). It must be in no heap, FIFO or graph list. */
+void ids_release_hashed(strata_core_t *c, uint32_t idx, uint32_t h);
+void ids_release(strata_core_t *c, uint32_t idx);
+/* Ends a task's life as a held task: its id goes to the set of recent
+   completions (so late dependents resolve) and the record is freed. */
+void ids_remember(strata_core_t *c, uint32_t idx, uint8_t state);
+
+/* ---- state.c: ready queues and timers ---------------------------------- */
+
+/* Makes a task READY at `now`: a ready-queue entry and the tail of its
+   tier's FIFO. -1 (and nothing changed) when out of memory. */
+int state_make_ready(strata_core_t *c, uint32_t idx, int64_t now);
+/* Takes a READY task out of its FIFO. `entry_popped` says whether its
+   ready-queue entry was already removed; otherwise the entry turns stale. */
+void state_leave_ready(strata_core_t *c, uint32_t idx, int entry_popped);
+/* A READY task's key changed (dependents came or went). */
+void state_rekey(strata_core_t *c, uint32_t idx);
+/* Drops the stale entries of a ready queue once they outnumber live ones. */
+void state_compact_ready(strata_core_t *c, rq_t *q);
+/* Gives the task one live timer at `at`. -1 when out of memory. */
+int state_timer_arm(strata_core_t *c, uint32_t idx, int64_t at);
+/* Fires every timer due at `now`. */
+void state_run_timers(strata_core_t *c, int64_t now);
+/* Takes a held task out of whatever structure its state puts it in, so it
+   can be dropped, failed or remembered. */
+void state_leave(strata_core_t *c, uint32_t idx);
+/* A hard-deadline task that can no longer start in time: reported, its
+   waiters failed, remembered as failed. */
+void state_expire(strata_core_t *c, uint32_t idx, int64_t now);
+/* Removes a held task the core can no longer track for lack of memory; the
+   caller learns about it as an outcome. */
+void state_drop_oom(strata_core_t *c, uint32_t idx, int64_t now);
+
+/* ---- outcome.c ---------------------------------------------------------- */
+
+/* Queues an outcome for task `t`, reason formatted from `fmt`. */
+void outcome_push(strata_core_t *c, strata_core_outcome_kind_t kind,
+                  const task_t *t, int64_t now, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* ---- deps.c: the dependency graph -------------------------------------- */
+
+/* Adds the edge "dependent waits on dependency". -1 when out of memory. */
+int deps_add_edge(strata_core_t *c, uint32_t dependent, uint32_t dependency);
+/* The task leaves the graph as a dependent: its unresolved edges are
+   unlinked from their dependencies and its in-edges freed. */
+void deps_detach(strata_core_t *c, uint32_t idx);
+/* Frees the in-edges of a task that waits on nothing any more. */
+void deps_free_in_edges(strata_core_t *c, dnode_t *d);
+/* Counts the unblock latency of a task that became READY at `now` after
+   its last dependency succeeded at d->unblocked_at. */
+void deps_note_unblocked(strata_core_t *c, const task_t *t, dnode_t *d,
+                         int64_t now);
+/* Places a task whose dependencies are all satisfied: DELAYED or READY. */
+void deps_route_unblocked(strata_core_t *c, uint32_t idx, int64_t now);
+/* The task succeeded: its waiters lose one wait each. */
+void deps_resolve_success(strata_core_t *c, uint32_t idx, int64_t now);
+/* Fails every task that waits, directly or transitively, on `root`. */
+void deps_cascade(strata_core_t *c, uint32_t root, int64_t now,
+                  const char *what);
+/* STRATA_ERR_CYCLE (the cycle spelled into errstr) if placeholder `x`
+   is awaited, transitively, by a dependency marked TF_TARGET. */
+strata_err_t deps_check_cycle(strata_core_t *c, uint32_t x, char *errstr,
+                              size_t size);
 
 #endif /* STRATA_CORE_INT_H */

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void core_fill_info(const strata_core_t *c, uint32_t idx,
-                    strata_core_task_info_t *out) {
+static void fill_info(const strata_core_t *c, uint32_t idx,
+                      strata_core_task_info_t *out) {
   const task_t *t = core_task(c, idx);
 
   memset(out, 0, sizeof(*out));
@@ -40,10 +40,10 @@ strata_err_t strata_core_lookup(const strata_core_t *c, const char *id,
 
   if (!c || !id || !out)
     return STRATA_ERR_INVALID_ARG;
-  idx = core_find(c, id, strnlen(id, STRATA_CORE_ID_MAX + 1));
+  idx = ids_find(c, id, strnlen(id, STRATA_CORE_ID_MAX + 1));
   if (idx == CORE_NIL || core_task(c, idx)->state >= STRATA_CORE_STATE__COUNT)
     return STRATA_ERR_NOT_FOUND;
-  core_fill_info(c, idx, out);
+  fill_info(c, idx, out);
   return STRATA_OK;
 }
 
@@ -111,7 +111,7 @@ strata_err_t strata_core_iterate(const strata_core_t *c, int tier,
   qsort(rows, n, sizeof(*rows), iter_cmp);
   for (size_t i = 0; i < n; i++) {
     strata_core_task_info_t info;
-    core_fill_info(c, rows[i].idx, &info);
+    fill_info(c, rows[i].idx, &info);
     if (cb(&info, opaque))
       break;
   }

@@ -1,0 +1,397 @@
+/*
+ * The dispatch decision, strata_core_next(): which ready task runs next.
+ * The first rule that applies decides: aging across tiers (capped), the
+ * urgency override for hard deadlines about to be lost, shares (the owed
+ * tier furthest behind), lending (the most urgent task of any tier).
+ * Within a tier the ready queue gives EDF / least-laxity order and
+ * look-ahead passes over tasks whose pools do not fit. A dispatch reserves
+ * in all of the task's pools or none, and is charged to its tier's pass and
+ * the core's virtual time. docs/CORE.md states the policy.
+ *
+ * Invariants (besides those in core_int.h):
+ * - vtime and every pass stay below 2^62: they are rebased together.
+ * - Aging takes a tier's pass at most CORE_COST_MAX of its own work ahead of
+ *   vtime, and age_credit never exceeds age_credit_max.
+ * - Look-ahead puts the entries it passes over back with their keys and
+ *   sequence numbers, so a decision never reorders a ready queue.
+ * - A paused tier is never tried.
+ */
+#include "core_int.h"
+
+#define VT_RENORM (UINT64_C(1) << 62) /* rebase virtual times past this */
+
+_Static_assert(CORE_LOOKAHEAD_MAX <= RQ_SPARE,
+               "pick_in_tier() should find room for K without growing");
+
+/* Whether all of the task's demands fit now. On failure reports the first
+   pool that does not fit and the earliest time all of them may fit. */
+static int task_fits(strata_core_t *c, const task_t *t, int64_t now, int *pool,
+                     int64_t *until) {
+  const demand_t *d = task_demands(t);
+  int ok = 1;
+
+  *until = now;
+  for (uint32_t i = 0; i < t->ndemand; i++) {
+    int64_t u;
+    if (!pool_fits(&c->pools[d[i].pool], d[i].amount, now, &u)) {
+      if (ok)
+        *pool = d[i].pool;
+      ok = 0;
+      if (u > *until)
+        *until = u;
+    }
+  }
+  return ok;
+}
+
+/* How a decision was taken; decides how it is charged (charge()). */
+enum {
+  PICK_SHARE, /* the tier was owed its share */
+  PICK_LENT,  /* nobody was owed: the most urgent task got the decision */
+  PICK_AGED,  /* the starvation bound, ahead of the shares, within the cap */
+  PICK_URGENT /* a hard deadline about to be lost, ahead of the shares */
+};
+
+static int64_t task_cost(const strata_core_t *c, const task_t *t) {
+  if (c->cfg.charge_by_estimate && t->estimate > 0)
+    return t->estimate < CORE_COST_MAX ? (int64_t)t->estimate : CORE_COST_MAX;
+  return c->cfg.unknown_estimate_ms;
+}
+
+/* Rebases every virtual time when vtime grows large, so passes never
+   overflow. Tiers far behind (idle) are clamped at 0: they restart at
+   vtime when they become backlogged anyway. */
+static void vt_rebase(strata_core_t *c) {
+  uint64_t off = c->vtime - (VT_RENORM >> 1);
+
+  c->vtime -= off;
+  for (uint32_t i = 0; i < c->ntiers; i++)
+    c->tiers[i].pass = c->tiers[i].pass > off ? c->tiers[i].pass - off : 0;
+}
+
+/* Charges a dispatch of `cost` ms to its tier and advances virtual time.
+   A tier's pass grows by cost / weight, vtime by cost / Σweight, so a tier
+   whose pass keeps up with vtime has had exactly weight / Σweight of the
+   dispatched cost, and a tier behind vtime is owed.
+   - Lent decisions are beyond the share and are not held against the tier
+     later: its pass restarts from vtime (no debt), else a tier that was lent
+     a quiet system's capacity would be refused its share when the others
+     come back.
+   - Aged decisions are held against the tier's share (debt), bounded by
+     CORE_COST_MAX of its own work so the debt cannot grow without limit. */
+static void charge(strata_core_t *c, tier_t *tr, int64_t cost, int how) {
+  uint64_t ch = ((uint64_t)cost << CORE_VT_SHIFT) / tr->weight;
+
+  if (how == PICK_LENT && tr->pass > c->vtime)
+    tr->pass = c->vtime;
+  tr->pass += ch;
+  if (how == PICK_AGED) {
+    uint64_t cap =
+        c->vtime + ((uint64_t)CORE_COST_MAX << CORE_VT_SHIFT) / tr->weight;
+    if (tr->pass > cap)
+      tr->pass = cap;
+    c->age_credit -= cost * 100;
+  }
+  c->vtime += ((uint64_t)cost << CORE_VT_SHIFT) / c->weight_sum;
+  c->age_credit += cost * (int64_t)c->cfg.aging_max_share_pct;
+  if (c->age_credit > c->age_credit_max)
+    c->age_credit = c->age_credit_max;
+  if (c->vtime > VT_RENORM)
+    vt_rebase(c);
+}
+
+/* `popped`: the task's heap entry was already removed (else it turns
+   stale). */
+static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int how,
+                     int aged, int popped, strata_core_dispatch_t *out) {
+  task_t *t = core_task(c, idx);
+  tier_t *tr = &c->tiers[t->tier];
+  const demand_t *d = task_demands(t);
+
+  for (uint32_t i = 0; i < t->ndemand; i++)
+    pool_take(&c->pools[d[i].pool], d[i].amount);
+  state_leave_ready(c, idx, popped);
+  core_timer_disarm(c, t);
+  /* A new generation per dispatch makes the handle name this dispatch
+     only; a timer entry of the task is already stale (disarmed above). */
+  t->gen++;
+  out->handle = ((uint64_t)t->gen << 32) | idx;
+  out->id = task_id(t);
+  out->cookie = t->cookie;
+  out->tier = t->tier;
+  out->priority = t->priority;
+  out->deadline_kind = (t->flags & TF_HARD)   ? STRATA_CORE_DEADLINE_HARD
+                       : (t->flags & TF_SOFT) ? STRATA_CORE_DEADLINE_SOFT
+                                              : STRATA_CORE_DEADLINE_NONE;
+  out->deadline = t->deadline;
+  out->estimate_ms = t->estimate;
+  out->submitted_at = t->t_enq;
+  out->ready_at = t->since;
+  out->wait_ms = now - t->since;
+  out->unblock_latency_ms =
+      t->dnode != CORE_NIL ? core_dnode(c, t->dnode)->unblock_latency : -1;
+  out->soft_missed =
+      (t->flags & TF_SOFT) && now + (int64_t)t->estimate > t->deadline;
+  out->aged = aged;
+  out->lent = how == PICK_LENT;
+  out->urgent = how == PICK_URGENT;
+  if (out->soft_missed)
+    tr->st.soft_misses++;
+  if (aged)
+    tr->st.aged_dispatches++;
+  if (how == PICK_LENT)
+    tr->st.lent_dispatches++;
+  if (how == PICK_URGENT)
+    tr->st.urgent_dispatches++;
+  tr->st.dispatched++;
+  charge(c, tr, task_cost(c, t), how);
+  core_set_state(c, t, TS_RUNNING);
+  t->since = now;
+  c->decisions++;
+}
+
+static int overdue(const strata_core_t *c, const task_t *t, int64_t now) {
+  return c->cfg.starvation_bound_ms > 0 &&
+         now - t->since >= c->cfg.starvation_bound_ms;
+}
+
+/* The starvation rule across tiers: among ready tasks that have waited at
+   least the bound, the oldest admissible one (looking at up to K per tier)
+   goes first. Only called while the aging cap has credit. */
+static uint32_t pick_aged(strata_core_t *c, int64_t now) {
+  int64_t best_since = 0;
+  uint32_t best = CORE_NIL;
+
+  for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+    uint32_t i = c->tiers[ti].fhead;
+    if (c->paused & (1u << ti))
+      continue;
+    for (uint32_t k = 0; k < c->cfg.lookahead && i != CORE_NIL; k++) {
+      task_t *t = core_task(c, i);
+      int pool;
+      int64_t until;
+      if (!overdue(c, t, now))
+        break;
+      if (best != CORE_NIL && t->since >= best_since)
+        break;
+      if (task_fits(c, t, now, &pool, &until)) {
+        best = i;
+        best_since = t->since;
+        break;
+      }
+      i = t->fnext;
+    }
+  }
+  return best;
+}
+
+/* Drops stale entries from the top of a tier's ready queue; returns the
+   entry of its most urgent ready task, or NULL. */
+static const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
+  rq_t *q = &tr->rq;
+  const heap_ent_t *e;
+
+  while ((e = rq_top(q)) && !core_ready_live(c, e)) {
+    rq_pop(q);
+    if (q->stale)
+      q->stale--;
+  }
+  return e;
+}
+
+static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
+  const heap_ent_t *e = tier_head(c, tr);
+  return e ? e->key : INT64_MAX;
+}
+
+/* Looks at up to K most urgent tasks of one tier and takes the first that
+   fits its pools; the others go back unchanged (same key, same seq). Keeps
+   the tier's head-blocked report current. */
+static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
+  heap_ent_t skipped[CORE_LOOKAHEAD_MAX];
+  rq_t *q = &tr->rq;
+  uint32_t j = 0, chosen = CORE_NIL, kmax = c->cfg.lookahead;
+
+  /* Skipped entries go back into the queue's insertion heap: make room
+     first, so putting them back cannot fail. Out of memory, look at the
+     head only (it need not leave the queue, see below). */
+  if (heap_reserve(&q->buf, q->buf.n + kmax))
+    kmax = 1;
+  while (j < kmax && q->n) {
+    heap_ent_t e = *rq_top(q);
+    int pool = -1;
+    int64_t until;
+    if (!core_ready_live(c, &e)) {
+      rq_pop(q);
+      if (q->stale)
+        q->stale--;
+      continue;
+    }
+    if (task_fits(c, core_task(c, e.idx), now, &pool, &until)) {
+      const heap_ent_t *next;
+      chosen = e.idx;
+      rq_pop(q);
+      /* The next heads are likely the next decisions here: start their
+         cache misses now so they overlap with other work. */
+      if ((next = rq_top(q)) != NULL)
+        __builtin_prefetch(core_task(c, next->idx));
+      if ((next = rq_ahead(q, RQ_PREFETCH)) != NULL)
+        __builtin_prefetch(core_task(c, next->idx));
+      break;
+    }
+    if (j == 0) {
+      if (!tr->st.head_blocked || tr->st.blocked_pool != pool)
+        tr->st.blocked_since = now;
+      tr->st.head_blocked = 1;
+      tr->st.blocked_pool = pool;
+      tr->st.blocked_until = until;
+    }
+    if (j + 1 == kmax)
+      break; /* the last one examined: no need to look past it */
+    skipped[j++] = e;
+    rq_pop(q);
+  }
+  if (chosen != CORE_NIL && j == 0)
+    tier_clear_blocked(tr);
+  for (uint32_t k = 0; k < j; k++)
+    rq_reinsert(q, &skipped[k]);
+  return chosen;
+}
+
+/* Serves tier `ti`, chosen by `how`: its oldest task first if that one is
+   overdue and fits (aging inside the share), else its most urgent task that
+   fits. Returns 0 when nothing of the tier fits now. */
+static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
+                      strata_core_dispatch_t *out) {
+  tier_t *tr = &c->tiers[ti];
+  uint32_t idx;
+
+  if (how == PICK_SHARE && tr->fhead != CORE_NIL) {
+    task_t *t = core_task(c, tr->fhead);
+    int pool;
+    int64_t until;
+    if (overdue(c, t, now) && task_fits(c, t, now, &pool, &until)) {
+      dispatch(c, tr->fhead, now, how, 1, 0, out);
+      state_compact_ready(c, &tr->rq);
+      return 1;
+    }
+  }
+  idx = pick_in_tier(c, tr, now);
+  if (idx == CORE_NIL)
+    return 0;
+  dispatch(c, idx, now, how, 0, 1, out);
+  state_compact_ready(c, &tr->rq);
+  return 1;
+}
+
+/* The urgency override: a tier whose most urgent task has a hard deadline
+   it is about to lose goes ahead of the shares, charged to its own pass,
+   while that pass is less than the horizon's worth of its own work ahead
+   of virtual time (so the override cannot take the others' shares for
+   long). The tier of the most urgent such task of all tiers, or
+   CORE_NIL. */
+static uint32_t urgent_tier(strata_core_t *c, int64_t now) {
+  uint32_t bi = CORE_NIL;
+  int64_t bk = INT64_MAX;
+
+  for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+    tier_t *tr = &c->tiers[ti];
+    const heap_ent_t *e;
+    int64_t k;
+    if (!tr->nready)
+      continue;
+    if (tr->pass >= c->vtime + tr->urgent_lead)
+      continue;
+    e = tier_head(c, tr);
+    if (!e)
+      continue;
+    k = e->key;
+    if (k > now + c->cfg.urgency_horizon_ms || k >= bk ||
+        !(core_task(c, e->idx)->flags & TF_HARD))
+      continue;
+    bi = ti;
+    bk = k;
+  }
+  return bi;
+}
+
+/* Shares: a backlogged tier behind virtual time is owed. The untried one
+   furthest behind, or CORE_NIL. */
+static uint32_t owed_tier(const strata_core_t *c, uint32_t tried) {
+  uint32_t bi = CORE_NIL;
+
+  for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+    const tier_t *tr = &c->tiers[ti];
+    if (!tr->nready || (tried & (1u << ti)) || tr->pass >= c->vtime)
+      continue;
+    if (bi == CORE_NIL || tr->pass < c->tiers[bi].pass)
+      bi = ti;
+  }
+  return bi;
+}
+
+/* Lending: the untried tier with the most urgent ready task (smallest key;
+   ties to the smaller pass, then the lower tier), or CORE_NIL. */
+static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
+  uint32_t bi = CORE_NIL;
+  int64_t bk = INT64_MAX;
+
+  for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+    tier_t *tr = &c->tiers[ti];
+    int64_t k;
+    if (!tr->nready || (tried & (1u << ti)))
+      continue;
+    k = tier_head_key(c, tr);
+    if (bi == CORE_NIL || k < bk || (k == bk && tr->pass < c->tiers[bi].pass)) {
+      bi = ti;
+      bk = k;
+    }
+  }
+  return bi;
+}
+
+int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
+                     strata_core_dispatch_t *out) {
+  uint32_t tried, bi;
+
+  if (!c || !out)
+    return 0;
+  tried = c->paused; /* a paused tier is never tried */
+  now = core_clamp_now(c, now);
+  state_run_timers(c, now);
+
+  /* 1. Aging across tiers, within its cap. */
+  if (c->cfg.starvation_bound_ms > 0 && c->age_credit >= 0) {
+    uint32_t idx = pick_aged(c, now);
+    if (idx != CORE_NIL) {
+      uint32_t ti = core_task(c, idx)->tier;
+      dispatch(c, idx, now, PICK_AGED, 1, 0, out);
+      state_compact_ready(c, &c->tiers[ti].rq);
+      return 1;
+    }
+  }
+
+  /* 2. Urgency override. */
+  if (c->cfg.urgency_horizon_ms > 0 && (bi = urgent_tier(c, now)) != CORE_NIL) {
+    tried |= 1u << bi;
+    if (serve_tier(c, bi, now, PICK_URGENT, out))
+      return 1;
+  }
+
+  /* 3. Shares, the owed tier furthest behind first. A tier whose candidates
+     all wait on pools yields to the next. */
+  while ((bi = owed_tier(c, tried)) != CORE_NIL) {
+    tried |= 1u << bi;
+    if (serve_tier(c, bi, now, PICK_SHARE, out))
+      return 1;
+  }
+
+  /* 4. Lending: nobody is owed, so the decision goes to the most urgent
+     ready task of any tier. */
+  while ((bi = lending_tier(c, tried)) != CORE_NIL) {
+    tried |= 1u << bi;
+    if (serve_tier(c, bi, now, PICK_LENT, out))
+      return 1;
+  }
+  return 0;
+}
