@@ -1,5 +1,5 @@
 /*
- * Retry backoff (common/backoff.c): FIXED is the base whatever the attempt;
+ * Retry backoff (common/base/backoff.c): FIXED is the base whatever the attempt;
  * EXPONENTIAL doubles per attempt up to the cap; EXPONENTIAL_FULL_JITTER
  * stays within [0, the exponential value] for any random input, reaches both
  * ends, and spreads over the range; huge attempt numbers saturate at the cap
