@@ -12,6 +12,14 @@
 
 #include "strata/log.h"
 
+/* The running program's name, for strata_program_oom(). */
+static const char *prog_name = "strata";
+
+void strata_program_oom(void) {
+  fprintf(stderr, "%s: out of memory\n", prog_name);
+  abort();
+}
+
 void strata_program_help(const strata_program_t *prog, FILE *out) {
   fprintf(out, "%s %s: %s\n\n", prog->name, STRATA_VERSION, prog->summary);
   if (prog->usage)
@@ -58,6 +66,7 @@ static const char *opt_value(const strata_program_t *prog, int argc,
 
 int strata_program_init(const strata_program_t *prog, int argc, char **argv,
                         strata_config_t **cfg_out) {
+  prog_name = prog->name;
   const char **files = calloc((size_t)argc + 1, sizeof(*files));
   const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
   const char *level = NULL;

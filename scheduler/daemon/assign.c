@@ -18,6 +18,7 @@
 
 #include "sched_int.h"
 #include "strata/log.h"
+#include "strata/program.h"
 
 #define COMP "scheduler"
 
@@ -169,8 +170,7 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
 
   if (!from || !start || !pstart || !mine ||
       decide_reset(s->decide) != STRATA_OK) {
-    fprintf(stderr, "strata-scheduler: out of memory\n");
-    abort();
+    strata_program_oom();
   }
   ladder_drop(s);
   s->paused_full = false;
@@ -226,8 +226,7 @@ void sched_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     ladder_drop(s);
     s->paused_full = false;
     if (decide_reset(s->decide) != STRATA_OK) {
-      fprintf(stderr, "strata-scheduler: out of memory\n");
-      abort();
+      strata_program_oom();
     }
     sched_report_partitions(s);
   }

@@ -70,11 +70,10 @@ static rd_kafka_topic_partition_list_t *turn_offsets(sched_t *s) {
     char meta[32];
     int len = snprintf(meta, sizeof(meta), "m=%" PRId64, o->mark);
     tp->offset = o->offset;
-    tp->metadata = malloc((size_t)len);
-    if (tp->metadata) {
-      memcpy(tp->metadata, meta, (size_t)len);
-      tp->metadata_size = (size_t)len;
-    }
+    if (!(tp->metadata = malloc((size_t)len)))
+      strata_program_oom();
+    memcpy(tp->metadata, meta, (size_t)len);
+    tp->metadata_size = (size_t)len;
   }
   return l;
 }

@@ -40,8 +40,9 @@ static void cancel(decide_t *d, const strata_control_t *c,
   }
   /* Not held here (yet): remember, so a later arrival never runs. The
    * ledger forgets a cancel one idempotency window after it was issued. */
-  ledger_cancelled(d->ledger, c->task_id,
-                   c->issued_ms > 0 && c->issued_ms < now ? c->issued_ms : now);
+  decide_must(ledger_cancelled(
+      d->ledger, c->task_id,
+      c->issued_ms > 0 && c->issued_ms < now ? c->issued_ms : now));
 }
 
 /* PAUSE_TIER / RESUME_TIER: `tier` names one tier or "*" (every tier). */

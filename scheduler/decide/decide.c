@@ -17,15 +17,20 @@
 #include "decide_int.h"
 #include "strata/backoff.h"
 #include "strata/log.h"
+#include "strata/program.h"
 
 #define COMP "scheduler"
 
 /* Out of memory in the decision layer ends the program: a decision that
  * cannot be recorded cannot be half made, and nothing of the turn was
- * committed, so a restart resumes from Kafka. The one report is here. */
+ * committed, so a restart resumes from Kafka (strata_program_oom). */
 _Noreturn void decide_oom(void) {
-  fprintf(stderr, "strata-scheduler: out of memory\n");
-  abort();
+  strata_program_oom();
+}
+
+void decide_must(strata_err_t rc) {
+  if (rc == STRATA_ERR_NOMEM)
+    decide_oom();
 }
 
 void *decide_xmalloc(size_t n) {
@@ -416,7 +421,7 @@ void decide_committed(decide_t *d, strata_epoch_ms_t now) {
   const decide_observer_t *ob = &d->cfg.observer;
   for (size_t i = 0; i < d->npend; i++) {
     pending_decision_t *pd = &d->pend[i];
-    ledger_decided(d->ledger, pd->id, pd->attempt, now);
+    decide_must(ledger_decided(d->ledger, pd->id, pd->attempt, now));
     if (pd->kind == PEND_DISPATCHED) {
       d->totals.dispatched++;
       if (ob->dispatched)
@@ -430,11 +435,11 @@ void decide_committed(decide_t *d, strata_epoch_ms_t now) {
       if (ob->expired)
         ob->expired(ob->opaque, pd->tier);
     } else if (pd->kind == PEND_LOST) {
-      ledger_lost(d->ledger, pd->id, pd->attempt, now);
+      decide_must(ledger_lost(d->ledger, pd->id, pd->attempt, now));
     } else if (pd->kind == PEND_CANCELLED) {
       /* Every later arrival of the task is skipped without an event. */
-      ledger_cancelled(d->ledger, pd->id, now);
-      ledger_cancel_reported(d->ledger, pd->id, now);
+      decide_must(ledger_cancelled(d->ledger, pd->id, now));
+      decide_must(ledger_cancel_reported(d->ledger, pd->id, now));
     }
   }
   for (int r = 0; r <= STRATA_DLQ_CANCELLED; r++) {

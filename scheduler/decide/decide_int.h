@@ -258,6 +258,9 @@ struct decide_s {
 /* decide.c: outputs and common helpers. */
 /* Out of memory in the decision layer ends the program (see decide.c). */
 _Noreturn void decide_oom(void);
+/* decide_oom() when `rc` is STRATA_ERR_NOMEM: a ledger entry that cannot be
+ * recorded is the exactly-once record of a decision. */
+void decide_must(strata_err_t rc);
 void *decide_xmalloc(size_t n);
 void *decide_xrealloc(void *p, size_t n);
 char *decide_xstrdup(const char *s);

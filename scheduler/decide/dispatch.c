@@ -32,11 +32,11 @@ static void watch_attempt(decide_t *d, const strata_core_dispatch_t *dp,
    * write the next attempt. */
   if (h->heartbeat_ms > 0 && (copy = malloc(h->len)))
     memcpy(copy, h->value, h->len);
+  if (h->heartbeat_ms > 0 && !copy)
+    decide_oom();
   if (!(r = running_add(d->running, dp->id, h->key, h->attempt, copy,
-                        copy ? h->len : 0))) {
-    free(copy);
-    return; /* out of memory: the attempt runs unwatched */
-  }
+                        copy ? h->len : 0)))
+    decide_oom();
   r->tier = h->tier;
   r->input = h->input;
   r->partition = h->partition;

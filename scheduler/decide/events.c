@@ -89,16 +89,16 @@ static void adopt_running(decide_t *d, const strata_event_t *e, int32_t p,
                 e->task_id, e->attempt, err);
     return;
   }
-  if ((r = running_add(d->running, e->task_id, e->routing_key, e->attempt, NULL,
-                       0))) {
-    r->tier = tier;
-    r->input = -1;
-    r->partition = p;
-    r->offset = -1;
-    r->npools = n;
-    memcpy(r->pools, ids, (size_t)n * sizeof(*ids));
-    r->heartbeat_ms = 0;
-  }
+  if (!(r = running_add(d->running, e->task_id, e->routing_key, e->attempt,
+                        NULL, 0)))
+    decide_oom();
+  r->tier = tier;
+  r->input = -1;
+  r->partition = p;
+  r->offset = -1;
+  r->npools = n;
+  memcpy(r->pools, ids, (size_t)n * sizeof(*ids));
+  r->heartbeat_ms = 0;
 }
 
 /* Counts a worker's outcome in the metrics, once per events offset. */
@@ -126,7 +126,7 @@ static void count_outcome(decide_t *d, const strata_event_t *e, bool late) {
 static void on_decision(decide_t *d, const strata_event_t *e, int32_t p,
                         strata_epoch_ms_t now) {
   char err[256];
-  ledger_decided(d->ledger, e->task_id, e->attempt, e->time_ms);
+  decide_must(ledger_decided(d->ledger, e->task_id, e->attempt, e->time_ms));
   if (e->idempotency_key)
     ledger_claim_key(d->ledger, e->idempotency_key, e->task_id, e->time_ms);
   /* Only the recovery scan can meet an attempt dispatched by an earlier
@@ -140,7 +140,7 @@ static void on_decision(decide_t *d, const strata_event_t *e, int32_t p,
                          now, err, sizeof(err));
     running_done(d->running, e->task_id, e->attempt);
   } else if (e->kind == STRATA_EVENT_CANCELLED) {
-    ledger_cancel_reported(d->ledger, e->task_id, e->time_ms);
+    decide_must(ledger_cancel_reported(d->ledger, e->task_id, e->time_ms));
   }
 }
 
@@ -189,7 +189,7 @@ static void on_failed(decide_t *d, const strata_event_t *e,
      * ran) or heartbeat (the attempt is presumed lost; the next one was
      * written with this event). Either way, results that still arrive for
      * this attempt are late. */
-    ledger_lost(d->ledger, e->task_id, e->attempt, e->time_ms);
+    decide_must(ledger_lost(d->ledger, e->task_id, e->attempt, e->time_ms));
     return;
   }
   running_done(d->running, e->task_id, e->attempt);

@@ -99,18 +99,14 @@ void running_seen(running_t *r, const char *worker, strata_epoch_ms_t now) {
   if (now > r->last_seen_ms)
     r->last_seen_ms = now;
   if (worker && (!r->worker || strcmp(r->worker, worker))) {
-    char *w = strdup(worker);
-    if (w) {
-      free(r->worker);
-      r->worker = w;
-    }
+    char *w = decide_xstrdup(worker);
+    free(r->worker);
+    r->worker = w;
   }
 }
 
 void running_checkpoint(running_t *r, const uint8_t *state, size_t len) {
-  uint8_t *copy = malloc(len ? len : 1);
-  if (!copy)
-    return;
+  uint8_t *copy = decide_xmalloc(len);
   if (len)
     memcpy(copy, state, len);
   free(r->ckpt);

@@ -35,15 +35,13 @@ static bool write_retry(decide_t *d, running_t *r, strata_task_t *t,
   size_t len = 0;
 
   if (r->has_ckpt) {
-    uint8_t *c = malloc(r->ckpt_len ? r->ckpt_len : 1);
-    if (c) {
-      if (r->ckpt_len)
-        memcpy(c, r->ckpt, r->ckpt_len);
-      free(t->checkpoint);
-      t->checkpoint = c;
-      t->checkpoint_len = r->ckpt_len;
-      t->has_checkpoint = true;
-    }
+    uint8_t *c = decide_xmalloc(r->ckpt_len);
+    if (r->ckpt_len)
+      memcpy(c, r->ckpt, r->ckpt_len);
+    free(t->checkpoint);
+    t->checkpoint = c;
+    t->checkpoint_len = r->ckpt_len;
+    t->has_checkpoint = true;
   }
   t->has_not_before_ms = true;
   t->not_before_ms = now + backoff;

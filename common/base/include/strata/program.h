@@ -44,4 +44,13 @@ void strata_program_usage_error(const strata_program_t *prog, const char *fmt,
                                 ...) __attribute__((format(printf, 2, 3)))
 __attribute__((noreturn));
 
+/*
+ * The one out-of-memory policy of the programs: "<prog>: out of memory" on
+ * stderr, then abort() (exit status 134 under a shell; a supervisor restarts
+ * the process). Called where an allocation a decision depends on fails:
+ * nothing of the turn in flight was committed, so a restart resumes from
+ * Kafka. Libraries never call it: they return STRATA_ERR_NOMEM.
+ */
+void strata_program_oom(void) __attribute__((noreturn));
+
 #endif /* STRATA_PROGRAM_H */
