@@ -49,8 +49,10 @@ static json_t *tier_json(strata_sim_tier_result_t *t, uint64_t all_dispatched,
   json_object_set_new(o, "late", json_integer((json_int_t)t->late));
   json_object_set_new(o, "expired", json_integer((json_int_t)t->expired));
   json_object_set_new(o, "dep_failed", json_integer((json_int_t)t->dep_failed));
+  json_object_set_new(o, "failed", json_integer((json_int_t)t->failed));
   json_object_set_new(o, "pending", json_integer((json_int_t)t->pending));
   json_object_set_new(o, "aged", json_integer((json_int_t)t->aged));
+  json_object_set_new(o, "retried", json_integer((json_int_t)t->retried));
   json_object_set_new(
       o, "miss_rate",
       json_real(ratio(t->misses_hard + t->misses_soft, t->with_deadline)));
@@ -102,12 +104,13 @@ done:
 static void row(FILE *fp, strata_sim_tier_result_t *t,
                 uint64_t all_dispatched) {
   fprintf(fp,
-          "%-12s %8llu %8llu %6llu %6llu %6llu %6llu %6llu %6.1f%% %7lld "
-          "%7lld %8lld %6.1f%% %7lld %7lld\n",
+          "%-12s %8llu %8llu %6llu %6llu %6llu %6llu %6llu %6llu %6llu "
+          "%6.1f%% %7lld %7lld %8lld %6.1f%% %7lld %7lld\n",
           t->name, (unsigned long long)t->submitted,
           (unsigned long long)t->completed, (unsigned long long)t->misses_hard,
           (unsigned long long)t->misses_soft, (unsigned long long)t->expired,
-          (unsigned long long)t->dep_failed, (unsigned long long)t->pending,
+          (unsigned long long)t->dep_failed, (unsigned long long)t->failed,
+          (unsigned long long)t->retried, (unsigned long long)t->pending,
           100.0 * ratio(t->misses_hard + t->misses_soft, t->with_deadline),
           (long long)strata_sim_samples_pct(&t->wait, 50),
           (long long)strata_sim_samples_pct(&t->wait, 99),
@@ -128,9 +131,12 @@ void strata_sim_result_print(strata_sim_result_t *res, FILE *fp) {
           res->end_ms > 0 ? 100.0 * (double)res->busy_ms /
                                 ((double)res->end_ms * res->workers)
                           : 0.0);
-  fprintf(fp, "%-12s %8s %8s %6s %6s %6s %6s %6s %7s %7s %7s %8s %7s %7s %7s\n",
-          "tier", "submit", "done", "hard", "soft", "expir", "depf", "pend",
-          "miss", "w.p50", "w.p99", "w.max", "share", "ub.p50", "ub.p99");
+  fprintf(fp,
+          "%-12s %8s %8s %6s %6s %6s %6s %6s %6s %6s %7s %7s %7s %8s %7s %7s "
+          "%7s\n",
+          "tier", "submit", "done", "hard", "soft", "expir", "depf", "fail",
+          "retry", "pend", "miss", "w.p50", "w.p99", "w.max", "share", "ub.p50",
+          "ub.p99");
   for (size_t i = 0; i < res->ntiers; i++)
     row(fp, &res->tiers[i], res->overall.dispatched);
   row(fp, &res->overall, res->overall.dispatched);

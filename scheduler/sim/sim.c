@@ -1,37 +1,55 @@
 /*
- * The simulation: generates a workload's tasks, feeds them to a scheduler
- * core configured for one policy, runs N virtual workers in virtual time and
+ * The simulation: generates a workload's tasks, hands them as encoded Task
+ * records to the scheduler's decision layer (scheduler/decide/, the code
+ * strata-scheduler runs) over a core configured for one policy, plays N
+ * virtual workers that answer with the events real workers write, and
  * measures what happened to every task.
  *
- * Time is integer milliseconds from 0 (the core sees them shifted by a fixed
- * epoch, SIM_EPOCH). The loop is the usual discrete-event one: at each
- * instant, completions first, then arrivals, then dispatch decisions while a
- * worker is free; then jump to the earliest of the next completion, the
- * next arrival and, when a worker is free, the core's next wakeup.
+ * Time is integer milliseconds from 0 (the decision layer sees them shifted
+ * by a fixed epoch, SIM_EPOCH). The loop is the usual discrete-event one: at
+ * each instant, worker events first (completions, heartbeats, lost
+ * workers), then arrivals, then one turn of the decision layer (expiries,
+ * dispatches while a worker is free and, every scheduler.watch.interval,
+ * the heartbeat check), whose outputs are read the way the readers of their
+ * topics would read them before the turn commits. Then time jumps to the
+ * earliest of the next worker event, the next arrival, the next heartbeat
+ * check while attempts run and, when a worker is free, the core's next
+ * wakeup.
  *
  * Invariants that make the comparison fair and the output reproducible:
- *  - Every task (arrival time, run time, estimate, deadline, demands and
- *    actual usage) is generated before the run from per-class random
- *    streams, so all four policies see exactly the same tasks, and the only
- *    thing a policy changes is how the core is configured and what each
- *    submission tells it (see policy_*() below and docs/SIMULATOR.md).
- *  - Pools and dependencies are handed to the core identically under every
- *    policy: they are constraints, not policy.
- *  - Ties are broken by order: completions by (time, dispatch order),
- *    arrivals by (time, class, generation order).
- *  - Whether a task met its deadline is judged here, from its completion
- *    time, the same way for every policy; the core's own soft-miss flag is
- *    not used for that.
+ *  - Every task (arrival time, run time, estimate, deadline, demands, actual
+ *    usage and which attempts lose their worker) is generated before the run
+ *    from per-class random streams, so all four policies see exactly the
+ *    same tasks, and the only thing a policy changes is how the core is
+ *    configured and what each task record tells it (see policy_*() below and
+ *    docs/SIMULATOR.md).
+ *  - Pools, dependencies, heartbeat timeouts and retries are handed to the
+ *    scheduler identically under every policy: they are constraints, not
+ *    policy.
+ *  - Ties are broken by order: worker events by (time, order of
+ *    scheduling), arrivals by (time, class, generation order).
+ *  - What happened to a task is learnt from the turn's outputs only, as a
+ *    reader of the topics would: DISPATCHED and TIMED_OUT events, and the
+ *    reason of each dead letter. Whether a task met its deadline is judged
+ *    here, from its completion time, the same way for every policy.
+ *  - The simulated transaction always commits, and the scheduler's own
+ *    events are not read back: in one instance that never restarts they
+ *    change nothing (the ledger takes them at decide_committed()).
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "decide.h"
 #include "sim.h"
+#include "strata/codec.h"
+#include "strata/log.h"
 
-/* Virtual time 0 as the core sees it: any fixed epoch works; a realistic one
- * keeps reason strings readable. 2023-11-14T22:13:20Z. */
+/* Virtual time 0 as the decision layer sees it: any fixed epoch works; a
+ * realistic one keeps reason strings readable. 2023-11-14T22:13:20Z. */
 #define SIM_EPOCH INT64_C(1700000000000)
 
 /* The priority baseline orders by tier rank through the core's priority
@@ -44,28 +62,68 @@
 /* The core's largest look-ahead (docs/CORE.md). */
 #define BASELINE_LOOKAHEAD_MAX 64
 
-enum { T_WAITING = 0, T_HELD, T_RUNNING, T_DONE, T_EXPIRED, T_DEP_FAILED };
+/* strata-scheduler's defaults for the settings the decision layer's caller
+ * owns: scheduler.watch.interval, idempotency.window, and how often the
+ * daemon prunes the ledger. */
+#define WATCH_INTERVAL_MS 100
+#define IDEMPOTENCY_WINDOW_MS (INT64_C(24) * 3600 * 1000)
+#define PRUNE_INTERVAL_MS 60000
+
+/* Attempts per task (Task.retry.max_attempts; the schema's default). */
+#define SIM_MAX_ATTEMPTS 3
+
+#define SIM_WORKER_ID "sim-worker"
+
+enum {
+  T_WAITING = 0, /* not arrived yet */
+  T_HELD,        /* its record was read (first attempt or a retry) */
+  T_RUNNING,     /* an attempt was dispatched and has not ended */
+  T_DONE,
+  T_EXPIRED,
+  T_DEP_FAILED,
+  T_FAILED /* dead-lettered: attempts exhausted */
+};
 
 typedef struct {
   int64_t arrival;  /* sim ms */
   int64_t deadline; /* sim ms; meaningful when kind != NONE */
   int64_t run_ms;
   int64_t estimate_ms; /* 0 = unknown */
+  int64_t ready_from;  /* read at, or its not-before time if later */
   int64_t dispatched_at;
   int64_t finished_at;
   uint32_t cls;
   uint32_t dep_first; /* into sim_t.deps */
   uint32_t ndeps;
-  uint32_t dem_first; /* into sim_t.amount / sim_t.usage */
-  uint8_t kind;       /* strata_core_deadline_kind_t */
+  uint32_t dem_first;     /* into sim_t.amount / sim_t.usage */
+  int32_t worker_attempt; /* the attempt a live worker runs; 0: none */
+  uint8_t nlost;          /* attempts 1..nlost lose their worker */
+  uint8_t kind;           /* strata_core_deadline_kind_t */
   uint8_t state;
 } task_t;
+
+/* Something a worker does at a time. */
+typedef enum { EV_COMPLETE, EV_HEARTBEAT, EV_LOST } ev_kind_t;
 
 typedef struct {
   int64_t at;
   uint64_t seq;
   uint32_t task;
-} completion_t;
+  int32_t attempt;
+  ev_kind_t kind;
+} sim_ev_t;
+
+/* A record written in a turn and read after it commits. */
+typedef struct {
+  void *value;
+  size_t len;
+  int input;
+} reread_t;
+
+typedef struct {
+  uint32_t task;
+  int32_t attempt;
+} start_t;
 
 typedef struct {
   const strata_sim_workload_t *wl;
@@ -78,12 +136,46 @@ typedef struct {
   size_t ndeps, depcap;
   int64_t *amount, *usage;
   size_t ndem, demcap, usecap;
-  completion_t *heap;
-  size_t nheap;
+  sim_ev_t *heap;
+  size_t nheap, heapcap;
   uint64_t seq;
-  strata_core_t *core;
   int priority_of_tier[STRATA_CORE_MAX_TIERS];
+
+  /* The decision layer and the topics it reads and writes. */
+  decide_t *d;
+  int ntiers; /* the policy's tiers: the workload's, or one */
+  char tier_buf[STRATA_CORE_MAX_TIERS][STRATA_SIM_NAME_MAX + 1];
+  char topic_buf[STRATA_CORE_MAX_TIERS][STRATA_SIM_NAME_MAX + 16];
+  char *tier_names[STRATA_CORE_MAX_TIERS];
+  const char *tier_topics[STRATA_CORE_MAX_TIERS];
+  int64_t next_offset[STRATA_CORE_MAX_TIERS]; /* per tier topic */
+  int64_t events_offset;
+  int heartbeats; /* some class has a heartbeat timeout */
+  int64_t last_watch, last_prune;
+
+  /* Workers and what a turn leaves for after its commit. */
+  uint32_t free_workers;
+  uint64_t busy_ms;
+  start_t *starts;
+  size_t nstarts;
+  reread_t *rereads;
+  size_t nrereads, rereadcap;
+
+  strata_sim_result_t *res;
+  char *errstr;
+  size_t errsize;
 } sim_t;
+
+/* Encoding only reads a record's members: a borrowed pointer avoids copying
+ * strings that outlive the call. The struct is never cleared while it
+ * borrows. */
+static char *borrow(const char *p) {
+  union {
+    const char *c;
+    char *m;
+  } u = {p};
+  return u.m;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Task generation                                                          */
@@ -258,6 +350,12 @@ static int gen_tasks(sim_t *s) {
               (double)a * strata_sim_dist_sample(&cl->demands[d].usage, r), 0);
           s->ndem++;
         }
+        /* Which attempts lose their worker, drawn last so that a class
+         * without a "lost" object draws exactly what it drew before. */
+        if (cl->lost_share > 0)
+          while (t->nlost < SIM_MAX_ATTEMPTS &&
+                 strata_sim_rng_unit(r) < cl->lost_share)
+            t->nlost++;
       }
       prev_first = first;
       prev_n = cl->stages[st];
@@ -271,30 +369,35 @@ oom:
 }
 
 /* ------------------------------------------------------------------------ */
-/* Completion heap: min by (at, seq)                                        */
+/* Worker events: a min-heap by (at, seq)                                   */
 /* ------------------------------------------------------------------------ */
 
-static int heap_less(const completion_t *a, const completion_t *b) {
+static int heap_less(const sim_ev_t *a, const sim_ev_t *b) {
   return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
-static void heap_push(sim_t *s, completion_t c) {
-  size_t i = s->nheap++;
+static int heap_push(sim_t *s, int64_t at, ev_kind_t kind, uint32_t task,
+                     int32_t attempt) {
+  size_t i = s->nheap;
 
-  s->heap[i] = c;
+  if (grow((void **)&s->heap, &s->heapcap, s->nheap + 1, sizeof(sim_ev_t)))
+    return -1;
+  s->nheap++;
+  s->heap[i] = (sim_ev_t){at, s->seq++, task, attempt, kind};
   while (i > 0) {
     size_t p = (i - 1) / 2;
     if (!heap_less(&s->heap[i], &s->heap[p]))
       break;
-    completion_t tmp = s->heap[p];
+    sim_ev_t tmp = s->heap[p];
     s->heap[p] = s->heap[i];
     s->heap[i] = tmp;
     i = p;
   }
+  return 0;
 }
 
-static completion_t heap_pop(sim_t *s) {
-  completion_t top = s->heap[0];
+static sim_ev_t heap_pop(sim_t *s) {
+  sim_ev_t top = s->heap[0];
   size_t i = 0;
 
   s->heap[0] = s->heap[--s->nheap];
@@ -306,7 +409,7 @@ static completion_t heap_pop(sim_t *s) {
       m = r;
     if (m == i)
       break;
-    completion_t tmp = s->heap[m];
+    sim_ev_t tmp = s->heap[m];
     s->heap[m] = s->heap[i];
     s->heap[i] = tmp;
     i = m;
@@ -342,7 +445,10 @@ const char *strata_sim_policy_name(strata_sim_policy_t policy) {
   return "?";
 }
 
-static strata_core_t *policy_core(sim_t *s, char *errstr, size_t size) {
+/* The decision layer's core factory (decide_core_new_fn): the policy's core
+ * configuration and the workload's pools. `opaque` is the sim_t. */
+static strata_core_t *policy_core(void *opaque, char *errstr, size_t size) {
+  sim_t *s = opaque;
   const strata_sim_workload_t *wl = s->wl;
   strata_core_tier_config_t tiers[STRATA_CORE_MAX_TIERS];
   strata_core_config_t cfg;
@@ -372,7 +478,7 @@ static strata_core_t *policy_core(sim_t *s, char *errstr, size_t size) {
       cfg.priority_step_ms = wl->priority_step_ms;
   } else {
     /* The baselines: one tier, no aging, no dependency bonus. What orders
-     * the tier is the urgency key, set per task in policy_spec(). Skipping
+     * the tier is the urgency key, set per task in policy_record(). Skipping
      * a resource-blocked head is admission control, which every policy
      * gets in equal measure: strata examines up to K tasks in each of its
      * tiers per decision, so the one baseline queue may examine K x tiers
@@ -407,8 +513,25 @@ static strata_core_t *policy_core(sim_t *s, char *errstr, size_t size) {
       return NULL;
     }
   }
-  /* Rank for the priority baseline: by weight, heaviest first; the file's
-   * order breaks ties. Rank 0 gets the highest priority. */
+  return core;
+}
+
+/* The tiers the decision layer is configured with, their topics, and the
+ * rank of each workload tier for the priority baseline: by weight,
+ * heaviest first; the file's order breaks ties. Rank 0 gets the highest
+ * priority. */
+static void policy_tiers(sim_t *s) {
+  const strata_sim_workload_t *wl = s->wl;
+
+  s->ntiers = s->policy == STRATA_SIM_POLICY_STRATA ? (int)wl->ntiers : 1;
+  for (int i = 0; i < s->ntiers; i++) {
+    snprintf(s->tier_buf[i], sizeof(s->tier_buf[i]), "%s",
+             s->policy == STRATA_SIM_POLICY_STRATA ? wl->tiers[i].name : "all");
+    snprintf(s->topic_buf[i], sizeof(s->topic_buf[i]), "sim.tasks.%s",
+             s->tier_buf[i]);
+    s->tier_names[i] = s->tier_buf[i];
+    s->tier_topics[i] = s->topic_buf[i];
+  }
   for (size_t i = 0; i < wl->ntiers; i++) {
     int rank = 0;
     for (size_t j = 0; j < wl->ntiers; j++)
@@ -417,137 +540,241 @@ static strata_core_t *policy_core(sim_t *s, char *errstr, size_t size) {
         rank++;
     s->priority_of_tier[i] = ((int)wl->ntiers - 1 - rank) * PRIORITY_PER_RANK;
   }
-  return core;
 }
 
-/* Fills the policy-dependent fields of a submission. */
-static void policy_spec(const sim_t *s, const task_t *t,
-                        strata_core_task_spec_t *spec) {
+/* Fills the policy-dependent fields of a task record; returns the input
+ * (tier topic) it is written to. */
+static int policy_record(const sim_t *s, const task_t *t, strata_task_t *rec) {
   const strata_sim_class_t *cl = &s->wl->classes[t->cls];
+  int tier = 0;
 
-  spec->tier = 0;
-  spec->priority = 0;
-  spec->deadline_kind = STRATA_CORE_DEADLINE_NONE;
-  spec->deadline = 0;
-  spec->estimate_ms = 0;
   switch (s->policy) {
   case STRATA_SIM_POLICY_FIFO:
     /* No deadline and a target wait of 0: the key is the arrival time. */
     break;
   case STRATA_SIM_POLICY_PRIORITY:
-    spec->priority = s->priority_of_tier[cl->tier];
+    rec->priority = s->priority_of_tier[cl->tier];
     break;
   case STRATA_SIM_POLICY_EDF:
     /* Every task gets a soft deadline so the core orders but never drops:
      * the explicit one, or its tier's target wait after arrival. No
      * estimate, so the key is the deadline itself (EDF, not least laxity). */
-    spec->deadline_kind = STRATA_CORE_DEADLINE_SOFT;
-    spec->deadline =
+    rec->has_deadline_ms = true;
+    rec->deadline_ms =
         SIM_EPOCH + (t->kind != STRATA_CORE_DEADLINE_NONE
                          ? t->deadline
                          : t->arrival + s->wl->tiers[cl->tier].target_wait_ms);
     break;
   case STRATA_SIM_POLICY_STRATA:
-    spec->tier = (uint32_t)cl->tier;
-    spec->priority = cl->priority;
-    spec->deadline_kind = (strata_core_deadline_kind_t)t->kind;
-    spec->deadline =
-        t->kind != STRATA_CORE_DEADLINE_NONE ? SIM_EPOCH + t->deadline : 0;
-    spec->estimate_ms = t->estimate_ms;
+    tier = cl->tier;
+    rec->priority = cl->priority;
+    rec->has_deadline_ms = t->kind != STRATA_CORE_DEADLINE_NONE;
+    rec->deadline_ms = rec->has_deadline_ms ? SIM_EPOCH + t->deadline : 0;
+    rec->deadline_hard = t->kind == STRATA_CORE_DEADLINE_HARD;
+    rec->has_estimate_ms = t->estimate_ms > 0;
+    rec->estimate_ms = t->estimate_ms;
     break;
   }
+  rec->tier = s->tier_names[tier];
+  return tier;
 }
 
 /* ------------------------------------------------------------------------ */
-/* The event loop                                                           */
+/* Records in: task records and worker events                               */
 /* ------------------------------------------------------------------------ */
+
+__attribute__((format(printf, 2, 3))) static int
+sim_fail(sim_t *s, const char *fmt, ...) {
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(s->errstr, s->errsize, fmt, ap);
+  va_end(ap);
+  return -1;
+}
 
 static void task_id(char *buf, size_t size, size_t i) {
   snprintf(buf, size, "t%zu", i);
 }
 
-static int submit(sim_t *s, size_t i, int64_t now, char *errstr, size_t size) {
-  const task_t *t = &s->tasks[i];
-  const strata_sim_class_t *cl = &s->wl->classes[t->cls];
-  char id[24], depid[STRATA_SIM_MAX_WIDTH][24], e[256];
-  const char *deps[STRATA_SIM_MAX_WIDTH];
-  strata_core_demand_t dem[STRATA_SIM_MAX_DEMANDS];
-  strata_core_task_spec_t spec;
-  strata_err_t err;
+/* The index of a task named by task_id(); -1 when `id` names none. */
+static int64_t task_index(const sim_t *s, const char *id) {
+  unsigned long long i;
+  char *end;
 
-  memset(&spec, 0, sizeof(spec));
-  task_id(id, sizeof(id), i);
-  for (uint32_t d = 0; d < t->ndeps; d++) {
-    task_id(depid[d], sizeof(depid[d]), s->deps[t->dep_first + d]);
-    deps[d] = depid[d];
-  }
-  for (size_t d = 0; d < cl->ndemands; d++) {
-    dem[d].pool = s->wl->pools[cl->demands[d].pool].name;
-    dem[d].amount = s->amount[t->dem_first + d];
-  }
-  spec.id = id;
-  spec.not_before = SIM_EPOCH + now;
-  spec.demands = dem;
-  spec.ndemands = cl->ndemands;
-  spec.deps = deps;
-  spec.ndeps = t->ndeps;
-  spec.cookie = i;
-  policy_spec(s, t, &spec);
-  err = strata_core_submit(s->core, &spec, SIM_EPOCH + now, e, sizeof(e));
-  if (err) {
-    snprintf(errstr, size, "core rejected task %s of class \"%s\": %s (%s)", id,
-             cl->name, e, strata_err2str(err));
+  if (!id || id[0] != 't' || id[1] < '0' || id[1] > '9')
     return -1;
-  }
-  s->tasks[i].state = T_HELD;
-  return 0;
+  i = strtoull(id + 1, &end, 10);
+  return *end || i >= s->ntasks ? -1 : (int64_t)i;
 }
 
-static int complete(sim_t *s, size_t i, int64_t now, char *errstr,
-                    size_t size) {
+/* The tier topic (input) of a task's records under the policy. */
+static int task_input(const sim_t *s, const task_t *t) {
+  return s->policy == STRATA_SIM_POLICY_STRATA ? s->wl->classes[t->cls].tier
+                                               : 0;
+}
+
+/* A heartbeat every half timeout keeps a live attempt from being presumed
+ * lost. */
+static int64_t heartbeat_period(const strata_sim_class_t *cl) {
+  return cl->heartbeat_ms >= 2 ? cl->heartbeat_ms / 2 : 1;
+}
+
+/* Task i arrives: its first attempt is written to its tier topic and read
+ * by the scheduler. */
+static int arrive(sim_t *s, size_t i, int64_t now) {
   task_t *t = &s->tasks[i];
   const strata_sim_class_t *cl = &s->wl->classes[t->cls];
-  strata_core_usage_t use[STRATA_SIM_MAX_DEMANDS];
-  size_t nuse = 0;
-  char id[24], e[256];
-  strata_err_t err;
+  char id[24], depid[STRATA_SIM_MAX_WIDTH][24], err[256];
+  char *deps[STRATA_SIM_MAX_WIDTH];
+  strata_kv_long_t dem[STRATA_SIM_MAX_DEMANDS];
+  strata_task_t rec;
+  void *buf;
+  size_t len;
+  int input;
 
-  /* Actual usage is reported for rate pools only; concurrency units are
-   * simply returned. */
-  for (size_t d = 0; d < cl->ndemands; d++) {
-    const strata_sim_pool_t *p = &s->wl->pools[cl->demands[d].pool];
-    if (p->cfg.kind != STRATA_CORE_POOL_TOKEN_BUCKET)
-      continue;
-    use[nuse].pool = p->name;
-    use[nuse].amount = s->usage[t->dem_first + d];
-    nuse++;
-  }
+  strata_task_init(&rec);
   task_id(id, sizeof(id), i);
-  err = strata_core_complete(s->core, id, STRATA_CORE_SUCCEEDED, use, nuse,
-                             SIM_EPOCH + now, e, sizeof(e));
-  if (err) {
-    snprintf(errstr, size, "core refused completion of %s: %s (%s)", id, e,
-             strata_err2str(err));
-    return -1;
+  for (uint32_t k = 0; k < t->ndeps; k++) {
+    task_id(depid[k], sizeof(depid[k]), s->deps[t->dep_first + k]);
+    deps[k] = depid[k];
   }
-  t->state = T_DONE;
-  t->finished_at = now;
+  for (size_t k = 0; k < cl->ndemands; k++)
+    dem[k] = (strata_kv_long_t){borrow(s->wl->pools[cl->demands[k].pool].name),
+                                s->amount[t->dem_first + k]};
+  rec.id = id;
+  rec.created_ms = SIM_EPOCH + now;
+  rec.enqueued_ms = SIM_EPOCH + now;
+  /* Due from its arrival: what the fifo baseline's key counts from. */
+  rec.has_not_before_ms = true;
+  rec.not_before_ms = SIM_EPOCH + now;
+  rec.demands = dem;
+  rec.demands_count = cl->ndemands;
+  rec.depends_on = deps;
+  rec.depends_on_count = t->ndeps;
+  rec.retry.max_attempts = SIM_MAX_ATTEMPTS;
+  if (cl->heartbeat_ms > 0) {
+    rec.timeouts.has_heartbeat_ms = true;
+    rec.timeouts.heartbeat_ms = cl->heartbeat_ms;
+  }
+  input = policy_record(s, t, &rec);
+  /* The record borrowed every pointer: nothing to clear. */
+  if (strata_task_encode(&rec, &buf, &len, err, sizeof(err)))
+    return sim_fail(s, "encoding task %s of class \"%s\": %s", id, cl->name,
+                    err);
+  t->state = T_HELD;
+  t->ready_from = now;
+  decide_task(s->d,
+              &(decide_record_t){input, 0, s->next_offset[input]++, buf, len},
+              SIM_EPOCH + now);
+  free(buf);
   return 0;
 }
 
-static void drain_outcomes(sim_t *s, int64_t now) {
-  strata_core_outcome_t out[32];
-  size_t n;
+/* A worker writes an event about attempt `attempt` of task i; the
+ * scheduler reads it from the events topic at once. */
+static int worker_writes(sim_t *s, strata_event_kind_t kind, size_t i,
+                         int32_t attempt, strata_kv_long_t *usage,
+                         size_t nusage, int64_t now) {
+  char id[24], err[256];
+  strata_event_t e;
+  void *buf;
+  size_t len;
 
-  while ((n = strata_core_poll_outcomes(s->core, SIM_EPOCH + now, out, 32))) {
-    for (size_t k = 0; k < n; k++) {
-      task_t *t = &s->tasks[out[k].cookie];
-      t->state =
-          out[k].kind == STRATA_CORE_OUTCOME_EXPIRED ? T_EXPIRED : T_DEP_FAILED;
-      t->finished_at = now;
-    }
-  }
+  task_id(id, sizeof(id), i);
+  strata_event_init(&e);
+  e.kind = kind;
+  e.task_id = id;
+  e.routing_key = id;
+  e.attempt = attempt;
+  e.tier = s->tier_names[task_input(s, &s->tasks[i])];
+  e.time_ms = SIM_EPOCH + now;
+  e.worker_id = borrow(SIM_WORKER_ID);
+  e.retryable = false;
+  e.usage = usage;
+  e.usage_count = nusage;
+  /* The event borrowed every pointer: nothing to clear. */
+  if (strata_event_encode(&e, &buf, &len, err, sizeof(err)))
+    return sim_fail(s, "encoding a %s event for %s: %s",
+                    strata_event_kind_name(kind), id, err);
+  decide_event(s->d, 0, s->events_offset++, buf, len, SIM_EPOCH + now);
+  free(buf);
+  return 0;
 }
+
+/* The worker of task t's running attempt stops working on it. */
+static void end_work(sim_t *s, task_t *t, int64_t now) {
+  s->busy_ms += (uint64_t)(now - t->dispatched_at);
+  t->worker_attempt = 0;
+  s->free_workers++;
+}
+
+/* A worker starts attempt `attempt` of task i, dispatched at `now`. */
+static int start_work(sim_t *s, uint32_t i, int32_t attempt, int64_t now) {
+  task_t *t = &s->tasks[i];
+  const strata_sim_class_t *cl = &s->wl->classes[t->cls];
+  int lost = attempt <= (int32_t)t->nlost;
+  int64_t run = lost ? (t->run_ms >= 2 ? t->run_ms / 2 : 1) : t->run_ms;
+
+  t->worker_attempt = attempt;
+  if (heap_push(s, now + run, lost ? EV_LOST : EV_COMPLETE, i, attempt))
+    return sim_fail(s, "out of memory");
+  /* Only a watched attempt needs STARTED and heartbeats: for the others
+   * the scheduler does nothing with them. */
+  if (cl->heartbeat_ms <= 0)
+    return 0;
+  if (worker_writes(s, STRATA_EVENT_STARTED, i, attempt, NULL, 0, now))
+    return -1;
+  if (heap_push(s, now + heartbeat_period(cl), EV_HEARTBEAT, i, attempt))
+    return sim_fail(s, "out of memory");
+  return 0;
+}
+
+/* What a worker does at its time. */
+static int on_worker(sim_t *s, sim_ev_t ev, int64_t now) {
+  task_t *t = &s->tasks[ev.task];
+  const strata_sim_class_t *cl = &s->wl->classes[t->cls];
+  strata_kv_long_t use[STRATA_SIM_MAX_DEMANDS];
+  size_t nuse = 0;
+
+  if (t->worker_attempt != ev.attempt)
+    return 0; /* a heartbeat due after its attempt ended */
+  switch (ev.kind) {
+  case EV_HEARTBEAT:
+    if (worker_writes(s, STRATA_EVENT_HEARTBEAT, ev.task, ev.attempt, NULL, 0,
+                      now))
+      return -1;
+    if (heap_push(s, now + heartbeat_period(cl), EV_HEARTBEAT, ev.task,
+                  ev.attempt))
+      return sim_fail(s, "out of memory");
+    return 0;
+  case EV_LOST:
+    /* The worker is gone without a word (another takes its place): only
+     * the heartbeat timeout can tell the scheduler. */
+    end_work(s, t, now);
+    return 0;
+  case EV_COMPLETE:
+    break;
+  }
+  /* Actual usage is reported for rate pools only; concurrency units are
+   * simply returned. */
+  for (size_t k = 0; k < cl->ndemands; k++) {
+    const strata_sim_pool_t *p = &s->wl->pools[cl->demands[k].pool];
+    if (p->cfg.kind != STRATA_CORE_POOL_TOKEN_BUCKET)
+      continue;
+    use[nuse++] =
+        (strata_kv_long_t){borrow(p->name), s->usage[t->dem_first + k]};
+  }
+  end_work(s, t, now);
+  t->state = T_DONE;
+  t->finished_at = now;
+  return worker_writes(s, STRATA_EVENT_SUCCEEDED, ev.task, ev.attempt, use,
+                       nuse, now);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records out: what the turn wrote, read as its topics' readers would      */
+/* ------------------------------------------------------------------------ */
 
 static void tier_names(sim_t *s, strata_sim_result_t *res) {
   res->ntiers = s->wl->ntiers;
@@ -559,52 +786,242 @@ static void tier_names(sim_t *s, strata_sim_result_t *res) {
   snprintf(res->overall.name, sizeof(res->overall.name), "overall");
 }
 
-static int record_dispatch(sim_t *s, strata_sim_result_t *res,
-                           const strata_core_dispatch_t *d, int64_t now) {
-  size_t i = (size_t)d->cookie;
+/* A DISPATCHED event: the wait (from ready: read, past its not-before time
+ * and its dependencies) and the unblock latency. */
+static int record_dispatch(sim_t *s, size_t i, int64_t now) {
   task_t *t = &s->tasks[i];
-  int tier = s->wl->classes[t->cls].tier;
-  strata_sim_tier_result_t *tr = &res->tiers[tier];
+  strata_sim_result_t *res = s->res;
+  strata_sim_tier_result_t *tr = &res->tiers[s->wl->classes[t->cls].tier];
+  int64_t ready = t->ready_from, last = 0;
 
   t->state = T_RUNNING;
   t->dispatched_at = now;
   tr->dispatched++;
   res->overall.dispatched++;
-  if (d->aged) {
-    tr->aged++;
-    res->overall.aged++;
+  for (uint32_t k = 0; k < t->ndeps; k++) {
+    int64_t f = s->tasks[s->deps[t->dep_first + k]].finished_at;
+    if (f > last)
+      last = f;
   }
-  if (strata_sim_samples_add(&tr->wait, d->wait_ms) ||
-      strata_sim_samples_add(&res->overall.wait, d->wait_ms))
-    return -1;
-  if (t->ndeps) {
-    int64_t last = 0;
-    for (uint32_t k = 0; k < t->ndeps; k++) {
-      int64_t f = s->tasks[s->deps[t->dep_first + k]].finished_at;
-      if (f > last)
-        last = f;
+  if (t->ndeps && last > ready)
+    ready = last;
+  if (strata_sim_samples_add(&tr->wait, now - ready) ||
+      strata_sim_samples_add(&res->overall.wait, now - ready))
+    return sim_fail(s, "out of memory");
+  if (t->ndeps && (strata_sim_samples_add(&tr->unblock, now - last) ||
+                   strata_sim_samples_add(&res->overall.unblock, now - last)))
+    return sim_fail(s, "out of memory");
+  return 0;
+}
+
+static int read_event(sim_t *s, const decide_out_t *o, int64_t now) {
+  strata_event_t e;
+  char err[256];
+  int64_t i;
+  int rc = 0;
+
+  strata_event_init(&e);
+  if (strata_event_decode(o->value, o->len, &e, err, sizeof(err)))
+    return sim_fail(s, "an event the scheduler wrote: %s", err);
+  if ((i = task_index(s, e.task_id)) < 0) {
+    rc = sim_fail(s, "an event about an unknown task \"%s\"", e.task_id);
+  } else if (e.kind == STRATA_EVENT_DISPATCHED) {
+    rc = record_dispatch(s, (size_t)i, now);
+  } else if (e.kind == STRATA_EVENT_TIMED_OUT && !e.worker_id && e.retryable) {
+    /* A lost attempt; the scheduler wrote the next one in this turn. */
+    s->tasks[i].state = T_HELD;
+    s->res->tiers[s->wl->classes[s->tasks[i].cls].tier].retried++;
+    s->res->overall.retried++;
+  }
+  strata_event_clear(&e);
+  return rc;
+}
+
+/* A dispatch record: a free worker takes it once the turn commits. */
+static int read_dispatch(sim_t *s, const decide_out_t *o) {
+  strata_task_t rec;
+  char err[256];
+  int64_t i;
+  int rc = 0;
+
+  strata_task_init(&rec);
+  if (strata_task_decode(o->value, o->len, &rec, err, sizeof(err)))
+    return sim_fail(s, "a dispatch record: %s", err);
+  if ((i = task_index(s, rec.id)) < 0)
+    rc = sim_fail(s, "a dispatch of an unknown task \"%s\"", rec.id);
+  else if (!s->free_workers)
+    rc = sim_fail(s, "task %s dispatched with every worker busy", rec.id);
+  else {
+    s->free_workers--;
+    s->starts[s->nstarts++] = (start_t){(uint32_t)i, rec.attempt};
+  }
+  strata_task_clear(&rec);
+  return rc;
+}
+
+/* A dead letter ends a task; its reason says how. */
+static int read_dead_letter(sim_t *s, const decide_out_t *o, int64_t now) {
+  strata_deadletter_t dl;
+  char err[256];
+  int64_t i;
+  int rc = 0;
+
+  strata_deadletter_init(&dl);
+  if (strata_deadletter_decode(o->value, o->len, &dl, err, sizeof(err)))
+    return sim_fail(s, "a dead letter the scheduler wrote: %s", err);
+  if ((i = task_index(s, dl.task_id)) < 0) {
+    rc = sim_fail(s, "a dead letter of an unknown task \"%s\": %s",
+                  dl.task_id ? dl.task_id : "", dl.detail ? dl.detail : "");
+  } else {
+    task_t *t = &s->tasks[i];
+    switch (dl.reason) {
+    case STRATA_DLQ_DEADLINE_EXPIRED:
+      t->state = T_EXPIRED;
+      break;
+    case STRATA_DLQ_DEPENDENCY_FAILED:
+      t->state = T_DEP_FAILED;
+      break;
+    case STRATA_DLQ_EXHAUSTED:
+      t->state = T_FAILED;
+      break;
+    default:
+      rc = sim_fail(s, "task %s dead-lettered (%s): %s", dl.task_id,
+                    strata_dlq_reason_name(dl.reason),
+                    dl.detail ? dl.detail : "");
+      break;
     }
-    if (strata_sim_samples_add(&tr->unblock, now - last) ||
-        strata_sim_samples_add(&res->overall.unblock, now - last))
+    t->finished_at = now;
+  }
+  strata_deadletter_clear(&dl);
+  return rc;
+}
+
+/* The next attempt of a lost one, on its tier topic: read back once the
+ * turn commits. */
+static int keep_retry(sim_t *s, const decide_out_t *o, int64_t now) {
+  strata_task_t rec;
+  char err[256];
+  int64_t i;
+  int input = -1;
+
+  for (int k = 0; k < s->ntiers; k++)
+    if (!strcmp(o->topic, s->tier_topics[k]))
+      input = k;
+  strata_task_init(&rec);
+  if (strata_task_decode(o->value, o->len, &rec, err, sizeof(err)))
+    return sim_fail(s, "a retry record: %s", err);
+  if ((i = task_index(s, rec.id)) < 0 || input < 0) {
+    sim_fail(s, "a retry of task \"%s\" on %s", rec.id, o->topic);
+    strata_task_clear(&rec);
+    return -1;
+  }
+  s->tasks[i].ready_from =
+      rec.has_not_before_ms && rec.not_before_ms - SIM_EPOCH > now
+          ? rec.not_before_ms - SIM_EPOCH
+          : now;
+  strata_task_clear(&rec);
+  if (grow((void **)&s->rereads, &s->rereadcap, s->nrereads + 1,
+           sizeof(reread_t)))
+    return sim_fail(s, "out of memory");
+  if (!(s->rereads[s->nrereads].value = malloc(o->len)))
+    return sim_fail(s, "out of memory");
+  memcpy(s->rereads[s->nrereads].value, o->value, o->len);
+  s->rereads[s->nrereads].len = o->len;
+  s->rereads[s->nrereads++].input = input;
+  return 0;
+}
+
+static const char *out_kind_name(decide_out_kind_t kind) {
+  return kind == DECIDE_OUT_HOP ? "delay-step hop" : "control";
+}
+
+/*
+ * One turn of the scheduler at `now`: expiries and dispatches for the free
+ * workers, the heartbeat check when its interval has passed, the turn's
+ * outputs read, the commit, and then what the commit lets others read:
+ * workers start on the dispatches, retries are read from their tier topic.
+ */
+static int turn(sim_t *s, int64_t now, int may_watch) {
+  const strata_epoch_ms_t at = SIM_EPOCH + now;
+  const decide_out_t *out;
+  size_t n, before_watch = 0;
+  int watched = 0;
+
+  decide_turn(s->d, at, (int)s->free_workers);
+  if (may_watch && s->heartbeats && now - s->last_watch >= WATCH_INTERVAL_MS) {
+    decide_outputs(s->d, &before_watch);
+    decide_watch(s->d, at);
+    s->last_watch = now;
+    watched = 1;
+  }
+  out = decide_outputs(s->d, &n);
+  for (size_t k = 0; k < n; k++) {
+    int rc = 0;
+    switch (out[k].kind) {
+    case DECIDE_OUT_DISPATCH:
+      rc = read_dispatch(s, &out[k]);
+      break;
+    case DECIDE_OUT_EVENT:
+      rc = read_event(s, &out[k], now);
+      break;
+    case DECIDE_OUT_DLQ:
+      rc = read_dead_letter(s, &out[k], now);
+      break;
+    case DECIDE_OUT_RETRY:
+      rc = keep_retry(s, &out[k], now);
+      break;
+    case DECIDE_OUT_HOP:
+    case DECIDE_OUT_CONTROL:
+      rc = sim_fail(s,
+                    "unexpected %s record on %s: the simulation configures "
+                    "no delay steps and no preemption",
+                    out_kind_name(out[k].kind), out[k].topic);
+      break;
+    }
+    if (rc)
       return -1;
   }
-  heap_push(s, (completion_t){now + t->run_ms, s->seq++, (uint32_t)i});
+  decide_committed(s->d, at);
+  for (size_t k = 0; k < s->nstarts; k++)
+    if (start_work(s, s->starts[k].task, s->starts[k].attempt, now))
+      return -1;
+  s->nstarts = 0;
+  for (size_t k = 0; k < s->nrereads; k++) {
+    reread_t *r = &s->rereads[k];
+    decide_task(s->d,
+                &(decide_record_t){r->input, 0, s->next_offset[r->input]++,
+                                   r->value, r->len},
+                at);
+    free(r->value);
+    r->value = NULL;
+  }
+  s->nrereads = 0;
+  if (now - s->last_prune >= PRUNE_INTERVAL_MS) {
+    decide_prune(s->d, at);
+    s->last_prune = now;
+  }
+  /* What the heartbeat check decided (dependents of an exhausted task
+   * fail, a retry may be due at once) is taken up without delay: the
+   * daemon starts its next turn at once after a turn with work. */
+  if (watched && n > before_watch)
+    return turn(s, now, 0);
   return 0;
 }
 
 /* Judges every task once the run has stopped at `end`. */
 static void account(sim_t *s, strata_sim_result_t *res, int64_t end) {
+  strata_core_stats_t st;
+
   for (size_t i = 0; i < s->ntasks; i++) {
     const task_t *t = &s->tasks[i];
     int tier = s->wl->classes[t->cls].tier;
     strata_sim_tier_result_t *trs[2] = {&res->tiers[tier], &res->overall};
     int missed = 0;
 
-    /* Worker time up to the end of the run; a task still running at the
-     * end counts only its part inside the run. */
-    if (t->state == T_DONE || t->state == T_RUNNING)
-      res->busy_ms += (uint64_t)((t->state == T_DONE ? t->finished_at : end) -
-                                 t->dispatched_at);
+    /* Worker time up to the end of the run; an attempt still running at
+     * the end counts only its part inside the run. */
+    if (t->worker_attempt)
+      s->busy_ms += (uint64_t)(end - t->dispatched_at);
     switch (t->state) {
     case T_DONE:
       missed =
@@ -612,6 +1029,7 @@ static void account(sim_t *s, strata_sim_result_t *res, int64_t end) {
       break;
     case T_EXPIRED:
     case T_DEP_FAILED:
+    case T_FAILED:
       missed = t->kind != STRATA_CORE_DEADLINE_NONE;
       break;
     default:
@@ -635,6 +1053,9 @@ static void account(sim_t *s, strata_sim_result_t *res, int64_t end) {
       case T_DEP_FAILED:
         tr->dep_failed++;
         break;
+      case T_FAILED:
+        tr->failed++;
+        break;
       default:
         tr->pending++;
         break;
@@ -647,52 +1068,57 @@ static void account(sim_t *s, strata_sim_result_t *res, int64_t end) {
       }
     }
   }
+  res->busy_ms = s->busy_ms;
+  /* Aged dispatches are the core's count: only the strata policy's core
+   * tiers are the workload's (the baselines run without aging). */
+  strata_core_stats(decide_core(s->d), SIM_EPOCH + end, &st);
+  for (size_t k = 0; k < st.ntiers; k++) {
+    if (s->policy == STRATA_SIM_POLICY_STRATA)
+      res->tiers[k].aged = st.tiers[k].aged_dispatches;
+    res->overall.aged += st.tiers[k].aged_dispatches;
+  }
   for (size_t k = 0; k < res->ntiers; k++)
     res->weighted_misses +=
         (uint64_t)res->tiers[k].weight *
         (res->tiers[k].misses_hard + res->tiers[k].misses_soft);
 }
 
-static int run_loop(sim_t *s, strata_sim_result_t *res, char *errstr,
-                    size_t size) {
+static int run_loop(sim_t *s) {
   const int64_t limit = s->duration_ms + s->wl->drain_ms;
-  uint32_t free_workers = s->wl->workers;
   size_t next_arrival = 0;
   int64_t now = 0;
 
   for (;;) {
-    strata_core_dispatch_t d;
     int64_t next = INT64_MAX;
     strata_epoch_ms_t wake;
 
-    while (s->nheap && s->heap[0].at <= now) {
-      completion_t c = heap_pop(s);
-      if (complete(s, c.task, now, errstr, size))
+    while (s->nheap && s->heap[0].at <= now)
+      if (on_worker(s, heap_pop(s), now))
         return -1;
-      free_workers++;
-    }
     while (next_arrival < s->ntasks && s->tasks[next_arrival].arrival <= now)
-      if (submit(s, next_arrival++, now, errstr, size))
+      if (arrive(s, next_arrival++, now))
         return -1;
-    drain_outcomes(s, now);
-    while (free_workers > 0 && strata_core_next(s->core, SIM_EPOCH + now, &d)) {
-      if (record_dispatch(s, res, &d, now)) {
-        snprintf(errstr, size, "out of memory");
-        return -1;
-      }
-      free_workers--;
-    }
-    drain_outcomes(s, now);
+    if (turn(s, now, 1))
+      return -1;
 
     if (s->nheap)
       next = s->heap[0].at;
     if (next_arrival < s->ntasks && s->tasks[next_arrival].arrival < next)
       next = s->tasks[next_arrival].arrival;
+    /* A lost attempt is noticed only by the heartbeat check, which runs
+     * every watch interval while attempts run. */
+    if (s->heartbeats && decide_running(s->d) > 0) {
+      int64_t w = s->last_watch + WATCH_INTERVAL_MS;
+      if (w <= now)
+        w = now + 1;
+      if (w < next)
+        next = w;
+    }
     /* The core's wakeup matters only when a worker could take what it
      * releases; with every worker busy the next completion comes first, and
      * the core fires any timer that came due in between on that call. */
-    wake = strata_core_next_wakeup(s->core);
-    if (free_workers > 0 && wake != STRATA_CORE_NEVER) {
+    wake = strata_core_next_wakeup(decide_core(s->d));
+    if (s->free_workers > 0 && wake != STRATA_CORE_NEVER) {
       int64_t w = wake - SIM_EPOCH;
       if (w <= now)
         w = now + 1;
@@ -707,14 +1133,56 @@ static int run_loop(sim_t *s, strata_sim_result_t *res, char *errstr,
     }
     now = next;
   }
-  res->end_ms = now;
+  s->res->end_ms = now;
   return 0;
+}
+
+/* The decision layer for the policy, owning partition 0 of every topic. */
+static decide_t *new_layer(sim_t *s, char *errstr, size_t size) {
+  decide_config_t c = {
+      .tiers = s->tier_names,
+      .ntiers = s->ntiers,
+      .nparts = 1,
+      .tier_topics = s->tier_topics,
+      .nsteps = 0,
+      .dispatch_topic = "sim.dispatch",
+      .events_topic = "sim.events",
+      .dlq_topic = "sim.dlq",
+      .control_topic = "sim.control",
+      .instance = "strata-sim",
+      .window_ms = IDEMPOTENCY_WINDOW_MS,
+      .preemption = false,
+      .seed = s->seed,
+      .core_new = policy_core,
+      .core_opaque = s,
+  };
+  decide_t *d = decide_new(&c, errstr, size);
+
+  if (d) {
+    decide_assign(d, 0, NULL, -1, -1);
+    decide_control_ready(d);
+  }
+  return d;
+}
+
+static void sim_free(sim_t *s) {
+  decide_destroy(s->d);
+  for (size_t k = 0; k < s->nrereads; k++)
+    free(s->rereads[k].value);
+  free(s->rereads);
+  free(s->starts);
+  free(s->tasks);
+  free(s->deps);
+  free(s->amount);
+  free(s->usage);
+  free(s->heap);
 }
 
 strata_sim_result_t *strata_sim_run(const strata_sim_workload_t *wl,
                                     const strata_sim_options_t *opt,
                                     char *errstr, size_t size) {
   strata_sim_result_t *res = calloc(1, sizeof(*res));
+  strata_log_level_t level = strata_log_level_;
   sim_t s;
 
   memset(&s, 0, sizeof(s));
@@ -722,10 +1190,18 @@ strata_sim_result_t *strata_sim_run(const strata_sim_workload_t *wl,
     snprintf(errstr, size, "out of memory");
     return NULL;
   }
+  errstr[0] = '\0';
   s.wl = wl;
   s.policy = opt->policy;
   s.seed = opt->has_seed ? opt->seed : wl->seed;
   s.duration_ms = opt->duration_ms > 0 ? opt->duration_ms : wl->duration_ms;
+  s.free_workers = wl->workers;
+  s.res = res;
+  s.errstr = errstr;
+  s.errsize = size;
+  for (size_t c = 0; c < wl->nclasses; c++)
+    if (wl->classes[c].heartbeat_ms > 0)
+      s.heartbeats = 1;
   snprintf(res->workload, sizeof(res->workload), "%s", wl->name);
   res->policy = s.policy;
   res->seed = s.seed;
@@ -733,33 +1209,27 @@ strata_sim_result_t *strata_sim_run(const strata_sim_workload_t *wl,
   res->workers = wl->workers;
   res->utilisation = strata_sim_workload_utilisation(wl);
   tier_names(&s, res);
+  policy_tiers(&s);
   if (gen_tasks(&s)) {
     snprintf(errstr, size, "out of memory generating tasks");
     goto fail;
   }
-  s.heap = malloc(((size_t)wl->workers + 1) * sizeof(*s.heap));
-  if (!s.heap) {
+  if (!(s.starts = malloc(((size_t)wl->workers + 1) * sizeof(*s.starts)))) {
     snprintf(errstr, size, "out of memory");
     goto fail;
   }
-  s.core = policy_core(&s, errstr, size);
-  if (!s.core || run_loop(&s, res, errstr, size))
+  /* The decision layer reports every expiry and lost attempt in the log;
+   * here the result says it. */
+  strata_log_set_level(STRATA_LOG_ERROR);
+  if (!(s.d = new_layer(&s, errstr, size)) || run_loop(&s))
     goto fail;
   account(&s, res, res->end_ms);
-  strata_core_destroy(s.core);
-  free(s.tasks);
-  free(s.deps);
-  free(s.amount);
-  free(s.usage);
-  free(s.heap);
+  strata_log_set_level(level);
+  sim_free(&s);
   return res;
 fail:
-  strata_core_destroy(s.core);
-  free(s.tasks);
-  free(s.deps);
-  free(s.amount);
-  free(s.usage);
-  free(s.heap);
+  strata_log_set_level(level);
+  sim_free(&s);
   strata_sim_result_destroy(res);
   return NULL;
 }

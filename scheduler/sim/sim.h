@@ -1,9 +1,9 @@
 /*
- * strata-sim: a discrete-event simulator that drives the scheduler core with
- * a synthetic workload in virtual time and measures what each scheduling
- * policy does with it. This header is the simulator's library interface
- * (static library strata_sim); the strata-sim program and the unit tests are
- * its two users.
+ * strata-sim: a discrete-event simulator that drives the scheduler's decision
+ * layer (scheduler/decide/) and the core under it with a synthetic workload
+ * in virtual time and measures what each scheduling policy does with it. This
+ * header is the simulator's library interface (static library strata_sim); the
+ * strata-sim program and the unit tests are its two users.
  *
  * Determinism: nothing here reads a clock or an unseeded random source. The
  * same workload, policy and seed always give byte-identical results.
@@ -107,6 +107,11 @@ typedef struct {
    *  task of stage k-1. {1} is a lone task. */
   uint32_t stages[STRATA_SIM_MAX_STAGES];
   size_t nstages;
+  /** Share of attempts whose worker is lost mid-run (0 = none), and the
+   *  heartbeat timeout (Task.timeouts.heartbeat_ms) that detects it; 0 when
+   *  the class has no "lost" object. */
+  double lost_share;
+  int64_t heartbeat_ms;
 } strata_sim_class_t;
 
 typedef struct {
@@ -209,8 +214,10 @@ typedef struct {
   uint64_t misses_soft; /**< Soft-deadline tasks not done by the deadline. */
   uint64_t expired;     /**< Given up by the core (hard deadline). */
   uint64_t dep_failed;  /**< Given up because a dependency was. */
+  uint64_t failed;      /**< Dead-lettered: every attempt was lost. */
   uint64_t pending;     /**< Still held when the simulation ended. */
   uint64_t aged;        /**< Dispatched by the starvation bound. */
+  uint64_t retried;     /**< Attempts presumed lost and retried. */
   strata_sim_samples_t wait;    /**< ms from ready to dispatch. */
   strata_sim_samples_t unblock; /**< ms from last dependency done to
                                      dispatch, tasks with dependencies. */
@@ -236,8 +243,10 @@ typedef struct {
 
 /**
  * Runs the simulation. Returns a new result (caller owns it) or NULL with a
- * message in `errstr` (a core error that should not happen with a valid
- * workload, or out of memory).
+ * message in `errstr` (a decision that should not happen with a valid
+ * workload, such as a task record refused, or out of memory). Raises the
+ * process-wide log level (strata/log.h) to errors for the run and restores
+ * it afterwards: the decision layer logs each expiry and lost attempt.
  */
 strata_sim_result_t *strata_sim_run(const strata_sim_workload_t *wl,
                                     const strata_sim_options_t *opt,

@@ -511,8 +511,9 @@ static int parse_class(pctx_t *c, json_t *o, const char *path,
                        strata_sim_class_t *cl) {
   static const char *const keys[] = {
       "name",     "tier",    "priority", "arrival", "run_ms", "estimate_factor",
-      "deadline", "demands", "stages",   NULL};
+      "deadline", "demands", "stages",   "lost",    NULL};
   static const char *const kd[] = {"relative_ms", "hard_share", NULL};
+  static const char *const kl[] = {"share", "heartbeat_ms", NULL};
   char tier[STRATA_SIM_NAME_MAX + 1];
   char p[PATH_MAX_LEN];
   json_t *v;
@@ -557,6 +558,16 @@ static int parse_class(pctx_t *c, json_t *o, const char *path,
         get_dist(c, v, p, "relative_ms", 1, 1, 1e10, &cl->deadline_ms) ||
         get_number(c, v, p, "hard_share", 0, 0, 1, &cl->hard_share))
       return -1;
+  }
+  v = json_object_get(o, "lost");
+  if (v) {
+    int64_t hb = 0;
+    subpath(p, path, "lost");
+    if (want_object(c, v, p) || check_keys(c, v, p, kl) ||
+        get_number(c, v, p, "share", 1, 0, 1, &cl->lost_share) ||
+        get_int(c, v, p, "heartbeat_ms", 1, 1, 3600000, &hb))
+      return -1;
+    cl->heartbeat_ms = hb;
   }
   if (parse_demands(c, o, path, wl, cl))
     return -1;

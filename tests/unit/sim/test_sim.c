@@ -1,9 +1,11 @@
 /*
  * Unit tests of the simulator library: the random streams and statistics it
  * rests on, the workload parser's error messages, reproducibility of a whole
- * run, and the policy comparison on a small overloaded system (4 workers,
+ * run, the policy comparison on a small overloaded system (4 workers,
  * 130 % offered utilisation, 30 s of arrivals) small enough to run under
- * valgrind in a few seconds.
+ * valgrind in a few seconds, and the decisions the simulated scheduler (the
+ * decision layer) makes on its own: retries of lost attempts, dead letters
+ * of exhausted and expired tasks.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -234,6 +236,13 @@ static void test_parser_rejects_bad_files_precisely(void **state) {
        "bad.json: $.pools[0].kind: expected \"token_bucket\" or "
        "\"concurrency\", got \"bucket\""},
       {"\"workers\": 4", "\"workers\": 4,", "bad.json:1:"},
+      {"\"stages\": [1, 2, 1]",
+       "\"stages\": [1, 2, 1], \"lost\": {\"share\": 2, \"heartbeat_ms\": 100}",
+       "bad.json: $.classes[2].lost.share: expected a number in [0, 1], got 2"},
+      {"\"stages\": [1, 2, 1]",
+       "\"stages\": [1, 2, 1], \"lost\": {\"share\": 1}",
+       "bad.json: $.classes[2].lost.heartbeat_ms: missing; expected an "
+       "integer in [1, 3600000]"},
   };
 
   (void)state;
@@ -373,6 +382,124 @@ static void test_strata_beats_fifo_and_priority_past_the_bound(void **state) {
   strata_sim_workload_destroy(wl);
 }
 
+/* Two tiers; payments that always succeed, and 1 -> 1 workflows whose
+ * workers are lost: `share` of the attempts stop mid-run without a word,
+ * which only the scheduler's heartbeat timeout (300 ms) can notice. */
+static strata_sim_workload_t *load_lost(const char *share) {
+  char text[1024], err[512];
+  strata_sim_workload_t *wl;
+
+  snprintf(
+      text, sizeof(text),
+      "{\"name\": \"lost\", \"seed\": 1, \"duration_s\": 20,"
+      " \"drain_s\": 60, \"workers\": 2,"
+      " \"tiers\": ["
+      "  {\"name\": \"critical\", \"weight\": 40, \"target_wait_ms\": 1000},"
+      "  {\"name\": \"low\", \"weight\": 10, \"target_wait_ms\": 60000}],"
+      " \"classes\": ["
+      "  {\"name\": \"pay\", \"tier\": \"critical\","
+      "   \"arrival\": {\"rate_per_s\": 2}, \"run_ms\": 100,"
+      "   \"deadline\": {\"relative_ms\": 2000, \"hard_share\": 1}},"
+      "  {\"name\": \"flaky\", \"tier\": \"low\","
+      "   \"arrival\": {\"rate_per_s\": 0.5},"
+      "   \"run_ms\": {\"dist\": \"uniform\", \"min\": 200, \"max\": 800},"
+      "   \"stages\": [1, 1],"
+      "   \"lost\": {\"share\": %s, \"heartbeat_ms\": 300}}]}",
+      share);
+  if (!(wl = strata_sim_workload_parse(text, "lost", err, sizeof(err))))
+    fail_msg("lost workload does not parse: %s", err);
+  return wl;
+}
+
+/* Every attempt of a flaky task loses its worker: the decision layer's
+ * heartbeat check presumes each lost, writes the next attempt twice
+ * (Task.retry.max_attempts 3), then dead-letters the task as exhausted,
+ * and its dependent fails with it. Counted from the turn's outputs. */
+static void test_lost_attempts_are_retried_then_dead_lettered(void **state) {
+  strata_sim_workload_t *wl = load_lost("1");
+
+  (void)state;
+  for (int p = STRATA_SIM_POLICY_FIFO; p <= STRATA_SIM_POLICY_STRATA; p++) {
+    strata_sim_result_t *res = run(wl, (strata_sim_policy_t)p);
+    const strata_sim_tier_result_t *low = &res->tiers[1];
+    uint64_t flows = low->submitted / 2;
+
+    assert_true(flows > 0);
+    assert_int_equal(low->failed, flows);
+    assert_int_equal(low->retried, 2 * flows);
+    assert_int_equal(low->dep_failed, flows);
+    assert_int_equal(low->dispatched, 3 * flows);
+    assert_int_equal(low->completed, 0);
+    assert_int_equal(low->pending, 0);
+    /* The other tier does not notice. */
+    assert_int_equal(res->tiers[0].completed, res->tiers[0].submitted);
+    assert_int_equal(res->tiers[0].retried, 0);
+    strata_sim_result_destroy(res);
+  }
+  strata_sim_workload_destroy(wl);
+}
+
+/* Some attempts are lost: their retries run and most flaky workflows
+ * complete after all; the retries' jittered backoff comes from the
+ * decision layer's seeded generator, so the run stays reproducible. */
+static void test_lost_attempts_retry_to_completion_reproducibly(void **state) {
+  strata_sim_workload_t *wl = load_lost("0.4");
+  strata_sim_result_t *res = run(wl, STRATA_SIM_POLICY_STRATA);
+  const strata_sim_tier_result_t *low = &res->tiers[1];
+  char *a, *b;
+
+  (void)state;
+  assert_true(low->retried > 0);
+  assert_true(low->completed > low->failed + low->dep_failed);
+  assert_int_equal(low->dispatched,
+                   low->completed + low->retried + low->failed);
+  assert_int_equal(low->pending, 0);
+  strata_sim_result_destroy(res);
+  a = run_json(wl, STRATA_SIM_POLICY_STRATA, 5);
+  b = run_json(wl, STRATA_SIM_POLICY_STRATA, 5);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+  strata_sim_workload_destroy(wl);
+}
+
+/* A hard deadline that cannot be met: the decision layer expires the task
+ * and dead-letters it, and the dependent fails with it. One worker is
+ * held by a long task, so the critical one waits past its deadline. */
+static void test_hard_expiry_is_read_from_the_dead_letter(void **state) {
+  static const char text[] =
+      "{\"name\": \"expiry\", \"duration_s\": 1, \"drain_s\": 30,"
+      " \"workers\": 1,"
+      " \"tiers\": [{\"name\": \"critical\", \"weight\": 40,"
+      "  \"target_wait_ms\": 1000}, {\"name\": \"low\", \"weight\": 10,"
+      "  \"target_wait_ms\": 60000}],"
+      " \"classes\": ["
+      "  {\"name\": \"long\", \"tier\": \"low\","
+      "   \"arrival\": {\"burst\": {\"every_s\": 10, \"size\": 1,"
+      "    \"start_s\": 0}}, \"run_ms\": 5000},"
+      "  {\"name\": \"pay\", \"tier\": \"critical\","
+      "   \"arrival\": {\"burst\": {\"every_s\": 10, \"size\": 1,"
+      "    \"start_s\": 0.5}}, \"run_ms\": 100,"
+      "   \"deadline\": {\"relative_ms\": 1000, \"hard_share\": 1},"
+      "   \"stages\": [1, 1]}]}";
+  char err[512];
+  strata_sim_workload_t *wl =
+      strata_sim_workload_parse(text, "expiry", err, sizeof(err));
+  strata_sim_result_t *res;
+
+  (void)state;
+  if (!wl)
+    fail_msg("expiry workload does not parse: %s", err);
+  res = run(wl, STRATA_SIM_POLICY_STRATA);
+  assert_int_equal(res->tiers[0].submitted, 2);
+  assert_int_equal(res->tiers[0].expired, 1);
+  assert_int_equal(res->tiers[0].dep_failed, 1);
+  assert_int_equal(res->tiers[0].misses_hard, 2);
+  assert_int_equal(res->tiers[1].completed, 1);
+  strata_sim_result_destroy(res);
+  strata_sim_workload_destroy(wl);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rng_streams_are_reproducible_and_distinct),
@@ -386,6 +513,9 @@ int main(void) {
       cmocka_unit_test(test_policy_names_round_trip),
       cmocka_unit_test(test_strata_beats_fifo_on_small_overload),
       cmocka_unit_test(test_strata_beats_fifo_and_priority_past_the_bound),
+      cmocka_unit_test(test_lost_attempts_are_retried_then_dead_lettered),
+      cmocka_unit_test(test_lost_attempts_retry_to_completion_reproducibly),
+      cmocka_unit_test(test_hard_expiry_is_read_from_the_dead_letter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
