@@ -12,6 +12,7 @@
 
 int bench_core_main(int argc, char **argv);
 int bench_e2e_main(int argc, char **argv);
+int bench_priority_main(int argc, char **argv);
 int bench_txn_main(int argc, char **argv);
 
 /* Latency samples, µs (bench/samples.c). */

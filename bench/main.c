@@ -19,6 +19,8 @@ static const bench_command_t commands[] = {
      bench_core_main},
     {"e2e", "submit -> dispatch on a real broker, against a bare relay",
      bench_e2e_main},
+    {"priority", "critical tasks behind a backlog: dispatch and start latency",
+     bench_priority_main},
     {"txn", "serial Kafka transactions: the floor under every dispatch",
      bench_txn_main},
 };

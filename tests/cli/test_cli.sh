@@ -39,6 +39,24 @@ check "strata-bench txn needs a broker" 2 "--bootstrap is required" \
   "$bin/strata-bench" txn --cycles 10
 check "strata-bench txn bad count" 2 '--cycles: "0" is not allowed' \
   "$bin/strata-bench" txn --bootstrap 127.0.0.1:1 --cycles 0
+check "strata-bench priority --help" 0 "usage: strata-bench priority" \
+  "$bin/strata-bench" priority --help
+check "strata-bench priority needs a broker" 2 "--bootstrap is required" \
+  "$bin/strata-bench" priority --backlog 10
+check "strata-bench priority bad backlog" 2 '--backlog: "-1" is not allowed' \
+  "$bin/strata-bench" priority --bootstrap 127.0.0.1:1 --backlog -1
+check "strata-bench priority bad rate" 2 '--rate: "0" is not allowed' \
+  "$bin/strata-bench" priority --bootstrap 127.0.0.1:1 --rate 0
+check "strata-bench priority bad handler time" 2 '--handler-ms: "1.5" is not allowed' \
+  "$bin/strata-bench" priority --bootstrap 127.0.0.1:1 --handler-ms 1.5
+check "strata-bench priority bad concurrency" 2 '--concurrency: "0" is not allowed' \
+  "$bin/strata-bench" priority --bootstrap 127.0.0.1:1 --concurrency 0
+check "strata-bench priority too many critical tasks" 2 "--rate x --seconds is 60000000" \
+  "$bin/strata-bench" priority --bootstrap 127.0.0.1:1 --rate 100000 --seconds 600
+check "strata-bench priority unknown option" 2 'unknown option "--bogus"' \
+  "$bin/strata-bench" priority --bootstrap 127.0.0.1:1 --bogus 1
+check "strata-bench priority missing value" 2 "--seconds needs a value" \
+  "$bin/strata-bench" priority --bootstrap 127.0.0.1:1 --seconds
 check "strata unknown command" 2 'unknown command "frobnicate"' \
   "$bin/strata" frobnicate
 check "strata no command" 2 "missing COMMAND" "$bin/strata"
