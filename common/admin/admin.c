@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,53 @@ strata_err_t strata_admin_respond(strata_admin_response_t *resp, int status,
 
 /* ---- Dispatch ---------------------------------------------------------- */
 
+/* True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, at
+ * most U+10FFFF). Paths and query values arrive percent-decoded, so any
+ * bytes at all can reach a handler; handlers build JSON, which must be
+ * UTF-8, so a request that is not is refused before any handler runs. */
+static bool utf8_valid(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    unsigned c = *p, n;
+    uint32_t cp;
+    if (c < 0x80) {
+      p++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+      n = 1, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      n = 2, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      n = 3, cp = c & 0x07;
+    else
+      return false;
+    for (unsigned i = 1; i <= n; i++) {
+      if ((p[i] & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+/* MHD_KeyValueIterator over the query: stops at the first argument whose
+ * name or value is not UTF-8, noting it in *bad. */
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
+                                 const char *key, const char *value) {
+  bool *bad = cls;
+  (void)kind;
+  if ((key && !utf8_valid(key)) || (value && !utf8_valid(value))) {
+    *bad = true;
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
 /* The route for `path`, copied out under the lock; false when none. */
 static bool find_route(strata_admin_t *a, const char *path, route_t *out) {
   const route_t *best = NULL;
@@ -342,6 +390,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
   }
 
+  {
+    bool bad = false;
+    if (!utf8_valid(url))
+      return queue_json_error(conn, MHD_HTTP_BAD_REQUEST,
+                              "the request path is not valid UTF-8 once "
+                              "percent-decoded",
+                              "path", "(not shown)", NULL);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
+    if (bad)
+      return queue_json_error(conn, MHD_HTTP_BAD_REQUEST,
+                              "a query argument is not valid UTF-8 once "
+                              "percent-decoded",
+                              "path", url, NULL);
+  }
   if (!find_route(a, url, &route))
     return queue_json_error(conn, MHD_HTTP_NOT_FOUND, "not found", "path", url,
                             NULL);

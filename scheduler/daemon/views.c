@@ -439,8 +439,9 @@ static int parse_state(const char *s) {
 static void respond_json_error(strata_admin_response_t *resp, int status,
                                const char *msg) {
   json_t *j = json_pack("{s:s}", "error", msg);
-  char *text = json_dumps(j, JSON_COMPACT);
-  strata_admin_respond(resp, status, "application/json", text);
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  strata_admin_respond(resp, text ? status : 500, "application/json",
+                       text ? text : "{\"error\":\"internal error\"}");
   free(text);
   json_decref(j);
 }
@@ -459,6 +460,11 @@ static void ask_daemon(views_t *v, strata_admin_response_t *resp) {
   if (!v->answered) {
     v->pending = false;
     respond_json_error(resp, 503, "the scheduler loop did not answer in 5 s");
+    return;
+  }
+  if (!v->resp_body) {
+    /* The answer could not be encoded (out of memory). */
+    respond_json_error(resp, 500, "the answer could not be built");
     return;
   }
   resp->status = v->resp_status;

@@ -247,6 +247,45 @@ static void test_admin_unknown_path_is_404_with_json_body(void **state) {
   strata_admin_destroy(a);
 }
 
+/* A handler that must never be reached by a request that is not UTF-8. */
+static void echo_json(const strata_admin_request_t *req,
+                      strata_admin_response_t *resp, void *opaque) {
+  (void)opaque;
+  strata_admin_respond(resp, 200, "application/json",
+                       strata_admin_request_path(req));
+}
+
+static void test_admin_refuses_requests_that_are_not_utf8(void **state) {
+  strata_admin_t *a = start_loopback();
+  http_resp_t r;
+  char url[128];
+  const char *bad[] = {"/tasks/%ff%fe",    "/tasks?tier=%ff",
+                       "/tasks?state=%ff", "/tasks/%c0%af", /* overlong "/" */
+                       "/tasks/%ed%a0%80",                  /* a surrogate */
+                       "/tasks?%ff=1"};
+  (void)state;
+
+  assert_int_equal(strata_admin_route(a, "/tasks", false, echo_json, NULL),
+                   STRATA_OK);
+  assert_int_equal(strata_admin_route(a, "/tasks/", true, echo_json, NULL),
+                   STRATA_OK);
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    url_for(url, sizeof(url), a, bad[i]);
+    http(NULL, url, &r);
+    if (r.status != 400)
+      fail_msg("%s: status %ld, expected 400", bad[i], r.status);
+    assert_non_null(strstr(r.body, "not valid UTF-8"));
+    free(r.body);
+  }
+  /* Well-formed multi-byte text still reaches the handler. */
+  url_for(url, sizeof(url), a, "/tasks/caf%c3%a9?tier=%e2%82%ac");
+  http(NULL, url, &r);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body, "/tasks/caf\xc3\xa9");
+  free(r.body);
+  strata_admin_destroy(a);
+}
+
 static void test_admin_non_get_is_405_with_allow_header(void **state) {
   strata_admin_t *a = start_loopback();
   strata_metrics_t *reg = strata_metrics_new();
@@ -448,6 +487,7 @@ int main(void) {
       cmocka_unit_test(test_admin_exact_beats_prefix_and_longest_prefix_wins),
       cmocka_unit_test(test_admin_unknown_path_is_404_with_json_body),
       cmocka_unit_test(test_admin_non_get_is_405_with_allow_header),
+      cmocka_unit_test(test_admin_refuses_requests_that_are_not_utf8),
       cmocka_unit_test(
           test_admin_handler_status_is_sent_and_invalid_becomes_500),
       cmocka_unit_test(test_admin_route_rejects_bad_paths_and_duplicates),
