@@ -65,16 +65,29 @@ static void aux_reassign(sched_t *s, const int64_t *from) {
   rd_kafka_topic_partition_list_destroy(cur);
 }
 
-/* Events offset at time `t` on partition p, or the end when none. */
-static int64_t events_offset_for_time(sched_t *s, int32_t p,
-                                      strata_epoch_ms_t t) {
-  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-  int64_t off = RD_KAFKA_OFFSET_END;
-  rd_kafka_topic_partition_list_add(l, s->topic_events, p)->offset = t;
-  if (rd_kafka_offsets_for_times(s->aux, l, 10000) == 0 && l->elems[0].err == 0)
-    off = l->elems[0].offset;
+/* For each owned events partition p, the offset of the first event at or
+ * after `ts` (a time, or RD_KAFKA_OFFSET_BEGINNING / _END for the low and
+ * high watermarks) into out[p]; -1 where unknown. One ListOffsets round trip
+ * for all partitions: right after a broker restart each round trip can take
+ * a second, and a query per partition made recovery wait for each in turn. */
+static void events_offsets(sched_t *s, const bool *mine, int64_t ts,
+                           int64_t *out) {
+  rd_kafka_topic_partition_list_t *l =
+      rd_kafka_topic_partition_list_new(s->nparts);
+  rd_kafka_resp_err_t kerr;
+  for (int p = 0; p < s->nparts; p++) {
+    out[p] = -1;
+    if (mine[p])
+      rd_kafka_topic_partition_list_add(l, s->topic_events, p)->offset = ts;
+  }
+  if (l->cnt && (kerr = rd_kafka_offsets_for_times(s->aux, l, 10000)))
+    STRATA_WARN(COMP, "listing offsets of %s: %s", s->topic_events,
+                rd_kafka_err2str(kerr));
+  else
+    for (int i = 0; i < l->cnt; i++)
+      if (!l->elems[i].err && l->elems[i].offset >= 0)
+        out[l->elems[i].partition] = l->elems[i].offset;
   rd_kafka_topic_partition_list_destroy(l);
-  return off;
 }
 
 /* The mark in a committed offset's metadata: -1 when nothing was
@@ -119,18 +132,18 @@ static void read_committed(sched_t *s, rd_kafka_topic_partition_list_t *parts,
   }
 }
 
-/* Where the recovery scan of partition p starts and ends; `from` is the
- * earliest mark. A scan that has nothing to read returns from = until. */
-static void scan_bounds(sched_t *s, int32_t p, strata_epoch_ms_t now,
+/* Where the recovery scan of partition p starts and ends, from its
+ * earliest mark `*from`, the start of the idempotency window `w` and the
+ * watermarks. A scan that has nothing to read gets from = until = -1. */
+static void scan_bounds(int32_t p, int64_t w, int64_t lo, int64_t hi,
                         int64_t *from, int64_t *until) {
-  int64_t lo, hi;
   /* Idempotency keys of the window live in the events partition too. */
-  int64_t w = events_offset_for_time(s, p, now - s->window_ms);
   if (w >= 0 && (*from < 0 || w < *from))
     *from = w;
-  if (rd_kafka_query_watermark_offsets(s->aux, s->topic_events, p, &lo, &hi,
-                                       10000))
-    lo = hi = 0;
+  if (lo < 0)
+    lo = 0;
+  if (hi < 0)
+    hi = 0;
   if (*from < 0 || hi <= *from) {
     *from = -1;
     *until = -1;
@@ -165,10 +178,12 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
   int64_t *from = malloc(np * sizeof(*from));
   int64_t *start = malloc(nstart * sizeof(*start));
   int64_t *pstart = malloc((size_t)s->ninputs * sizeof(*pstart));
+  int64_t *w = malloc(np * sizeof(*w)), *lo = malloc(np * sizeof(*lo));
+  int64_t *hi = malloc(np * sizeof(*hi));
   bool *mine = calloc(np, sizeof(*mine));
   strata_epoch_ms_t now = strata_epoch_now_ms();
 
-  if (!from || !start || !pstart || !mine ||
+  if (!from || !start || !pstart || !w || !lo || !hi || !mine ||
       decide_reset(s->decide) != STRATA_OK) {
     strata_program_oom();
   }
@@ -179,11 +194,14 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
   for (size_t i = 0; i < nstart; i++)
     start[i] = -1;
   read_committed(s, parts, start, from, mine);
+  events_offsets(s, mine, now - s->window_ms, w);
+  events_offsets(s, mine, RD_KAFKA_OFFSET_BEGINNING, lo);
+  events_offsets(s, mine, RD_KAFKA_OFFSET_END, hi);
   for (int p = 0; p < s->nparts; p++) {
     int64_t until;
     if (!mine[p])
       continue;
-    scan_bounds(s, p, now, &from[p], &until);
+    scan_bounds(p, w[p], lo[p], hi[p], &from[p], &until);
     for (int in = 0; in < s->ninputs; in++)
       pstart[in] = start[in * s->nparts + p];
     decide_assign(s->decide, p, pstart, from[p], until);
@@ -195,6 +213,9 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
   free(from);
   free(start);
   free(pstart);
+  free(w);
+  free(lo);
+  free(hi);
   free(mine);
   sched_report_partitions(s);
 }
