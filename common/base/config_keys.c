@@ -68,6 +68,20 @@ static const strata_cfg_key_t keys[] = {
      STRATA_CFG_SCHEDULER,
      "Ask a running lower-tier task to yield (PREEMPT) when a higher tier "
      "waits for a concurrency pool it holds."},
+    {"scheduler.dispatch.window", STRATA_CFG_ENUM, "auto", 0, 0, "auto|off",
+     STRATA_CFG_SCHEDULER,
+     "auto: keep the attempts dispatched and not yet started by a worker "
+     "within a bound sized from the observed start rate and event latency, "
+     "so a backlog waits in the scheduler's order instead of in the dispatch "
+     "topic's (docs/ARCHITECTURE.md, \"The dispatch window\"); off: dispatch "
+     "whatever is ready."},
+    {"scheduler.dispatch.window.min", STRATA_CFG_INT, "32", 1, 1000000, NULL,
+     STRATA_CFG_SCHEDULER,
+     "Smallest bound of the dispatch window (attempts dispatched and not "
+     "started), kept even when nothing has started yet."},
+    {"scheduler.dispatch.window.max", STRATA_CFG_INT, "100000", 1, 100000000,
+     NULL, STRATA_CFG_SCHEDULER,
+     "Largest bound of the dispatch window."},
     {"scheduler.watch.interval", STRATA_CFG_DURATION, "100ms", MS(10), SEC(10),
      NULL, STRATA_CFG_SCHEDULER,
      "How often running attempts are checked for heartbeat timeouts and "

@@ -229,6 +229,9 @@ static strata_err_t decide_setup(sched_t *s, char *err, size_t size) {
       .instance = s->instance,
       .window_ms = s->window_ms,
       .preemption = s->set.preemption,
+      .window = s->set.window,
+      .window_min = s->set.window_min,
+      .window_max = s->set.window_max,
       .core_new = core_from_settings,
       .core_opaque = s,
       .observer = views_observer(s->views),
@@ -576,6 +579,11 @@ static void turn(sched_t *s, volatile int *stop) {
   if (mono - s->last_watch >= s->watch_us) {
     decide_watch(s->decide, now);
     views_running(s->views, decide_running(s->decide));
+    {
+      decide_window_t win;
+      decide_window(s->decide, &win);
+      views_window(s->views, &win);
+    }
     s->last_watch = mono;
   }
   switch (commit_turn(s)) {

@@ -57,6 +57,7 @@ void views_preempted(views_t *v, int tier);
  * longer than `ms` (0: never). */
 void views_kafka_state(views_t *v, bool recovering);
 void views_set_stall(views_t *v, int64_t ms);
+void views_window(views_t *v, const decide_window_t *w);
 /* The decision layer's observer that feeds these views. */
 decide_observer_t views_observer(views_t *v);
 

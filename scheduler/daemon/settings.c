@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -367,6 +368,20 @@ strata_err_t sched_settings_load(sched_settings_t *s,
   s->watch_ms = strata_config_get_int(cfg, "scheduler.watch.interval");
   s->stall_ms = strata_config_get_int(cfg, "scheduler.health.stall");
   s->preemption = strata_config_get_bool(cfg, "scheduler.preemption");
+  s->window =
+      !strcmp(strata_config_get_str(cfg, "scheduler.dispatch.window"), "auto");
+  s->window_min =
+      (uint64_t)strata_config_get_int(cfg, "scheduler.dispatch.window.min");
+  s->window_max =
+      (uint64_t)strata_config_get_int(cfg, "scheduler.dispatch.window.max");
+  if (s->window_min > s->window_max) {
+    rc = strata_errf(STRATA_ERR_CONFIG, err, size,
+                     "scheduler.dispatch.window.min: %" PRIu64
+                     " is above scheduler.dispatch.window.max (%" PRIu64
+                     "); give a minimum at or below the maximum",
+                     s->window_min, s->window_max);
+    goto fail;
+  }
   strata_core_config_default(&s->core);
   s->core.tiers = s->tier;
   s->core.ntiers = (size_t)s->ntiers;

@@ -44,6 +44,8 @@ typedef struct {
   int64_t watch_ms;   /* scheduler.watch.interval */
   int64_t stall_ms;   /* scheduler.health.stall */
   bool preemption;    /* scheduler.preemption */
+  bool window;        /* scheduler.dispatch.window=auto */
+  uint64_t window_min, window_max; /* scheduler.dispatch.window.min/max */
   /* scheduler.instance.id, else the host name, else "default" */
   char instance[256];
   char group[256];  /* scheduler.group.id */

@@ -46,7 +46,7 @@ struct views_s {
   strata_metrics_child_t *lateness;
   strata_metrics_family_t *pool_avail, *pool_in_use, *dlq, *outcomes;
   strata_metrics_child_t *duplicates, *undecodable, *held, *full, *partitions,
-      *recovering, *draining, *running;
+      *recovering, *draining, *running, *window, *unstarted;
   strata_metrics_child_t *paused[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *lost[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *preempted[STRATA_CORE_MAX_TIERS];
@@ -205,6 +205,10 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
            "1 after a drain command, until a tier is resumed.")
     SCALAR(v->running, gauge, "strata_running_attempts",
            "Attempts this instance dispatched that have not finished.")
+    SCALAR(v->window, gauge, "strata_dispatch_window",
+           "Bound on attempts dispatched and not yet started (0: off).")
+    SCALAR(v->unstarted, gauge, "strata_dispatch_unstarted",
+           "Attempts dispatched that no worker has reported started.")
 #undef SCALAR
   }
   if (!(v->admin = strata_admin_new(listen, err, size)))
@@ -302,6 +306,11 @@ void views_running(views_t *v, size_t running) {
   pthread_mutex_lock(&v->mu);
   v->running_n = running;
   pthread_mutex_unlock(&v->mu);
+}
+
+void views_window(views_t *v, const decide_window_t *w) {
+  strata_metrics_gauge_set(v->window, w->on ? (double)w->limit : 0);
+  strata_metrics_gauge_set(v->unstarted, (double)w->unstarted);
 }
 
 void views_late_result(views_t *v, const char *tier, const char *outcome) {

@@ -270,6 +270,8 @@ decide_t *decide_new(const decide_config_t *cfg, char *err, size_t size) {
   d->ledger = ledger_new();
   d->running = running_new();
   d->rng = cfg->seed ? cfg->seed : 1;
+  d->window.latency_ms = -1;
+  d->window.limit = cfg->window_min;
   if (!d->trackers || !d->assigned || !d->recovering || !d->recover_until ||
       !d->events_pos || !d->events_counted || !d->ledger || !d->running) {
     strata_errf(STRATA_ERR_NOMEM, err, size, "out of memory");

@@ -78,6 +78,11 @@ typedef struct {
   const char *instance; /* written as "strata-scheduler <instance>" */
   int64_t window_ms;    /* idempotency window */
   bool preemption;
+  /* The dispatch window (window.c): when on, attempts dispatched and not
+   * yet reported started are kept within a bound sized from the observed
+   * start rate and event latency, between window_min and window_max. */
+  bool window;
+  uint64_t window_min, window_max;
   uint64_t seed; /* jitter of retries the scheduler writes */
   decide_core_new_fn core_new;
   void *core_opaque;
@@ -198,6 +203,15 @@ bool decide_draining(const decide_t *d);
 typedef struct {
   uint64_t dispatched, dead_lettered, duplicates, undecodable, expired;
 } decide_totals_t;
+
+/* The dispatch window now: its bound, the attempts it counts, and what it
+ * was sized from. */
+typedef struct {
+  bool on;
+  uint64_t limit, unstarted;
+  double start_rate, latency_ms;
+} decide_window_t;
+void decide_window(const decide_t *d, decide_window_t *out);
 void decide_totals(const decide_t *d, decide_totals_t *out);
 
 #endif /* STRATA_DECIDE_H */

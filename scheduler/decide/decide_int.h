@@ -134,6 +134,7 @@ struct running_s {
   size_t ckpt_len;
   bool has_ckpt;
   bool preempted; /* a PREEMPT was written for this attempt */
+  bool begun;     /* a worker reported it started (the dispatch window) */
 };
 
 typedef struct running_table_s running_table_t;
@@ -150,6 +151,11 @@ void running_clear(running_table_t *t);
 size_t running_count(const running_table_t *t);
 /* Entries that keep their task record, i.e. whose heartbeats are watched. */
 size_t running_watched(const running_table_t *t);
+/* A worker reported progress for `r` (STARTED, HEARTBEAT, CHECKPOINT): it
+ * no longer waits in the dispatch topic or a worker's queue. */
+void running_begin(running_table_t *t, running_t *r);
+/* Entries no worker reported progress for: dispatched and not started. */
+size_t running_unstarted(const running_table_t *t);
 /* Calls cb for every entry; cb may delete the entry it is given. */
 void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),
                   void *opaque);
@@ -244,6 +250,15 @@ struct decide_s {
   size_t npend, cappend;
   uint32_t dlq_turn[STRATA_DLQ_CANCELLED + 1]; /* dead letters this turn */
 
+  /* The dispatch window (window.c). */
+  struct {
+    uint64_t limit;          /* current bound on unstarted attempts */
+    double rate;             /* starts per second, smoothed */
+    double latency_ms;       /* worker start -> its event read; < 0: none */
+    strata_epoch_ms_t since; /* start of the current rate bucket */
+    uint64_t starts;         /* starts seen in the current bucket */
+  } window;
+
   uint64_t rng;
   /* Operator state from the control topic: it outlives resets (the core
    * is rebuilt; the bits are applied to each new core). */
@@ -298,6 +313,12 @@ const char *decide_routing_key(const strata_task_t *t);
 /* intake.c: true when the schedule-to-start timeout, not the task's own
  * hard deadline, is what expires the task. */
 bool decide_s2s_expired(const strata_task_t *t);
+
+/* window.c: a start was read (`started_ms`: the worker's time of it, 0 if
+ * unknown); the room the window leaves for dispatches now. */
+void window_started(decide_t *d, strata_epoch_ms_t started_ms,
+                    strata_epoch_ms_t now);
+uint64_t window_room(decide_t *d, strata_epoch_ms_t now);
 
 /* held.c */
 uint64_t held_alloc(decide_t *d);

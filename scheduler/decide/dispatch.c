@@ -127,6 +127,11 @@ int decide_turn(decide_t *d, strata_epoch_ms_t now, int max_dispatch) {
 
   if (!d->control_ready || !d->core)
     return 0;
+  if (d->cfg.window) {
+    uint64_t room = window_room(d, now);
+    if (room < (uint64_t)max_dispatch)
+      max_dispatch = (int)room;
+  }
   while ((nouts = strata_core_poll_outcomes(d->core, now, outs, 64)) > 0) {
     for (size_t i = 0; i < nouts; i++)
       outcome_one(d, &outs[i], now);

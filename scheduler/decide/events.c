@@ -145,7 +145,7 @@ static void on_decision(decide_t *d, const strata_event_t *e, int32_t p,
 }
 
 /* STARTED, HEARTBEAT, CHECKPOINT: progress, or a yield. */
-static void on_progress(decide_t *d, const strata_event_t *e,
+static void on_progress(decide_t *d, const strata_event_t *e, int32_t p,
                         strata_epoch_ms_t now) {
   running_t *r = running_find(d->running, e->task_id);
   char err[256];
@@ -156,6 +156,16 @@ static void on_progress(decide_t *d, const strata_event_t *e,
                          now, err, sizeof(err));
     running_done(d->running, e->task_id, e->attempt);
   } else if (r && r->attempt == e->attempt) {
+    if (!r->begun) {
+      /* Out of the dispatch topic: the window may refill. A start re-read
+       * by a recovery scan says nothing about today's latency. */
+      running_begin(d->running, r);
+      window_started(d,
+                     e->kind == STRATA_EVENT_STARTED && !decide_recovering(d, p)
+                         ? e->time_ms
+                         : 0,
+                     now);
+    }
     if (e->kind == STRATA_EVENT_STARTED && !r->started_ms)
       r->started_ms = now;
     if (e->kind == STRATA_EVENT_CHECKPOINT && e->has_checkpoint && r->len)
@@ -246,7 +256,7 @@ void decide_event(decide_t *d, int32_t p, int64_t offset, const void *value,
   case STRATA_EVENT_STARTED:
   case STRATA_EVENT_HEARTBEAT:
   case STRATA_EVENT_CHECKPOINT:
-    on_progress(d, &e, now);
+    on_progress(d, &e, p, now);
     break;
   case STRATA_EVENT_SUCCEEDED:
     on_succeeded(d, &e, p, now);

@@ -13,6 +13,7 @@
 struct running_table_s {
   running_t *head;
   size_t watched; /* entries holding a task record (heartbeats watched) */
+  size_t begun;   /* entries a worker reported progress for */
 };
 
 running_table_t *running_new(void) {
@@ -37,6 +38,7 @@ void running_clear(running_table_t *t) {
     entry_free(r);
   }
   t->watched = 0;
+  t->begun = 0;
 }
 
 void running_destroy(running_table_t *t) {
@@ -53,6 +55,8 @@ running_t *running_find(running_table_t *t, const char *id) {
 void running_del(running_table_t *t, running_t *r) {
   if (r->value)
     t->watched--;
+  if (r->begun)
+    t->begun--;
   HASH_DEL(t->head, r);
   entry_free(r);
 }
@@ -85,6 +89,17 @@ size_t running_count(const running_table_t *t) {
 
 size_t running_watched(const running_table_t *t) {
   return t->watched;
+}
+
+void running_begin(running_table_t *t, running_t *r) {
+  if (!r->begun) {
+    r->begun = true;
+    t->begun++;
+  }
+}
+
+size_t running_unstarted(const running_table_t *t) {
+  return HASH_COUNT(t->head) - t->begun;
 }
 
 void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),

@@ -72,9 +72,19 @@ static strata_core_t *make_core(void *opaque, char *err, size_t size) {
   return core;
 }
 
+static decide_t *new_layer_window(seen_t *seen, uint64_t wmin, uint64_t wmax);
+
 static decide_t *new_layer(seen_t *seen) {
+  return new_layer_window(seen, 0, 0);
+}
+
+/* wmin 0: no dispatch window. */
+static decide_t *new_layer_window(seen_t *seen, uint64_t wmin, uint64_t wmax) {
   char err[256];
   decide_config_t c = {
+      .window = wmin > 0,
+      .window_min = wmin,
+      .window_max = wmax,
       .tiers = tiers,
       .ntiers = 2,
       .nparts = 2,
@@ -163,6 +173,29 @@ static void feed_event(decide_t *d, int32_t p, int64_t offset,
                    STRATA_OK);
   strata_event_clear(&e);
   decide_event(d, p, offset, buf, len, now);
+  free(buf);
+}
+
+/* A STARTED event the worker wrote at `started` and the scheduler reads at
+ * `now`. */
+static void feed_started(decide_t *d, int64_t offset, const char *id,
+                         strata_epoch_ms_t started, strata_epoch_ms_t now) {
+  strata_event_t e;
+  void *buf;
+  size_t len;
+  char err[256];
+  strata_event_init(&e);
+  e.kind = STRATA_EVENT_STARTED;
+  e.task_id = strdup(id);
+  e.routing_key = strdup(id);
+  e.attempt = 1;
+  e.tier = strdup("low");
+  e.time_ms = started;
+  e.worker_id = strdup("w");
+  assert_int_equal(strata_event_encode(&e, &buf, &len, err, sizeof(err)),
+                   STRATA_OK);
+  strata_event_clear(&e);
+  decide_event(d, 0, offset, buf, len, now);
   free(buf);
 }
 
@@ -714,6 +747,102 @@ static void test_nothing_is_decided_before_the_control_history(void **state) {
   decide_destroy(d);
 }
 
+/* ---- the dispatch window -------------------------------------------------*/
+
+/* Dispatches of one turn (tier 1 = low, ids low-<n>), as a count. */
+static size_t turn_dispatches(decide_t *d, strata_epoch_ms_t now) {
+  size_t n;
+  decide_turn(d, now, 1000);
+  n = count_kind(d, DECIDE_OUT_DISPATCH);
+  decide_committed(d, now);
+  return n;
+}
+
+static void feed_backlog(decide_t *d, int n, strata_epoch_ms_t now) {
+  char id[32];
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof(id), "low-%d", i);
+    feed_task(d, 1, 0, i, simple_task(id, "low"), now);
+  }
+}
+
+static void test_window_bounds_attempts_no_worker_started(void **state) {
+  seen_t seen = {0};
+  decide_t *d = new_layer_window(&seen, 4, 100);
+  decide_window_t w;
+  (void)state;
+
+  feed_backlog(d, 10, T0);
+  assert_int_equal(turn_dispatches(d, T0), 4);
+  /* Nobody started anything: nothing more leaves the core. */
+  assert_int_equal(turn_dispatches(d, T0 + 10), 0);
+  decide_window(d, &w);
+  assert_true(w.on);
+  assert_int_equal(w.unstarted, 4);
+  /* Two start: two more go. */
+  feed_event(d, 0, 0, STRATA_EVENT_STARTED, "low-0", 1, "w", T0 + 20);
+  feed_event(d, 0, 1, STRATA_EVENT_STARTED, "low-1", 1, "w", T0 + 20);
+  assert_int_equal(turn_dispatches(d, T0 + 20), 2);
+  /* A worker that reports only the end frees room as well. */
+  feed_event(d, 0, 2, STRATA_EVENT_SUCCEEDED, "low-2", 1, "w", T0 + 30);
+  assert_int_equal(turn_dispatches(d, T0 + 30), 1);
+  decide_destroy(d);
+}
+
+static void test_window_lets_a_later_critical_task_go_first(void **state) {
+  seen_t seen = {0};
+  decide_t *d = new_layer_window(&seen, 2, 100);
+  strata_event_t e;
+  (void)state;
+
+  feed_backlog(d, 50, T0);
+  assert_int_equal(turn_dispatches(d, T0), 2);
+  feed_task(d, 0, 0, 0, simple_task("urgent", "critical"), T0 + 5);
+  assert_int_equal(turn_dispatches(d, T0 + 5), 0);
+  /* A slot frees: the critical task goes, not the 48 low ones before it. */
+  feed_event(d, 0, 0, STRATA_EVENT_STARTED, "low-0", 1, "w", T0 + 10);
+  decide_turn(d, T0 + 10, 1000);
+  assert_int_equal(count_kind(d, DECIDE_OUT_DISPATCH), 1);
+  assert_true(nth_event(d, 0, &e));
+  assert_int_equal(e.kind, STRATA_EVENT_DISPATCHED);
+  assert_string_equal(e.task_id, "urgent");
+  strata_event_clear(&e);
+  decide_destroy(d);
+}
+
+static void test_window_grows_to_rate_times_round_trip(void **state) {
+  seen_t seen = {0};
+  decide_t *d = new_layer_window(&seen, 8, 100000);
+  decide_window_t w;
+  char id[32];
+  int next = 0, started = 0;
+  (void)state;
+
+  /* A fleet that starts 1 000 attempts a second and whose events arrive
+   * 20 ms after each start, fed 2 s of simulated time in 1 ms turns. */
+  feed_backlog(d, 5000, T0);
+  for (int ms = 0; ms < 2000; ms++) {
+    strata_epoch_ms_t now = T0 + ms;
+    next += (int)turn_dispatches(d, now);
+    if (started < next) {
+      snprintf(id, sizeof(id), "low-%d", started++);
+      feed_started(d, started, id, now - 20, now);
+    }
+  }
+  decide_window(d, &w);
+  /* limit = min + ceil(1.5 * rate * 2 * latency) = 8 + 1.5 * 1000 * 0.04 */
+  assert_true(w.start_rate > 800 && w.start_rate < 1100);
+  assert_true(w.latency_ms > 19 && w.latency_ms < 21);
+  assert_true(w.limit >= 55 && w.limit <= 75);
+  assert_true(w.unstarted <= w.limit);
+  /* Idle, the window shrinks back to its minimum. */
+  for (int ms = 2000; ms < 6000; ms += 100)
+    turn_dispatches(d, T0 + ms);
+  decide_window(d, &w);
+  assert_true(w.limit < 12);
+  decide_destroy(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dispatch_writes_the_task_bytes_and_its_event),
@@ -732,6 +861,9 @@ int main(void) {
       cmocka_unit_test(test_far_delay_hops_onto_the_longest_step),
       cmocka_unit_test(test_bad_records_are_dead_lettered_and_committed),
       cmocka_unit_test(test_nothing_is_decided_before_the_control_history),
+      cmocka_unit_test(test_window_bounds_attempts_no_worker_started),
+      cmocka_unit_test(test_window_lets_a_later_critical_task_go_first),
+      cmocka_unit_test(test_window_grows_to_rate_times_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,86 @@
+/*
+ * The dispatch window: how much of the core's order may sit past the
+ * dispatch topic at once.
+ *
+ * Workers read the dispatch topic in offset order, so whatever waits there
+ * is a FIFO: a critical task dispatched behind a backlog waits for the
+ * backlog. The scheduler therefore keeps the attempts it dispatched and no
+ * worker has reported started ("unstarted": in the dispatch topic, or in a
+ * worker's local queue) within a bound, and everything else waits in the
+ * core, in order.
+ *
+ * The bound keeps the fleet busy and no more. A worker that finishes a task
+ * starts the next one from what it already holds; what it holds must cover
+ * the time until the scheduler's next dispatch reaches it: the worker's
+ * event to the scheduler (measured: a start's time on the worker to the
+ * moment its event is read here) and the dispatch back (about the same
+ * path, the other way). By Little's law that takes
+ *
+ *     limit = window_min + ceil(1.5 * start_rate * 2 * event_latency)
+ *
+ * unstarted attempts, clamped to [window_min, window_max]. The event
+ * latency is measured on the event path, which holds no queue of the
+ * scheduler's making, so the bound does not feed on the waiting it causes.
+ * The start rate is what the fleet sustains: while the window binds it grows
+ * by a factor of about 1.5 per round trip until the workers are the limit.
+ * Idle, it decays to window_min. A worker that dies stops starting
+ * attempts, so it stops widening the window; the attempts it held stay
+ * counted until their redelivery is started elsewhere or they end.
+ *
+ * Priority past the dispatch topic follows: a task dispatched now has at
+ * most `limit` attempts ahead of it that no worker has started, which the
+ * fleet starts within about 3 event latencies (1.5 round trips) at the
+ * rate it sustains.
+ */
+#include <math.h>
+
+#include "decide_int.h"
+
+#define BUCKET_MS 500
+#define LATENCY_CAP_MS 60000
+
+void window_started(decide_t *d, strata_epoch_ms_t started_ms,
+                    strata_epoch_ms_t now) {
+  d->window.starts++;
+  if (started_ms > 0) {
+    double s = (double)(now - started_ms);
+    s = s < 0 ? 0 : s > LATENCY_CAP_MS ? LATENCY_CAP_MS : s;
+    d->window.latency_ms =
+        d->window.latency_ms < 0 ? s : 0.8 * d->window.latency_ms + 0.2 * s;
+  }
+}
+
+static void resize(decide_t *d, strata_epoch_ms_t now) {
+  double want, lat;
+  int64_t span = now - d->window.since;
+
+  if (!d->window.since || span < 0) {
+    d->window.since = now;
+    d->window.starts = 0;
+  } else if (span >= BUCKET_MS) {
+    double r = (double)d->window.starts * 1000.0 / (double)span;
+    d->window.rate = 0.5 * d->window.rate + 0.5 * r;
+    d->window.since = now;
+    d->window.starts = 0;
+  }
+  lat = d->window.latency_ms < 0 ? 0 : d->window.latency_ms;
+  want = (double)d->cfg.window_min +
+         ceil(1.5 * d->window.rate * 2.0 * lat / 1000.0);
+  if (want > (double)d->cfg.window_max)
+    want = (double)d->cfg.window_max;
+  d->window.limit = (uint64_t)want;
+}
+
+uint64_t window_room(decide_t *d, strata_epoch_ms_t now) {
+  uint64_t unstarted = running_unstarted(d->running);
+  resize(d, now);
+  return d->window.limit > unstarted ? d->window.limit - unstarted : 0;
+}
+
+void decide_window(const decide_t *d, decide_window_t *out) {
+  out->on = d->cfg.window;
+  out->limit = d->window.limit;
+  out->unstarted = running_unstarted(d->running);
+  out->start_rate = d->window.rate;
+  out->latency_ms = d->window.latency_ms;
+}
