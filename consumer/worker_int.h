@@ -1,8 +1,8 @@
 /*
- * Internals shared by the worker runtime's files: the offset tracker
- * (offsets.c), the worker and job structs (worker.c, job.c), event encoding
- * (job.c), outcomes, retries, yields and dead letters (outcome.c), the set
- * of cancelled task ids (cancels.c) and the exec handler (exec.c).
+ * Internals shared by the worker runtime's files: the worker and job structs
+ * (worker.c, job.c; offsets are tracked with common/offset_tracker.h), event
+ * encoding (job.c), outcomes, retries, yields and dead letters (outcome.c), the
+ * set of cancelled task ids (cancels.c) and the exec handler (exec.c).
  *
  * Output: nothing but the consume loop touches the transactional producer.
  * Handler threads (and the loop) append encoded STARTED/HEARTBEAT/CHECKPOINT
@@ -35,33 +35,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "offset_tracker.h"
 #include "strata/kafka.h"
 #include "strata/time.h"
 #include "strata/worker.h"
-
-/* ---- offsets.c ------------------------------------------------------ */
-
-typedef struct {
-  int64_t offset;
-  bool done;
-} strata_offq_entry_t;
-
-typedef struct {
-  strata_offq_entry_t *v;
-  size_t head, len, cap;
-  int64_t next; /* one past the highest offset pushed; -1 before any */
-} strata_offq_t;
-
-void strata_offq_init(strata_offq_t *q);
-void strata_offq_clear(strata_offq_t *q);
-/* Appends `offset`, which must exceed every earlier one: -1 otherwise or on
- * OOM. */
-int strata_offq_push(strata_offq_t *q, int64_t offset);
-/* Marks `offset` finished; false when it is not in flight. */
-bool strata_offq_done(strata_offq_t *q, int64_t offset);
-/* The offset to commit (lowest unfinished, else next); -1 before any. */
-int64_t strata_offq_commit_point(strata_offq_t *q);
-size_t strata_offq_inflight(const strata_offq_t *q);
 
 /* ---- worker.c / job.c ----------------------------------------------- */
 
@@ -136,8 +113,8 @@ struct strata_job_s {
 typedef struct {
   bool assigned;
   uint32_t gen; /* bumped on assignment and on a rewind: older jobs are stale */
-  strata_offq_t q;
-  int64_t committed; /* last commit point sent; -1: none */
+  tracker_t tracker; /* dispatch offsets taken, finished or not */
+  int64_t committed; /* last commit offset sent; -1: none */
 } strata_worker_part_t;
 
 /* ---- cancels.c ------------------------------------------------------ */
@@ -173,9 +150,17 @@ struct strata_worker_s {
   size_t stderr_tail;
   size_t ckpt_max; /* worker.checkpoint.max.bytes */
 
-  rd_kafka_t *consumer, *producer;
-  rd_kafka_t *ctl;        /* <prefix>control, assigned, never commits */
-  rd_kafka_queue_t *msgq; /* every assigned partition forwards here */
+  rd_kafka_t *consumer;
+  /* The transactional producer; NULL while it is being re-created after a
+   * fatal error. Made from a copy of producer_conf each time. */
+  rd_kafka_t *producer;
+  rd_kafka_conf_t *producer_conf;
+  rd_kafka_queue_t *producer_q;   /* its main queue, wired to the wake pipe */
+  int txn_timeout_ms;             /* bound of one transaction step */
+  bool rewind_pending;            /* stale state dropped, seek still to do */
+  strata_mono_us_t recover_at_us; /* next attempt at producer or rewind */
+  rd_kafka_t *ctl;                /* <prefix>control, assigned, never commits */
+  rd_kafka_queue_t *msgq;         /* every assigned partition forwards here */
   bool cooperative;
 
   strata_handler_entry_t *handlers;
@@ -185,7 +170,7 @@ struct strata_worker_s {
   atomic_int stop;
   atomic_int running;
   bool stopping;    /* run() is shutting down: revocation waits no more */
-  atomic_int fatal; /* a fatal Kafka error ended run() */
+  atomic_int fatal; /* an unrecoverable error ended run() */
   char fatal_msg[512];
 
   pthread_mutex_t lock;
