@@ -92,7 +92,7 @@ static void free_handlers(strata_worker_t *w) {
   w->nhandlers = 0;
 }
 
-void strata_worker_wake(strata_worker_t *w) {
+void worker_wake(strata_worker_t *w) {
   char c = 'w';
   ssize_t n = write(w->wake[1], &c, 1);
   (void)n; /* a full pipe already means "wake up" */
@@ -173,7 +173,7 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   atomic_init(&w->stop, 0);
   atomic_init(&w->running, 0);
   atomic_init(&w->fatal, 0);
-  strata_cancels_init(&w->cancels);
+  cancels_init(&w->cancels);
   strata_prng_seed(&w->prng);
   w->concurrency = (int)strata_config_get_int(cfg, "worker.concurrency");
   w->hb_interval_ms = strata_config_get_int(cfg, "worker.heartbeat.interval");
@@ -321,10 +321,10 @@ err:
   return NULL;
 }
 
-static void free_outs(strata_out_t *o) {
+static void free_outs(out_t *o) {
   while (o) {
-    strata_out_t *next = o->next;
-    strata_out_free(o);
+    out_t *next = o->next;
+    out_free(o);
     o = next;
   }
 }
@@ -332,7 +332,7 @@ static void free_outs(strata_out_t *o) {
 static void free_jobs(strata_job_t *j) {
   while (j) {
     strata_job_t *next = j->next;
-    strata_job_destroy(j);
+    job_destroy(j);
     j = next;
   }
 }
@@ -363,7 +363,7 @@ void strata_worker_destroy(strata_worker_t *w) {
   free(w->control_topic);
   free(w->dlq_topic);
   strata_layout_clear(&w->layout);
-  strata_cancels_clear(&w->cancels);
+  cancels_clear(&w->cancels);
   if (w->wake[0] >= 0)
     close(w->wake[0]);
   if (w->wake[1] >= 0)
@@ -374,10 +374,10 @@ void strata_worker_destroy(strata_worker_t *w) {
   free(w);
 }
 
-strata_err_t strata_worker_register_owned(strata_worker_t *w, const char *type,
-                                          strata_handler_fn fn, void *opaque,
-                                          void (*free_opaque)(void *)) {
-  strata_handler_entry_t *h;
+strata_err_t worker_register_owned(strata_worker_t *w, const char *type,
+                                   strata_handler_fn fn, void *opaque,
+                                   void (*free_opaque)(void *)) {
+  handler_entry_t *h;
 
   if (!type || !*type || !fn)
     return STRATA_ERR_INVALID_ARG;
@@ -401,12 +401,12 @@ strata_err_t strata_worker_register_owned(strata_worker_t *w, const char *type,
 
 strata_err_t strata_worker_register(strata_worker_t *w, const char *type,
                                     strata_handler_fn fn, void *opaque) {
-  return strata_worker_register_owned(w, type, fn, opaque, NULL);
+  return worker_register_owned(w, type, fn, opaque, NULL);
 }
 
-static const strata_handler_entry_t *find_handler(const strata_worker_t *w,
-                                                  const char *type) {
-  const strata_handler_entry_t *fallback = NULL;
+static const handler_entry_t *find_handler(const strata_worker_t *w,
+                                           const char *type) {
+  const handler_entry_t *fallback = NULL;
 
   for (int i = 0; i < w->nhandlers; i++) {
     if (!strcmp(w->handlers[i].type, type))
@@ -419,7 +419,7 @@ static const strata_handler_entry_t *find_handler(const strata_worker_t *w,
 
 void strata_worker_stop(strata_worker_t *w) {
   atomic_store(&w->stop, 1);
-  strata_worker_wake(w);
+  worker_wake(w);
 }
 
 strata_err_t strata_worker_cancel_task(strata_worker_t *w,
@@ -429,13 +429,13 @@ strata_err_t strata_worker_cancel_task(strata_worker_t *w,
   pthread_mutex_lock(&w->lock);
   for (strata_job_t *j = w->qhead; j; j = j->next)
     if (!strcmp(j->task.id, task_id)) {
-      strata_job_request_stop(j, STRATA_JOB_CANCEL_USER, true);
+      job_request_stop(j, JOB_CANCEL_USER, true);
       err = STRATA_OK;
     }
   for (int i = 0; i < w->nthreads; i++) {
     strata_job_t *j = w->slots[i];
     if (j && !strcmp(j->task.id, task_id)) {
-      strata_job_request_stop(j, STRATA_JOB_CANCEL_USER, false);
+      job_request_stop(j, JOB_CANCEL_USER, false);
       err = STRATA_OK;
     }
   }
@@ -452,8 +452,8 @@ static void request_yield(strata_job_t *j, const char *reason) {
   pthread_cond_broadcast(&j->w->slot_cond);
 }
 
-strata_err_t strata_worker_preempt_task(strata_worker_t *w, const char *task_id,
-                                        const char *reason) {
+strata_err_t worker_preempt_task(strata_worker_t *w, const char *task_id,
+                                 const char *reason) {
   strata_err_t err = STRATA_ERR_NOT_FOUND;
 
   pthread_mutex_lock(&w->lock);
@@ -484,19 +484,19 @@ const char *strata_worker_id(const strata_worker_t *w) {
   return w->worker_id;
 }
 
-size_t strata_worker_stderr_tail(const strata_worker_t *w) {
+size_t worker_stderr_tail(const strata_worker_t *w) {
   return w->stderr_tail;
 }
 
-int64_t strata_worker_kill_grace_ms(const strata_worker_t *w) {
+int64_t worker_kill_grace_ms(const strata_worker_t *w) {
   return w->kill_grace_ms;
 }
 
-int64_t strata_worker_heartbeat_interval_ms(const strata_worker_t *w) {
+int64_t worker_heartbeat_interval_ms(const strata_worker_t *w) {
   return w->hb_interval_ms;
 }
 
-size_t strata_worker_checkpoint_max(const strata_worker_t *w) {
+size_t worker_checkpoint_max(const strata_worker_t *w) {
   return w->ckpt_max;
 }
 
@@ -539,7 +539,7 @@ static bool finish_job(strata_job_t *job, strata_handler_status_t status) {
   strata_worker_t *w = job->w;
   int reason = atomic_load(&job->cancel_reason);
 
-  if (status != STRATA_HANDLER_SUCCEEDED && reason == STRATA_JOB_CANCEL_STOP) {
+  if (status != STRATA_HANDLER_SUCCEEDED && reason == JOB_CANCEL_STOP) {
     w->stats.handed_back++;
     STRATA_INFO("worker",
                 "task %s attempt %d handed back (worker stopping or "
@@ -579,45 +579,45 @@ static void *handler_thread(void *arg) {
     if (!(w->qhead = job->next))
       w->qtail = NULL;
     job->next = NULL;
-    if (atomic_load(&job->cancel_reason) == STRATA_JOB_CANCEL_STOP) {
+    if (atomic_load(&job->cancel_reason) == JOB_CANCEL_STOP) {
       /* Stopping before it began: hand it back untouched. */
       w->stats.handed_back++;
       w->busy--;
       pthread_mutex_unlock(&w->lock);
-      strata_job_destroy(job);
-      strata_worker_wake(w);
+      job_destroy(job);
+      worker_wake(w);
       pthread_mutex_lock(&w->lock);
       continue;
     }
-    if (atomic_load(&job->cancel_reason) == STRATA_JOB_CANCEL_USER) {
+    if (atomic_load(&job->cancel_reason) == JOB_CANCEL_USER) {
       /* Cancelled while queued: never started, so no STARTED event. */
       job->precancelled = true;
-      job->state = STRATA_JOB_FINISHED;
+      job->state = JOB_FINISHED;
       w->busy--;
       pthread_cond_broadcast(&w->slot_cond);
       finish_job(job, STRATA_HANDLER_CANCELLED);
-      strata_worker_wake(w);
+      worker_wake(w);
       continue;
     }
     if (atomic_load(&job->yield_requested)) {
       /* Preempted while queued: requeued as it came, never started
        * (started_ms stays 0). */
-      job->state = STRATA_JOB_FINISHED;
+      job->state = JOB_FINISHED;
       w->busy--;
       pthread_cond_broadcast(&w->slot_cond);
       finish_job(job, STRATA_HANDLER_YIELDED);
-      strata_worker_wake(w);
+      worker_wake(w);
       continue;
     }
     w->slots[slot] = job;
-    job->state = STRATA_JOB_RUNNING;
+    job->state = JOB_RUNNING;
     job->last_hb_us = strata_mono_now_us();
     job->started_ms = strata_epoch_now_ms();
     if (job->task.timeouts.has_start_to_close_ms)
       job->deadline_us =
           job->last_hb_us + job->task.timeouts.start_to_close_ms * 1000;
     w->stats.started++;
-    strata_job_emit(job, STRATA_EVENT_STARTED);
+    job_emit(job, STRATA_EVENT_STARTED);
     pthread_mutex_unlock(&w->lock);
 
     if (job->handler) {
@@ -628,7 +628,7 @@ static void *handler_thread(void *arg) {
     }
 
     pthread_mutex_lock(&w->lock);
-    job->state = STRATA_JOB_FINISHED;
+    job->state = JOB_FINISHED;
     w->slots[slot] = NULL;
     if (job->slot_released)
       w->released--;
@@ -638,15 +638,15 @@ static void *handler_thread(void *arg) {
     bool queued = finish_job(job, status);
     pthread_mutex_unlock(&w->lock);
     if (!queued)
-      strata_job_destroy(job);
-    strata_worker_wake(w);
+      job_destroy(job);
+    worker_wake(w);
     pthread_mutex_lock(&w->lock);
   }
   pthread_mutex_unlock(&w->lock);
   return NULL;
 }
 
-int strata_worker_grow_threads(strata_worker_t *w, int n) {
+int worker_grow_threads(strata_worker_t *w, int n) {
   sigset_t all, old;
   int ret = 0;
 
@@ -696,7 +696,7 @@ static strata_err_t start_threads(strata_worker_t *w, char *errstr,
   int rc;
 
   pthread_mutex_lock(&w->lock);
-  rc = strata_worker_grow_threads(w, w->concurrency);
+  rc = worker_grow_threads(w, w->concurrency);
   pthread_mutex_unlock(&w->lock);
   if (rc)
     return strata_errf(STRATA_ERR_NOMEM, errstr, size,
@@ -720,12 +720,11 @@ static void join_threads(strata_worker_t *w) {
 
 /* ---- partitions and commits (consume-loop thread only) -------------- */
 
-static strata_worker_part_t *part_get(strata_worker_t *w, int32_t p,
-                                      bool grow) {
+static worker_part_t *part_get(strata_worker_t *w, int32_t p, bool grow) {
   if (p < 0)
     return NULL;
   if (p >= w->nparts) {
-    strata_worker_part_t *v;
+    worker_part_t *v;
     if (!grow)
       return NULL;
     if (!(v = realloc(w->parts, (size_t)(p + 1) * sizeof(*v))))
@@ -745,7 +744,7 @@ static strata_worker_part_t *part_get(strata_worker_t *w, int32_t p,
  * rewound) is stale: its record runs again elsewhere or here, so it writes
  * nothing, or a retry could be written twice. */
 static bool job_current(strata_worker_t *w, const strata_job_t *job) {
-  strata_worker_part_t *part = part_get(w, job->partition, false);
+  worker_part_t *part = part_get(w, job->partition, false);
   return part && part->assigned && part->gen == job->gen;
 }
 
@@ -760,7 +759,7 @@ static bool job_current(strata_worker_t *w, const strata_job_t *job) {
  */
 static void hand_back_all(strata_worker_t *w) {
   for (int p = 0; p < w->nparts; p++) {
-    strata_worker_part_t *part = &w->parts[p];
+    worker_part_t *part = &w->parts[p];
     if (!part->assigned)
       continue;
     part->gen++;
@@ -769,10 +768,10 @@ static void hand_back_all(strata_worker_t *w) {
   }
   pthread_mutex_lock(&w->lock);
   for (strata_job_t *j = w->qhead; j; j = j->next)
-    strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+    job_request_stop(j, JOB_CANCEL_STOP, true);
   for (int i = 0; i < w->nthreads; i++)
     if (w->slots[i])
-      strata_job_request_stop(w->slots[i], STRATA_JOB_CANCEL_STOP, true);
+      job_request_stop(w->slots[i], JOB_CANCEL_STOP, true);
   pthread_mutex_unlock(&w->lock);
   w->rewind_pending = true;
 }
@@ -867,7 +866,7 @@ static void recover(strata_worker_t *w) {
  * unrecoverable error.
  */
 static int txn_turn(strata_worker_t *w) {
-  strata_out_t *head, *tail, *o;
+  out_t *head, *tail, *o;
   strata_job_t *done, *j;
   rd_kafka_topic_partition_list_t *offsets = NULL;
   txn_record_t *recs = NULL;
@@ -891,7 +890,7 @@ static int txn_turn(strata_worker_t *w) {
     return 0;
 
   for (j = done; j; j = j->next) {
-    strata_worker_part_t *part = part_get(w, j->partition, false);
+    worker_part_t *part = part_get(w, j->partition, false);
     if (!job_current(w, j)) {
       STRATA_INFO("worker",
                   "outcome of task %s attempt %d dropped: partition %s [%d] "
@@ -900,7 +899,7 @@ static int txn_turn(strata_worker_t *w) {
                   (int)j->partition);
       continue;
     }
-    if (strata_outcome_build(w, j, now, &head, &tail)) {
+    if (outcome_build(w, j, now, &head, &tail)) {
       snprintf(why, sizeof(why), "cannot build the outcome of task %s",
                j->task.id);
       pthread_mutex_lock(&w->lock);
@@ -915,7 +914,7 @@ static int txn_turn(strata_worker_t *w) {
 
   offsets = rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
   for (int p = 0; p < w->nparts; p++) {
-    strata_worker_part_t *part = &w->parts[p];
+    worker_part_t *part = &w->parts[p];
     int64_t at;
     if (!part->assigned)
       continue;
@@ -1020,7 +1019,7 @@ static bool serve_control(strata_worker_t *w, int wait_ms) {
                   w->control_topic, m->offset, err);
     } else if (c.kind == STRATA_CONTROL_CANCEL && c.task_id &&
                c.issued_ms >= now - w->cancel_window_ms) {
-      if (strata_cancels_add(&w->cancels, c.task_id, c.issued_ms))
+      if (cancels_add(&w->cancels, c.task_id, c.issued_ms))
         STRATA_ERROR("worker", "out of memory remembering cancel of %s",
                      c.task_id);
       if (strata_worker_cancel_task(w, c.task_id) == STRATA_OK)
@@ -1029,7 +1028,7 @@ static bool serve_control(strata_worker_t *w, int wait_ms) {
     } else if (c.kind == STRATA_CONTROL_PREEMPT && c.task_id) {
       /* Applies to what is here now only: a later dispatch of the task is
        * the requeued attempt itself, which must run. */
-      if (strata_worker_preempt_task(w, c.task_id, c.reason) == STRATA_OK)
+      if (worker_preempt_task(w, c.task_id, c.reason) == STRATA_OK)
         STRATA_INFO("worker",
                     "asking task %s to yield (running or queued "
                     "here): %s",
@@ -1039,7 +1038,7 @@ static bool serve_control(strata_worker_t *w, int wait_ms) {
     rd_kafka_message_destroy(m);
   }
   if (now - w->cancels_expired_ms >= 1000) {
-    strata_cancels_expire(&w->cancels, now - w->cancel_window_ms);
+    cancels_expire(&w->cancels, now - w->cancel_window_ms);
     w->cancels_expired_ms = now;
   }
   return eof;
@@ -1052,15 +1051,15 @@ static void tick_jobs(strata_worker_t *w, strata_mono_us_t now) {
   pthread_mutex_lock(&w->lock);
   for (int i = 0; i < w->nthreads; i++) {
     strata_job_t *j = w->slots[i];
-    if (!j || j->state != STRATA_JOB_RUNNING)
+    if (!j || j->state != JOB_RUNNING)
       continue;
     if (!j->task.timeouts.has_heartbeat_ms &&
         now - j->last_hb_us >= w->hb_interval_ms * 1000) {
       j->last_hb_us = now;
-      strata_job_emit(j, STRATA_EVENT_HEARTBEAT);
+      job_emit(j, STRATA_EVENT_HEARTBEAT);
     }
     if (j->deadline_us && now >= j->deadline_us)
-      strata_job_request_stop(j, STRATA_JOB_CANCEL_TIMEOUT, false);
+      job_request_stop(j, JOB_CANCEL_TIMEOUT, false);
   }
   pthread_mutex_unlock(&w->lock);
 }
@@ -1088,7 +1087,7 @@ static void serve(strata_worker_t *w, int wait_ms) {
 static bool parts_busy(strata_worker_t *w,
                        const rd_kafka_topic_partition_list_t *list) {
   for (int i = 0; i < list->cnt; i++) {
-    strata_worker_part_t *part = part_get(w, list->elems[i].partition, false);
+    worker_part_t *part = part_get(w, list->elems[i].partition, false);
     if (strcmp(list->elems[i].topic, w->dispatch_topic))
       continue;
     if (part && part->assigned && tracker_inflight(&part->tracker) > 0)
@@ -1108,7 +1107,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     for (int i = 0; i < list->cnt; i++) {
       const char *topic = list->elems[i].topic;
       int32_t p = list->elems[i].partition;
-      strata_worker_part_t *part = part_get(w, p, true);
+      worker_part_t *part = part_get(w, p, true);
       rd_kafka_queue_t *pq;
       if (strcmp(topic, w->dispatch_topic) || !part)
         continue;
@@ -1143,16 +1142,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     for (strata_job_t *j = w->qhead; j; j = j->next)
       if (rd_kafka_topic_partition_list_find(list, w->dispatch_topic,
                                              j->partition))
-        strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+        job_request_stop(j, JOB_CANCEL_STOP, true);
     for (int i = 0; i < w->nthreads; i++) {
       strata_job_t *j = w->slots[i];
       if (j && rd_kafka_topic_partition_list_find(list, w->dispatch_topic,
                                                   j->partition))
-        strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+        job_request_stop(j, JOB_CANCEL_STOP, true);
     }
     pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < list->cnt; i++) {
-      strata_worker_part_t *part = part_get(w, list->elems[i].partition, false);
+      worker_part_t *part = part_get(w, list->elems[i].partition, false);
       if (strcmp(list->elems[i].topic, w->dispatch_topic) || !part)
         continue;
       if (tracker_inflight(&part->tracker) > 0)
@@ -1195,7 +1194,7 @@ static void note_fatal(strata_worker_t *w, rd_kafka_t *rk) {
 /* Takes one record from librdkafka; frees it. */
 static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
   const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
-  strata_worker_part_t *part;
+  worker_part_t *part;
   strata_job_t *job;
   uint64_t seq;
   char err[512];
@@ -1224,7 +1223,7 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
   pthread_mutex_lock(&w->lock);
   w->stats.received++;
   pthread_mutex_unlock(&w->lock);
-  if (!(job = strata_job_new(w)) ||
+  if (!(job = job_new(w)) ||
       strata_task_decode(m->payload, m->len, &job->task, err, sizeof(err))) {
     /* The scheduler dead-letters bad input before dispatch; a record that
      * still fails here is skipped, counted and committed past. */
@@ -1232,7 +1231,7 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
         "worker",
         "undecodable dispatch record %s [%d] at offset %" PRId64 " skipped: %s",
         topic, (int)m->partition, m->offset, job ? err : "out of memory");
-    strata_job_destroy(job);
+    job_destroy(job);
     tracker_done(&part->tracker, seq);
     w->commit_dirty = true;
     pthread_mutex_lock(&w->lock);
@@ -1252,24 +1251,24 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
     job->routing_key = strdup(strata_job_idempotency_key(job));
   if (!job->routing_key) {
     STRATA_ERROR("worker", "out of memory");
-    strata_job_destroy(job);
+    job_destroy(job);
     goto out; /* left unfinished: not committed, run by the next owner */
   }
   job->handler = find_handler(w, job->task.type ? job->task.type : "default");
-  if (strata_cancels_has(&w->cancels, job->task.id)) {
+  if (cancels_has(&w->cancels, job->task.id)) {
     /* Cancellation wins over a later dispatch: reported, never run. */
     STRATA_INFO("worker",
                 "task %s attempt %d was cancelled before its dispatch "
                 "arrived; not running it",
                 job->task.id, job->task.attempt);
     job->precancelled = true;
-    job->state = STRATA_JOB_FINISHED;
+    job->state = JOB_FINISHED;
     pthread_mutex_lock(&w->lock);
     finish_job(job, STRATA_HANDLER_CANCELLED);
     pthread_mutex_unlock(&w->lock);
     goto out;
   }
-  job->state = STRATA_JOB_QUEUED;
+  job->state = JOB_QUEUED;
   pthread_mutex_lock(&w->lock);
   if (w->qtail)
     w->qtail->next = job;
@@ -1417,10 +1416,10 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   }
   pthread_mutex_lock(&w->lock);
   for (strata_job_t *j = w->qhead; j; j = j->next)
-    strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+    job_request_stop(j, JOB_CANCEL_STOP, true);
   for (int i = 0; i < w->nthreads; i++)
     if (w->slots[i])
-      strata_job_request_stop(w->slots[i], STRATA_JOB_CANCEL_STOP, true);
+      job_request_stop(w->slots[i], JOB_CANCEL_STOP, true);
   pthread_mutex_unlock(&w->lock);
   wait_idle(w, w->kill_grace_ms + 2000);
   w->stopping = true;
