@@ -38,6 +38,7 @@
  * the JSON result; --trace writes the latency phase's samples as CSV.
  */
 #include "bench.h"
+#include "kafka_txn.h"
 #include "sched_kafka.h"
 
 #include "strata/codec.h"
@@ -72,6 +73,9 @@
 /* The scheduler's own client settings (scheduler/daemon/daemon.c,
  * sched_setup), repeated here for the relay. */
 #define SCHED_TICK_MS 10
+/* Bound of the relay's transaction step and of its producer's
+ * init_transactions: a broker problem ends the phase instead of a hang. */
+#define RELAY_TXN_MS 30000
 
 extern char **environ;
 
@@ -108,6 +112,7 @@ typedef struct {
   rd_kafka_t *in, *tx;
   char in_topic[256], out_topic[256];
   int nparts, batch;
+  txn_record_t *recs; /* [batch + 1], one turn's records */
   pthread_t thread;
   bool started;
   atomic_bool stop;
@@ -776,15 +781,10 @@ static int submit_one(e2e_t *e, strata_producer_t *p, const char *tier,
 /* ---- the relay -----------------------------------------------------------*/
 
 static int relay_commit(relay_t *r, rd_kafka_message_t **msgs, int n) {
-  rd_kafka_topic_partition_list_t *offsets;
-  rd_kafka_consumer_group_metadata_t *cgmd;
-  rd_kafka_error_t *error;
+  rd_kafka_topic_partition_list_t *offsets =
+      rd_kafka_topic_partition_list_new(r->nparts);
+  txn_result_t res;
 
-  if ((error = rd_kafka_begin_transaction(r->tx)))
-    goto fail;
-  /* Offsets first, then the records, in the scheduler's order
-   * (commit_turn). */
-  offsets = rd_kafka_topic_partition_list_new(r->nparts);
   for (int i = 0; i < n; i++) {
     rd_kafka_message_t *m = msgs[i];
     rd_kafka_topic_partition_t *tp =
@@ -794,44 +794,23 @@ static int relay_commit(relay_t *r, rd_kafka_message_t **msgs, int n) {
           rd_kafka_topic_partition_list_add(offsets, r->in_topic, m->partition);
     if (m->offset + 1 > tp->offset)
       tp->offset = m->offset + 1;
+    r->recs[i] = (txn_record_t){.topic = r->out_topic,
+                                .partition = m->partition,
+                                .key = m->key,
+                                .keylen = m->key_len,
+                                .value = m->payload,
+                                .len = m->len};
   }
-  cgmd = rd_kafka_consumer_group_metadata(r->in);
-  error = rd_kafka_send_offsets_to_transaction(r->tx, offsets, cgmd, -1);
-  rd_kafka_consumer_group_metadata_destroy(cgmd);
+  /* The scheduler's step (offsets first, then the records). A benchmark
+   * does not recover: any result but TXN_OK ends the phase. */
+  res = txn_commit(r->tx, r->in, offsets, r->recs, (size_t)n, RELAY_TXN_MS,
+                   r->err, sizeof(r->err));
   rd_kafka_topic_partition_list_destroy(offsets);
-  if (error)
-    goto fail;
-  for (int i = 0; i < n; i++) {
-    rd_kafka_message_t *m = msgs[i];
-    rd_kafka_resp_err_t kerr;
-    for (;;) {
-      kerr = rd_kafka_producev(r->tx, RD_KAFKA_V_TOPIC(r->out_topic),
-                               RD_KAFKA_V_PARTITION(m->partition),
-                               RD_KAFKA_V_KEY(m->key, m->key_len),
-                               RD_KAFKA_V_VALUE(m->payload, m->len),
-                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                               RD_KAFKA_V_END);
-      if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        break;
-      rd_kafka_poll(r->tx, 10);
-    }
-    if (kerr) {
-      snprintf(r->err, sizeof(r->err), "producing to %s: %s", r->out_topic,
-               rd_kafka_err2str(kerr));
-      return -1;
-    }
-  }
-  if ((error = rd_kafka_commit_transaction(r->tx, -1)))
-    goto fail;
+  if (res != TXN_OK)
+    return -1;
   r->turns++;
   r->relayed += (uint64_t)n;
   return 0;
-fail:
-  /* A benchmark does not recover: any transaction error ends the phase. */
-  snprintf(r->err, sizeof(r->err), "transaction: %s",
-           rd_kafka_error_string(error));
-  rd_kafka_error_destroy(error);
-  return -1;
 }
 
 /* The scheduler's turn without its work: take up to `batch` records without
@@ -842,7 +821,9 @@ static void *relay_main(void *arg) {
   rd_kafka_message_t **msgs = calloc((size_t)r->batch + 1, sizeof(*msgs));
   int n = 0;
 
-  if (!msgs) {
+  r->recs = calloc((size_t)r->batch + 1, sizeof(*r->recs));
+  if (!msgs || !r->recs) {
+    free(msgs);
     snprintf(r->err, sizeof(r->err), "out of memory");
     atomic_store(&r->failed, true);
     return NULL;
@@ -886,7 +867,6 @@ static int relay_start(relay_t *r, const strata_config_t *cfg,
   char group[256], txid[256], inst[256];
   rd_kafka_conf_t *conf;
   rd_kafka_topic_partition_list_t *l;
-  rd_kafka_error_t *error;
 
   memset(r, 0, sizeof(*r));
   r->nparts = nparts;
@@ -911,10 +891,8 @@ static int relay_start(relay_t *r, const strata_config_t *cfg,
                                        size)))
       return -1;
     rd_kafka_conf_set_dr_msg_cb(conf, strata_sched_tx_delivered);
-    if (!(r->tx = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, size))) {
-      rd_kafka_conf_destroy(conf);
+    if (!(r->tx = txn_producer_new(conf, RELAY_TXN_MS, err, size)))
       return -1;
-    }
     if (!(conf = strata_kafka_conf_new(cfg, "bench-relay", in_defaults, err,
                                        size)))
       return -1;
@@ -922,12 +900,6 @@ static int relay_start(relay_t *r, const strata_config_t *cfg,
       rd_kafka_conf_destroy(conf);
       return -1;
     }
-  }
-  if ((error = rd_kafka_init_transactions(r->tx, 30000))) {
-    snprintf(err, size, "init_transactions (%s): %s", txid,
-             rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    return -1;
   }
   l = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(l, r->in_topic, RD_KAFKA_PARTITION_UA);
@@ -954,6 +926,8 @@ static void relay_stop(relay_t *r) {
   if (r->tx)
     rd_kafka_destroy(r->tx);
   r->in = r->tx = NULL;
+  free(r->recs);
+  r->recs = NULL;
 }
 
 /* The relay's input: the same task records strata_producer writes (encoded

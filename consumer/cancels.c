@@ -20,20 +20,20 @@ static uint64_t hash_id(const char *s) {
   return h;
 }
 
-void strata_cancels_init(strata_cancels_t *c) {
+void cancels_init(cancels_t *c) {
   memset(c, 0, sizeof(*c));
 }
 
-void strata_cancels_clear(strata_cancels_t *c) {
+void cancels_clear(cancels_t *c) {
   for (size_t i = 0; i < c->cap; i++)
     free(c->ids[i]);
   free(c->ids);
   free(c->at);
-  strata_cancels_init(c);
+  cancels_init(c);
 }
 
 /* Places an owned id; the table has room. */
-static void place(strata_cancels_t *c, char *id, strata_epoch_ms_t at) {
+static void place(cancels_t *c, char *id, strata_epoch_ms_t at) {
   size_t i = (size_t)hash_id(id) & (c->cap - 1);
   while (c->ids[i])
     i = (i + 1) & (c->cap - 1);
@@ -43,11 +43,10 @@ static void place(strata_cancels_t *c, char *id, strata_epoch_ms_t at) {
 }
 
 /* Rebuilds with `cap` slots, keeping entries at or after `keep_from`. */
-static int rebuild(strata_cancels_t *c, size_t cap,
-                   strata_epoch_ms_t keep_from) {
-  strata_cancels_t n;
+static int rebuild(cancels_t *c, size_t cap, strata_epoch_ms_t keep_from) {
+  cancels_t n;
 
-  strata_cancels_init(&n);
+  cancels_init(&n);
   n.cap = cap;
   if (!(n.ids = calloc(cap, sizeof(*n.ids))) ||
       !(n.at = calloc(cap, sizeof(*n.at)))) {
@@ -68,7 +67,7 @@ static int rebuild(strata_cancels_t *c, size_t cap,
   return 0;
 }
 
-static size_t find(const strata_cancels_t *c, const char *id) {
+static size_t find(const cancels_t *c, const char *id) {
   size_t i;
   if (!c->cap)
     return SIZE_MAX;
@@ -79,8 +78,7 @@ static size_t find(const strata_cancels_t *c, const char *id) {
   return SIZE_MAX;
 }
 
-int strata_cancels_add(strata_cancels_t *c, const char *id,
-                       strata_epoch_ms_t at) {
+int cancels_add(cancels_t *c, const char *id, strata_epoch_ms_t at) {
   size_t i = find(c, id);
   char *copy;
 
@@ -98,11 +96,11 @@ int strata_cancels_add(strata_cancels_t *c, const char *id,
   return 0;
 }
 
-bool strata_cancels_has(const strata_cancels_t *c, const char *id) {
+bool cancels_has(const cancels_t *c, const char *id) {
   return find(c, id) != SIZE_MAX;
 }
 
-void strata_cancels_expire(strata_cancels_t *c, strata_epoch_ms_t before) {
+void cancels_expire(cancels_t *c, strata_epoch_ms_t before) {
   size_t old = 0;
   for (size_t i = 0; i < c->cap; i++)
     old += c->ids[i] && c->at[i] < before;

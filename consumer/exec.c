@@ -285,7 +285,7 @@ static void ckpt_files_remove(ckpt_files_t *c) {
  */
 static strata_err_t ckpt_collect(ckpt_files_t *c, strata_job_t *job,
                                  char *errstr, size_t size) {
-  size_t max = strata_worker_checkpoint_max(job->w);
+  size_t max = worker_checkpoint_max(job->w);
   FILE *fp = fopen(c->out, "rb");
   char *buf;
   size_t n;
@@ -409,8 +409,8 @@ static const char *signal_name(int sig) {
 static strata_handler_status_t exec_run(strata_job_t *job, void *opaque) {
   const exec_cmd_t *cmd = opaque;
   const strata_task_t *t = strata_job_task(job);
-  size_t tail_cap = strata_worker_stderr_tail(job->w);
-  int64_t grace_ms = strata_worker_kill_grace_ms(job->w);
+  size_t tail_cap = worker_stderr_tail(job->w);
+  int64_t grace_ms = worker_kill_grace_ms(job->w);
   envv_t env = {0};
   tail_t tail = {0};
   int in[2] = {-1, -1}, err[2] = {-1, -1}, pidfd = -1;
@@ -425,7 +425,7 @@ static strata_handler_status_t exec_run(strata_job_t *job, void *opaque) {
   char why[512];
 
   if (t->timeouts.has_heartbeat_ms) {
-    hb_every = strata_worker_heartbeat_interval_ms(job->w);
+    hb_every = worker_heartbeat_interval_ms(job->w);
     if (t->timeouts.heartbeat_ms / 3 < hb_every)
       hb_every = t->timeouts.heartbeat_ms / 3;
     hb_next = mono_ms() + hb_every;
@@ -534,7 +534,7 @@ static strata_handler_status_t exec_run(strata_job_t *job, void *opaque) {
     result = STRATA_HANDLER_CANCELLED;
     /* The runtime reports TIMED_OUT or hands back when it asked for the
      * stop; only a user's cancel is a CANCELLED outcome. */
-    if (atomic_load(&job->cancel_reason) != STRATA_JOB_CANCEL_USER)
+    if (atomic_load(&job->cancel_reason) != JOB_CANCEL_USER)
       result = STRATA_HANDLER_FAILED;
   } else {
     char what[96];
@@ -655,7 +655,7 @@ static void register_one(const char *type, const char *command, void *opaque) {
         strata_errf(STRATA_ERR_NOMEM, ctx->errstr, ctx->size, "out of memory");
     return;
   }
-  err = strata_worker_register_owned(ctx->w, type, exec_run, c, free_cmd);
+  err = worker_register_owned(ctx->w, type, exec_run, c, free_cmd);
   if (err == STRATA_ERR_EXISTS) {
     /* A later --set of the same key replaces the command. */
     free_cmd(c);
@@ -699,7 +699,7 @@ strata_err_t strata_worker_register_exec(strata_worker_t *w,
     free(u);
     return strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
   }
-  err = strata_worker_register_owned(w, "*", exec_unknown, u, free_unknown);
+  err = worker_register_owned(w, "*", exec_unknown, u, free_unknown);
   if (err == STRATA_ERR_EXISTS) {
     free_unknown(u); /* the caller's own fallback handles unknown types */
     return STRATA_OK;

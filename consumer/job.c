@@ -22,7 +22,7 @@
  * record size limit. */
 #define ERROR_MAX (256 * 1024)
 
-strata_job_t *strata_job_new(strata_worker_t *w) {
+strata_job_t *job_new(strata_worker_t *w) {
   strata_job_t *job = calloc(1, sizeof(*job));
 
   if (!job)
@@ -30,12 +30,12 @@ strata_job_t *strata_job_new(strata_worker_t *w) {
   job->w = w;
   strata_task_init(&job->task);
   job->retryable = true;
-  atomic_init(&job->cancel_reason, STRATA_JOB_CANCEL_NONE);
+  atomic_init(&job->cancel_reason, JOB_CANCEL_NONE);
   atomic_init(&job->yield_requested, false);
   return job;
 }
 
-void strata_job_destroy(strata_job_t *job) {
+void job_destroy(strata_job_t *job) {
   if (!job)
     return;
   strata_task_clear(&job->task);
@@ -166,19 +166,18 @@ void strata_job_fail(strata_job_t *job, bool retryable, const char *fmt, ...) {
 }
 
 bool strata_job_cancel_requested(const strata_job_t *job) {
-  return atomic_load(&job->cancel_reason) != STRATA_JOB_CANCEL_NONE;
+  return atomic_load(&job->cancel_reason) != JOB_CANCEL_NONE;
 }
 
 bool strata_job_should_yield(const strata_job_t *job) {
   return atomic_load(&job->yield_requested);
 }
 
-void strata_job_request_stop(strata_job_t *job, strata_job_cancel_t reason,
-                             bool force) {
+void job_request_stop(strata_job_t *job, job_cancel_t reason, bool force) {
   if (force) {
     atomic_store(&job->cancel_reason, reason);
   } else {
-    int none = STRATA_JOB_CANCEL_NONE;
+    int none = JOB_CANCEL_NONE;
     atomic_compare_exchange_strong(&job->cancel_reason, &none, reason);
   }
   pthread_cond_broadcast(&job->w->slot_cond);
@@ -193,8 +192,8 @@ const void *strata_job_resume_state(const strata_job_t *job, size_t *len) {
   return job->task.checkpoint;
 }
 
-void strata_job_latest_state(const strata_job_t *job, bool *has,
-                             const uint8_t **state, size_t *len) {
+void job_latest_state(const strata_job_t *job, bool *has, const uint8_t **state,
+                      size_t *len) {
   if (job->has_ckpt) {
     *has = true;
     *state = job->ckpt;
@@ -217,7 +216,7 @@ strata_err_t strata_job_checkpoint(strata_job_t *job, const void *state,
   size_t old = job->task.has_checkpoint ? job->task.checkpoint_len : 0;
   size_t base = job->orig_len > old ? job->orig_len - old : 0;
   strata_err_t err = STRATA_OK;
-  strata_out_t *o;
+  out_t *o;
   uint8_t *copy = NULL;
 
   if (!state && len > 0)
@@ -242,8 +241,8 @@ strata_err_t strata_job_checkpoint(strata_job_t *job, const void *state,
     return STRATA_ERR_NOMEM;
   if (len)
     memcpy(copy, state, len);
-  o = strata_job_checkpoint_event(job, NULL, true, copy, len,
-                                  strata_epoch_now_ms(), &err);
+  o = job_checkpoint_event(job, NULL, true, copy, len, strata_epoch_now_ms(),
+                           &err);
   if (!o) {
     free(copy);
     return err;
@@ -260,7 +259,7 @@ strata_err_t strata_job_checkpoint(strata_job_t *job, const void *state,
     w->out_head = o;
   w->out_tail = o;
   pthread_mutex_unlock(&w->lock);
-  strata_worker_wake(w);
+  worker_wake(w);
   return STRATA_OK;
 }
 
@@ -268,14 +267,14 @@ void strata_job_release_slot(strata_job_t *job) {
   strata_worker_t *w = job->w;
 
   pthread_mutex_lock(&w->lock);
-  if (job->state == STRATA_JOB_RUNNING && !job->slot_released) {
+  if (job->state == JOB_RUNNING && !job->slot_released) {
     job->slot_released = true;
     w->busy--;
     w->released++;
     /* A queued job must find a thread while this one keeps its own. */
-    strata_worker_grow_threads(w, w->concurrency + w->released);
+    worker_grow_threads(w, w->concurrency + w->released);
     pthread_cond_broadcast(&w->slot_cond);
-    strata_worker_wake(w);
+    worker_wake(w);
   }
   pthread_mutex_unlock(&w->lock);
 }
@@ -301,7 +300,7 @@ bool strata_job_acquire_slot(strata_job_t *job) {
     }
     /* The loop holds back records while a handler waits; it may take one
      * now. */
-    strata_worker_wake(w);
+    worker_wake(w);
   }
   pthread_mutex_unlock(&w->lock);
   return ok;
@@ -311,14 +310,14 @@ void strata_job_heartbeat(strata_job_t *job) {
   strata_worker_t *w = job->w;
 
   pthread_mutex_lock(&w->lock);
-  if (job->state == STRATA_JOB_RUNNING) {
+  if (job->state == JOB_RUNNING) {
     job->last_hb_us = strata_mono_now_us();
-    strata_job_emit(job, STRATA_EVENT_HEARTBEAT);
+    job_emit(job, STRATA_EVENT_HEARTBEAT);
   }
   pthread_mutex_unlock(&w->lock);
 }
 
-void strata_out_free(strata_out_t *o) {
+void out_free(out_t *o) {
   if (!o)
     return;
   free(o->key);
@@ -333,13 +332,13 @@ static bool is_terminal(strata_event_kind_t kind) {
 
 /* Encodes one event; `ckpt` (may be NULL) supplies the checkpoint field.
  * `*errp` (may be NULL) says why on failure. */
-static strata_out_t *encode_event(strata_job_t *job, strata_event_kind_t kind,
-                                  const char *error, bool retryable,
-                                  bool terminal, const strata_event_t *ckpt,
-                                  strata_epoch_ms_t now, strata_err_t *errp) {
+static out_t *encode_event(strata_job_t *job, strata_event_kind_t kind,
+                           const char *error, bool retryable, bool terminal,
+                           const strata_event_t *ckpt, strata_epoch_ms_t now,
+                           strata_err_t *errp) {
   strata_worker_t *w = job->w;
   strata_event_t ev;
-  strata_out_t *o;
+  out_t *o;
   void *buf = NULL;
   size_t len = 0;
   char err[512];
@@ -400,17 +399,15 @@ static strata_out_t *encode_event(strata_job_t *job, strata_event_kind_t kind,
   return o;
 }
 
-strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
-                               const char *error, bool retryable,
-                               strata_epoch_ms_t now) {
+out_t *job_event(strata_job_t *job, strata_event_kind_t kind, const char *error,
+                 bool retryable, strata_epoch_ms_t now) {
   return encode_event(job, kind, error, retryable, is_terminal(kind), NULL, now,
                       NULL);
 }
 
-strata_out_t *strata_job_checkpoint_event(strata_job_t *job, const char *error,
-                                          bool has_state, const void *state,
-                                          size_t len, strata_epoch_ms_t now,
-                                          strata_err_t *err) {
+out_t *job_checkpoint_event(strata_job_t *job, const char *error,
+                            bool has_state, const void *state, size_t len,
+                            strata_epoch_ms_t now, strata_err_t *err) {
   strata_event_t ck;
 
   /* Only the checkpoint members are read; the event borrows the state. */
@@ -422,10 +419,9 @@ strata_out_t *strata_job_checkpoint_event(strata_job_t *job, const char *error,
                       &ck, now, err);
 }
 
-strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind) {
+strata_err_t job_emit(strata_job_t *job, strata_event_kind_t kind) {
   strata_worker_t *w = job->w;
-  strata_out_t *o =
-      strata_job_event(job, kind, NULL, true, strata_epoch_now_ms());
+  out_t *o = job_event(job, kind, NULL, true, strata_epoch_now_ms());
 
   if (!o)
     return STRATA_ERR_ENCODE;
@@ -434,6 +430,6 @@ strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind) {
   else
     w->out_head = o;
   w->out_tail = o;
-  strata_worker_wake(w);
+  worker_wake(w);
   return STRATA_OK;
 }

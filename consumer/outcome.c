@@ -39,7 +39,7 @@
 
 #define DEFAULT_YIELD_REASON "handler yielded"
 
-static void append(strata_out_t **head, strata_out_t **tail, strata_out_t *o) {
+static void append(out_t **head, out_t **tail, out_t *o) {
   if (*tail)
     (*tail)->next = o;
   else
@@ -48,9 +48,9 @@ static void append(strata_out_t **head, strata_out_t **tail, strata_out_t *o) {
 }
 
 /* An out record that takes `value`; NULL (value freed) on OOM. */
-static strata_out_t *out_new(const char *topic, int32_t partition,
-                             const char *key, void *value, size_t len) {
-  strata_out_t *o = calloc(1, sizeof(*o));
+static out_t *out_new(const char *topic, int32_t partition, const char *key,
+                      void *value, size_t len) {
+  out_t *o = calloc(1, sizeof(*o));
   if (!o || !(o->key = strdup(key))) {
     free(o);
     free(value);
@@ -71,7 +71,7 @@ static strata_err_t carry_state(strata_task_t *t, const strata_job_t *job) {
 
   if (!job->has_ckpt)
     return STRATA_OK; /* the copy already holds the dispatched one */
-  strata_job_latest_state(job, &has, &state, &len);
+  job_latest_state(job, &has, &state, &len);
   free(t->checkpoint);
   t->checkpoint = NULL;
   t->checkpoint_len = 0;
@@ -212,13 +212,13 @@ out:
  * A yield that cannot be requeued (tier unknown here, record too large)
  * ends the task like a non-retryable failure, naming why. */
 static strata_err_t build_yield(strata_worker_t *w, strata_job_t *job,
-                                strata_epoch_ms_t now, strata_out_t **head,
-                                strata_out_t **tail) {
+                                strata_epoch_ms_t now, out_t **head,
+                                out_t **tail) {
   const char *reason =
       job->yield_reason ? job->yield_reason : DEFAULT_YIELD_REASON;
   const strata_topic_spec_t *to =
       strata_layout_tier_topic(&w->layout, job->task.tier);
-  strata_out_t *ev, *rq;
+  out_t *ev, *rq;
   strata_err_t err = STRATA_OK;
   const uint8_t *state;
   size_t slen, len = 0;
@@ -238,12 +238,11 @@ static strata_err_t build_yield(strata_worker_t *w, strata_job_t *job,
   } else {
     snprintf(error, sizeof(error), "yielded: %.*s", STRATA_HISTORY_TEXT_MAX,
              reason);
-    strata_job_latest_state(job, &has, &state, &slen);
+    job_latest_state(job, &has, &state, &slen);
     if (!(rq = out_new(to->name, job->partition, job->routing_key, value, len)))
       return STRATA_ERR_NOMEM;
-    if (!(ev = strata_job_checkpoint_event(job, error, has, state, slen, now,
-                                           &err))) {
-      strata_out_free(rq);
+    if (!(ev = job_checkpoint_event(job, error, has, state, slen, now, &err))) {
+      out_free(rq);
       return err ? err : STRATA_ERR_ENCODE;
     }
     STRATA_DEBUG("worker",
@@ -259,23 +258,21 @@ static strata_err_t build_yield(strata_worker_t *w, strata_job_t *job,
     return STRATA_OK;
   }
   job->status = STRATA_HANDLER_FAILED;
-  return strata_outcome_build(w, job, now, head, tail);
+  return outcome_build(w, job, now, head, tail);
 }
 
-strata_err_t strata_outcome_build(strata_worker_t *w, strata_job_t *job,
-                                  strata_epoch_ms_t now, strata_out_t **head,
-                                  strata_out_t **tail) {
+strata_err_t outcome_build(strata_worker_t *w, strata_job_t *job,
+                           strata_epoch_ms_t now, out_t **head, out_t **tail) {
   int reason = atomic_load(&job->cancel_reason);
   const char *error = job->error;
   bool retryable = job->retryable;
   strata_event_kind_t kind;
-  strata_out_t *ev, *extra = NULL, *dl_ev = NULL;
+  out_t *ev, *extra = NULL, *dl_ev = NULL;
   char buf[256], dlbuf[256], detail[512], errstr[512];
   uint64_t *counter;
 
   if (job->precancelled || job->status == STRATA_HANDLER_CANCELLED ||
-      (job->status != STRATA_HANDLER_SUCCEEDED &&
-       reason == STRATA_JOB_CANCEL_USER)) {
+      (job->status != STRATA_HANDLER_SUCCEEDED && reason == JOB_CANCEL_USER)) {
     /* A cancelled attempt is never retried, whatever its handler returned
      * after the cancel: exactly one CANCELLED event. */
     kind = STRATA_EVENT_CANCELLED;
@@ -286,9 +283,9 @@ strata_err_t strata_outcome_build(strata_worker_t *w, strata_job_t *job,
     error = NULL;
     counter = &w->stats.succeeded;
   } else if (job->status == STRATA_HANDLER_YIELDED &&
-             reason != STRATA_JOB_CANCEL_TIMEOUT) {
+             reason != JOB_CANCEL_TIMEOUT) {
     return build_yield(w, job, now, head, tail);
-  } else if (reason == STRATA_JOB_CANCEL_TIMEOUT) {
+  } else if (reason == JOB_CANCEL_TIMEOUT) {
     kind = STRATA_EVENT_TIMED_OUT;
     snprintf(buf, sizeof(buf),
              "start_to_close timeout of %" PRId64 " ms passed",
@@ -364,16 +361,16 @@ strata_err_t strata_outcome_build(strata_worker_t *w, strata_job_t *job,
         return STRATA_ERR_NOMEM;
       snprintf(dlbuf, sizeof(dlbuf), "%s: %.200s", strata_dlq_reason_name(dlq),
                detail);
-      if (!(dl_ev = strata_job_event(job, STRATA_EVENT_DEAD_LETTERED, dlbuf,
-                                     false, now))) {
-        strata_out_free(extra);
+      if (!(dl_ev = job_event(job, STRATA_EVENT_DEAD_LETTERED, dlbuf, false,
+                              now))) {
+        out_free(extra);
         return STRATA_ERR_ENCODE;
       }
     }
   }
-  if (!(ev = strata_job_event(job, kind, error, retryable, now))) {
-    strata_out_free(extra);
-    strata_out_free(dl_ev);
+  if (!(ev = job_event(job, kind, error, retryable, now))) {
+    out_free(extra);
+    out_free(dl_ev);
     return STRATA_ERR_ENCODE;
   }
   /* Write order: the terminal event, then the retry record or the dead

@@ -18,15 +18,22 @@
  * paused, so no prefetched record is dropped and refetched.
  *
  * Output: one transactional producer, used by this loop only. Each turn
- * writes, in one transaction, the STARTED/HEARTBEAT events handler threads
- * queued, the terminal records of the jobs that finished (event, retry record
- * or dead letter: outcome.c) and, per partition, the lowest unfinished
- * dispatch offset (offsets.c), sent with the consumer's group metadata taken
+ * writes, in one transaction (txn_commit(), common/kafka_txn.c), the
+ * STARTED/HEARTBEAT events handler threads queued, the terminal records of
+ * the jobs that finished (event, retry record or dead letter: outcome.c)
+ * and, per partition, the lowest unfinished dispatch offset
+ * (common/offset_tracker.c), sent with the consumer's group metadata taken
  * afresh (KIP-447). An outcome, its retry and its offset therefore commit
- * together. An abortable error aborts the turn and rewinds every assigned
- * partition to its committed offset: in-flight bookkeeping is dropped, the
- * jobs of the old generation are handed back (their outcomes are never
- * written), and the records run again. A fatal error ends run().
+ * together. The step is bounded by the producer's transaction.timeout.ms
+ * (a transaction cannot outlive it anyway), so a broker stall never freezes
+ * the loop. An aborted turn rewinds every assigned partition to its
+ * committed offset: in-flight bookkeeping is dropped, the jobs of the old
+ * generation are handed back (their outcomes are never written), and the
+ * records run again. A fatal error of the producer (a broker restart can
+ * cause one) does the same and re-creates the producer first: no record is
+ * taken until a new producer has initialised (which completes the old one's
+ * open transaction) and the rewind has been sent, both retried every
+ * RECOVER_BACKOFF_MS while the loop keeps serving.
  *
  * Cancellation: the loop reads <prefix>control (assigned, never committed;
  * from now − idempotency.window) and remembers each cancelled task id for
@@ -55,6 +62,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafka_txn.h"
 #include "strata/backoff.h"
 #include "strata/codec.h"
 #include "strata/kafka.h"
@@ -62,6 +70,16 @@
 
 #define LOOP_TICK_MS 100
 #define CONTROL_CATCHUP_MS 15000
+/* init_transactions of the first producer, and of each re-created one. */
+#define PRODUCER_INIT_TIMEOUT_MS 30000
+#define PRODUCER_REINIT_TIMEOUT_MS 10000
+/* Reading committed offsets for a rewind. */
+#define COMMITTED_TIMEOUT_MS 10000
+/* Between attempts at re-creating the producer or rewinding. */
+#define RECOVER_BACKOFF_MS 1000
+/* The transaction step's bound when transaction.timeout.ms cannot be read
+ * (librdkafka's default is 60000; the worker sets 10000). */
+#define TXN_TIMEOUT_FALLBACK_MS 10000
 
 static void free_handlers(strata_worker_t *w) {
   for (int i = 0; i < w->nhandlers; i++) {
@@ -74,7 +92,7 @@ static void free_handlers(strata_worker_t *w) {
   w->nhandlers = 0;
 }
 
-void strata_worker_wake(strata_worker_t *w) {
+void worker_wake(strata_worker_t *w) {
   char c = 'w';
   ssize_t n = write(w->wake[1], &c, 1);
   (void)n; /* a full pipe already means "wake up" */
@@ -84,6 +102,40 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Makes the transactional producer from a copy of producer_conf and wires
+ * its queue to the wake pipe. STRATA_ERR_KAFKA with errstr on failure. */
+static strata_err_t producer_make(strata_worker_t *w, int timeout_ms,
+                                  char *errstr, size_t size) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_dup(w->producer_conf);
+  char why[1024];
+
+  if (!(w->producer = txn_producer_new(conf, timeout_ms, why, sizeof(why))))
+    return strata_errf(STRATA_ERR_KAFKA, errstr, size, "%s", why);
+  w->producer_q = rd_kafka_queue_get_main(w->producer);
+  rd_kafka_queue_io_event_enable(w->producer_q, w->wake[1], "p", 1);
+  /* Outcomes go to events, dlq, tier and delay topics: learn them now, so
+   * the first retry does not wait for librdkafka's topic scan. */
+  strata_layout_learn(w->producer, &w->layout, NULL);
+  return STRATA_OK;
+}
+
+/* Destroys the producer, if any, without waiting for records still queued
+ * (an open transaction is aborted, or left to the next producer's
+ * init_transactions). */
+static void producer_drop(strata_worker_t *w) {
+  if (w->producer_q) {
+    rd_kafka_queue_io_event_enable(w->producer_q, -1, NULL, 0);
+    rd_kafka_queue_destroy(w->producer_q);
+    w->producer_q = NULL;
+  }
+  if (w->producer) {
+    rd_kafka_purge(w->producer,
+                   RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_destroy(w->producer);
+    w->producer = NULL;
+  }
+}
 
 static int set_nonblock(int fd) {
   int fl = fcntl(fd, F_GETFL);
@@ -121,7 +173,7 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   atomic_init(&w->stop, 0);
   atomic_init(&w->running, 0);
   atomic_init(&w->fatal, 0);
-  strata_cancels_init(&w->cancels);
+  cancels_init(&w->cancels);
   strata_prng_seed(&w->prng);
   w->concurrency = (int)strata_config_get_int(cfg, "worker.concurrency");
   w->hb_interval_ms = strata_config_get_int(cfg, "worker.heartbeat.interval");
@@ -181,17 +233,20 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
                                     "retry.backoff.ms",
                                     "10",
                                     NULL};
-    if (!(conf = strata_kafka_conf_new(cfg, "worker", defaults, errstr, size)))
+    char tmo[32];
+    size_t tmo_size = sizeof(tmo);
+    if (!(w->producer_conf =
+              strata_kafka_conf_new(cfg, "worker", defaults, errstr, size)))
       goto err;
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_conf_set_opaque(conf, w);
-    if (!(w->producer =
-              rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof(reason)))) {
-      strata_errf(STRATA_ERR_KAFKA, errstr, size, "events producer: %s",
-                  reason);
-      goto err;
-    }
-    conf = NULL;
+    rd_kafka_conf_set_dr_msg_cb(w->producer_conf, dr_cb);
+    rd_kafka_conf_set_opaque(w->producer_conf, w);
+    /* The producer itself is made by strata_worker_run(), from a copy, so a
+     * fatal error can be followed by a new one with the same settings. */
+    w->txn_timeout_ms = TXN_TIMEOUT_FALLBACK_MS;
+    if (rd_kafka_conf_get(w->producer_conf, "transaction.timeout.ms", tmo,
+                          &tmo_size) == RD_KAFKA_CONF_OK &&
+        atoi(tmo) > 0)
+      w->txn_timeout_ms = atoi(tmo);
   }
 
   /* Consumer of dispatch: offsets go through the producer's transactions
@@ -266,10 +321,10 @@ err:
   return NULL;
 }
 
-static void free_outs(strata_out_t *o) {
+static void free_outs(out_t *o) {
   while (o) {
-    strata_out_t *next = o->next;
-    strata_out_free(o);
+    out_t *next = o->next;
+    out_free(o);
     o = next;
   }
 }
@@ -277,7 +332,7 @@ static void free_outs(strata_out_t *o) {
 static void free_jobs(strata_job_t *j) {
   while (j) {
     strata_job_t *next = j->next;
-    strata_job_destroy(j);
+    job_destroy(j);
     j = next;
   }
 }
@@ -293,10 +348,11 @@ void strata_worker_destroy(strata_worker_t *w) {
     rd_kafka_consumer_close(w->ctl);
     rd_kafka_destroy(w->ctl);
   }
-  if (w->producer)
-    rd_kafka_destroy(w->producer); /* an open transaction is aborted */
+  producer_drop(w);
+  if (w->producer_conf)
+    rd_kafka_conf_destroy(w->producer_conf);
   for (int i = 0; i < w->nparts; i++)
-    strata_offq_clear(&w->parts[i].q);
+    tracker_clear(&w->parts[i].tracker);
   free(w->parts);
   free_handlers(w);
   free_outs(w->out_head);
@@ -307,7 +363,7 @@ void strata_worker_destroy(strata_worker_t *w) {
   free(w->control_topic);
   free(w->dlq_topic);
   strata_layout_clear(&w->layout);
-  strata_cancels_clear(&w->cancels);
+  cancels_clear(&w->cancels);
   if (w->wake[0] >= 0)
     close(w->wake[0]);
   if (w->wake[1] >= 0)
@@ -318,10 +374,10 @@ void strata_worker_destroy(strata_worker_t *w) {
   free(w);
 }
 
-strata_err_t strata_worker_register_owned(strata_worker_t *w, const char *type,
-                                          strata_handler_fn fn, void *opaque,
-                                          void (*free_opaque)(void *)) {
-  strata_handler_entry_t *h;
+strata_err_t worker_register_owned(strata_worker_t *w, const char *type,
+                                   strata_handler_fn fn, void *opaque,
+                                   void (*free_opaque)(void *)) {
+  handler_entry_t *h;
 
   if (!type || !*type || !fn)
     return STRATA_ERR_INVALID_ARG;
@@ -345,12 +401,12 @@ strata_err_t strata_worker_register_owned(strata_worker_t *w, const char *type,
 
 strata_err_t strata_worker_register(strata_worker_t *w, const char *type,
                                     strata_handler_fn fn, void *opaque) {
-  return strata_worker_register_owned(w, type, fn, opaque, NULL);
+  return worker_register_owned(w, type, fn, opaque, NULL);
 }
 
-static const strata_handler_entry_t *find_handler(const strata_worker_t *w,
-                                                  const char *type) {
-  const strata_handler_entry_t *fallback = NULL;
+static const handler_entry_t *find_handler(const strata_worker_t *w,
+                                           const char *type) {
+  const handler_entry_t *fallback = NULL;
 
   for (int i = 0; i < w->nhandlers; i++) {
     if (!strcmp(w->handlers[i].type, type))
@@ -363,7 +419,7 @@ static const strata_handler_entry_t *find_handler(const strata_worker_t *w,
 
 void strata_worker_stop(strata_worker_t *w) {
   atomic_store(&w->stop, 1);
-  strata_worker_wake(w);
+  worker_wake(w);
 }
 
 strata_err_t strata_worker_cancel_task(strata_worker_t *w,
@@ -373,13 +429,13 @@ strata_err_t strata_worker_cancel_task(strata_worker_t *w,
   pthread_mutex_lock(&w->lock);
   for (strata_job_t *j = w->qhead; j; j = j->next)
     if (!strcmp(j->task.id, task_id)) {
-      strata_job_request_stop(j, STRATA_JOB_CANCEL_USER, true);
+      job_request_stop(j, JOB_CANCEL_USER, true);
       err = STRATA_OK;
     }
   for (int i = 0; i < w->nthreads; i++) {
     strata_job_t *j = w->slots[i];
     if (j && !strcmp(j->task.id, task_id)) {
-      strata_job_request_stop(j, STRATA_JOB_CANCEL_USER, false);
+      job_request_stop(j, JOB_CANCEL_USER, false);
       err = STRATA_OK;
     }
   }
@@ -396,8 +452,8 @@ static void request_yield(strata_job_t *j, const char *reason) {
   pthread_cond_broadcast(&j->w->slot_cond);
 }
 
-strata_err_t strata_worker_preempt_task(strata_worker_t *w, const char *task_id,
-                                        const char *reason) {
+strata_err_t worker_preempt_task(strata_worker_t *w, const char *task_id,
+                                 const char *reason) {
   strata_err_t err = STRATA_ERR_NOT_FOUND;
 
   pthread_mutex_lock(&w->lock);
@@ -428,19 +484,19 @@ const char *strata_worker_id(const strata_worker_t *w) {
   return w->worker_id;
 }
 
-size_t strata_worker_stderr_tail(const strata_worker_t *w) {
+size_t worker_stderr_tail(const strata_worker_t *w) {
   return w->stderr_tail;
 }
 
-int64_t strata_worker_kill_grace_ms(const strata_worker_t *w) {
+int64_t worker_kill_grace_ms(const strata_worker_t *w) {
   return w->kill_grace_ms;
 }
 
-int64_t strata_worker_heartbeat_interval_ms(const strata_worker_t *w) {
+int64_t worker_heartbeat_interval_ms(const strata_worker_t *w) {
   return w->hb_interval_ms;
 }
 
-size_t strata_worker_checkpoint_max(const strata_worker_t *w) {
+size_t worker_checkpoint_max(const strata_worker_t *w) {
   return w->ckpt_max;
 }
 
@@ -483,7 +539,7 @@ static bool finish_job(strata_job_t *job, strata_handler_status_t status) {
   strata_worker_t *w = job->w;
   int reason = atomic_load(&job->cancel_reason);
 
-  if (status != STRATA_HANDLER_SUCCEEDED && reason == STRATA_JOB_CANCEL_STOP) {
+  if (status != STRATA_HANDLER_SUCCEEDED && reason == JOB_CANCEL_STOP) {
     w->stats.handed_back++;
     STRATA_INFO("worker",
                 "task %s attempt %d handed back (worker stopping or "
@@ -523,45 +579,45 @@ static void *handler_thread(void *arg) {
     if (!(w->qhead = job->next))
       w->qtail = NULL;
     job->next = NULL;
-    if (atomic_load(&job->cancel_reason) == STRATA_JOB_CANCEL_STOP) {
+    if (atomic_load(&job->cancel_reason) == JOB_CANCEL_STOP) {
       /* Stopping before it began: hand it back untouched. */
       w->stats.handed_back++;
       w->busy--;
       pthread_mutex_unlock(&w->lock);
-      strata_job_destroy(job);
-      strata_worker_wake(w);
+      job_destroy(job);
+      worker_wake(w);
       pthread_mutex_lock(&w->lock);
       continue;
     }
-    if (atomic_load(&job->cancel_reason) == STRATA_JOB_CANCEL_USER) {
+    if (atomic_load(&job->cancel_reason) == JOB_CANCEL_USER) {
       /* Cancelled while queued: never started, so no STARTED event. */
       job->precancelled = true;
-      job->state = STRATA_JOB_FINISHED;
+      job->state = JOB_FINISHED;
       w->busy--;
       pthread_cond_broadcast(&w->slot_cond);
       finish_job(job, STRATA_HANDLER_CANCELLED);
-      strata_worker_wake(w);
+      worker_wake(w);
       continue;
     }
     if (atomic_load(&job->yield_requested)) {
       /* Preempted while queued: requeued as it came, never started
        * (started_ms stays 0). */
-      job->state = STRATA_JOB_FINISHED;
+      job->state = JOB_FINISHED;
       w->busy--;
       pthread_cond_broadcast(&w->slot_cond);
       finish_job(job, STRATA_HANDLER_YIELDED);
-      strata_worker_wake(w);
+      worker_wake(w);
       continue;
     }
     w->slots[slot] = job;
-    job->state = STRATA_JOB_RUNNING;
+    job->state = JOB_RUNNING;
     job->last_hb_us = strata_mono_now_us();
     job->started_ms = strata_epoch_now_ms();
     if (job->task.timeouts.has_start_to_close_ms)
       job->deadline_us =
           job->last_hb_us + job->task.timeouts.start_to_close_ms * 1000;
     w->stats.started++;
-    strata_job_emit(job, STRATA_EVENT_STARTED);
+    job_emit(job, STRATA_EVENT_STARTED);
     pthread_mutex_unlock(&w->lock);
 
     if (job->handler) {
@@ -572,7 +628,7 @@ static void *handler_thread(void *arg) {
     }
 
     pthread_mutex_lock(&w->lock);
-    job->state = STRATA_JOB_FINISHED;
+    job->state = JOB_FINISHED;
     w->slots[slot] = NULL;
     if (job->slot_released)
       w->released--;
@@ -582,15 +638,15 @@ static void *handler_thread(void *arg) {
     bool queued = finish_job(job, status);
     pthread_mutex_unlock(&w->lock);
     if (!queued)
-      strata_job_destroy(job);
-    strata_worker_wake(w);
+      job_destroy(job);
+    worker_wake(w);
     pthread_mutex_lock(&w->lock);
   }
   pthread_mutex_unlock(&w->lock);
   return NULL;
 }
 
-int strata_worker_grow_threads(strata_worker_t *w, int n) {
+int worker_grow_threads(strata_worker_t *w, int n) {
   sigset_t all, old;
   int ret = 0;
 
@@ -640,7 +696,7 @@ static strata_err_t start_threads(strata_worker_t *w, char *errstr,
   int rc;
 
   pthread_mutex_lock(&w->lock);
-  rc = strata_worker_grow_threads(w, w->concurrency);
+  rc = worker_grow_threads(w, w->concurrency);
   pthread_mutex_unlock(&w->lock);
   if (rc)
     return strata_errf(STRATA_ERR_NOMEM, errstr, size,
@@ -664,19 +720,18 @@ static void join_threads(strata_worker_t *w) {
 
 /* ---- partitions and commits (consume-loop thread only) -------------- */
 
-static strata_worker_part_t *part_get(strata_worker_t *w, int32_t p,
-                                      bool grow) {
+static worker_part_t *part_get(strata_worker_t *w, int32_t p, bool grow) {
   if (p < 0)
     return NULL;
   if (p >= w->nparts) {
-    strata_worker_part_t *v;
+    worker_part_t *v;
     if (!grow)
       return NULL;
     if (!(v = realloc(w->parts, (size_t)(p + 1) * sizeof(*v))))
       return NULL;
     for (int i = w->nparts; i <= p; i++) {
       memset(&v[i], 0, sizeof(v[i]));
-      strata_offq_init(&v[i].q);
+      tracker_init(&v[i].tracker);
       v[i].committed = -1;
     }
     w->parts = v;
@@ -689,91 +744,141 @@ static strata_worker_part_t *part_get(strata_worker_t *w, int32_t p,
  * rewound) is stale: its record runs again elsewhere or here, so it writes
  * nothing, or a retry could be written twice. */
 static bool job_current(strata_worker_t *w, const strata_job_t *job) {
-  strata_worker_part_t *part = part_get(w, job->partition, false);
+  worker_part_t *part = part_get(w, job->partition, false);
   return part && part->assigned && part->gen == job->gen;
 }
 
-/* After an aborted transaction: every assigned partition goes back to its
- * committed offset. In-flight bookkeeping is dropped, the jobs of the old
- * generation are asked to stop and handed back, and the records are fetched
- * again (librdkafka discards what was prefetched before the seek). */
-static void rewind_all(strata_worker_t *w) {
+/*
+ * After an aborted transaction, or a producer that failed: every assigned
+ * partition starts a new generation with nothing tracked, and every job
+ * queued or running is asked to stop and handed back, exactly as for a
+ * revoked partition: its outcome was not committed and its record will be
+ * delivered again after the rewind, so whatever it returns is not written
+ * (the generation check in txn_turn drops it). The seek itself is
+ * rewind_seek(); until it has been sent no record is taken.
+ */
+static void hand_back_all(strata_worker_t *w) {
+  for (int p = 0; p < w->nparts; p++) {
+    worker_part_t *part = &w->parts[p];
+    if (!part->assigned)
+      continue;
+    part->gen++;
+    part->committed = -1;
+    tracker_clear(&part->tracker);
+  }
+  pthread_mutex_lock(&w->lock);
+  for (strata_job_t *j = w->qhead; j; j = j->next)
+    job_request_stop(j, JOB_CANCEL_STOP, true);
+  for (int i = 0; i < w->nthreads; i++)
+    if (w->slots[i])
+      job_request_stop(w->slots[i], JOB_CANCEL_STOP, true);
+  pthread_mutex_unlock(&w->lock);
+  w->rewind_pending = true;
+}
+
+/* Seeks every assigned partition to its committed offset (librdkafka
+ * discards what was prefetched before the seek). Leaves rewind_pending set,
+ * to be tried again, when the committed offsets cannot be read. */
+static void rewind_seek(strata_worker_t *w) {
   rd_kafka_topic_partition_list_t *list =
       rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
   rd_kafka_resp_err_t kerr;
   rd_kafka_error_t *error;
 
-  for (int p = 0; p < w->nparts; p++) {
-    strata_worker_part_t *part = &w->parts[p];
-    if (!part->assigned)
-      continue;
-    part->gen++;
-    part->committed = -1;
-    strata_offq_clear(&part->q);
-    rd_kafka_topic_partition_list_add(list, w->dispatch_topic, p);
+  for (int p = 0; p < w->nparts; p++)
+    if (w->parts[p].assigned)
+      rd_kafka_topic_partition_list_add(list, w->dispatch_topic, p);
+  if (list->cnt > 0 &&
+      (kerr = rd_kafka_committed(w->consumer, list, COMMITTED_TIMEOUT_MS))) {
+    STRATA_WARN("worker",
+                "cannot read the committed offsets of %s to rewind to: %s; "
+                "trying again in %d ms",
+                w->dispatch_topic, rd_kafka_err2str(kerr), RECOVER_BACKOFF_MS);
+    rd_kafka_topic_partition_list_destroy(list);
+    return;
   }
-  pthread_mutex_lock(&w->lock);
-  for (strata_job_t *j = w->qhead; j; j = j->next)
-    strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
-  for (int i = 0; i < w->nthreads; i++)
-    if (w->slots[i])
-      strata_job_request_stop(w->slots[i], STRATA_JOB_CANCEL_STOP, true);
-  pthread_mutex_unlock(&w->lock);
-  if (list->cnt > 0) {
-    if ((kerr = rd_kafka_committed(w->consumer, list, 10000))) {
-      char why[300];
-      snprintf(why, sizeof(why),
-               "cannot fetch committed offsets of %s to rewind after an "
-               "aborted transaction: %s",
-               w->dispatch_topic, rd_kafka_err2str(kerr));
-      pthread_mutex_lock(&w->lock);
-      set_fatal_locked(w, why);
-      pthread_mutex_unlock(&w->lock);
-    } else {
-      for (int i = 0; i < list->cnt; i++)
-        if (list->elems[i].offset < 0)
-          list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-      /* Asynchronous: librdkafka 2.0.2 mis-scales the seek timeout. */
-      if ((error = rd_kafka_seek_partitions(w->consumer, list, 0))) {
-        STRATA_ERROR("worker", "rewind of %s: %s", w->dispatch_topic,
-                     rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-      }
-    }
+  for (int i = 0; i < list->cnt; i++)
+    if (list->elems[i].offset < 0)
+      list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+  /* Asynchronous: librdkafka 2.0.2 mis-scales the seek timeout. */
+  if (list->cnt > 0 &&
+      (error = rd_kafka_seek_partitions(w->consumer, list, 0))) {
+    STRATA_ERROR("worker", "rewind of %s: %s", w->dispatch_topic,
+                 rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
   }
   STRATA_WARN("worker",
-              "transaction aborted: %d partition(s) of %s rewound to their "
-              "committed offsets; running tasks handed back",
+              "%d partition(s) of %s rewound to their committed offsets; "
+              "running tasks handed back",
               list->cnt, w->dispatch_topic);
+  w->rewind_pending = false;
   rd_kafka_topic_partition_list_destroy(list);
 }
 
-static void txn_fatal(strata_worker_t *w, const char *what,
-                      rd_kafka_error_t *error) {
-  char why[512];
-  snprintf(why, sizeof(why), "%s (transactional.id %s): %s", what, w->txid,
-           error ? rd_kafka_error_string(error) : "failed");
+/* The producer failed for good (fenced, a fatal idempotence error, an abort
+ * that did not finish): drop it and everything not committed; recover()
+ * makes a new one and rewinds. */
+static void producer_failed(strata_worker_t *w, const char *why) {
+  STRATA_ERROR("worker",
+               "transactional producer %s failed: %s; re-creating it and "
+               "rewinding to the committed offsets",
+               w->txid, why);
+  producer_drop(w);
+  hand_back_all(w);
+  w->recover_at_us = 0;
   pthread_mutex_lock(&w->lock);
-  set_fatal_locked(w, why);
+  w->stats.producer_restarts++;
   pthread_mutex_unlock(&w->lock);
+}
+
+/* True while no record may be taken: the producer is being re-created or a
+ * rewind is still to be sent. */
+static bool recovering(const strata_worker_t *w) {
+  return !w->producer || w->rewind_pending;
+}
+
+/* One attempt (every RECOVER_BACKOFF_MS) at the producer, then the rewind.
+ * The new producer's init_transactions completes the old one's open
+ * transaction, so the committed offsets read after it say how that ended. */
+static void recover(strata_worker_t *w) {
+  strata_mono_us_t now = strata_mono_now_us();
+  char why[1024];
+
+  if (!recovering(w) || now < w->recover_at_us)
+    return;
+  w->recover_at_us = now + RECOVER_BACKOFF_MS * 1000LL;
+  if (!w->producer) {
+    if (producer_make(w, PRODUCER_REINIT_TIMEOUT_MS, why, sizeof(why))) {
+      STRATA_WARN("worker", "%s; trying again in %d ms", why,
+                  RECOVER_BACKOFF_MS);
+      return;
+    }
+    STRATA_INFO("worker", "transactional producer %s re-created", w->txid);
+  }
+  rewind_seek(w);
 }
 
 /*
  * One transaction: the queued events, the outcomes of the finished jobs and
  * the dispatch offsets that moved. Returns 0 when committed (or there was
- * nothing to write), -1 when aborted and rewound, -2 on a fatal error.
+ * nothing to write, or no producer to write with), -1 when aborted and
+ * rewound, -2 when the producer failed (recover() takes over) or on an
+ * unrecoverable error.
  */
 static int txn_turn(strata_worker_t *w) {
-  strata_out_t *head, *tail, *o;
+  out_t *head, *tail, *o;
   strata_job_t *done, *j;
   rd_kafka_topic_partition_list_t *offsets = NULL;
-  rd_kafka_error_t *error = NULL;
+  txn_record_t *recs = NULL;
+  size_t nrecs = 0;
   strata_epoch_ms_t now = strata_epoch_now_ms();
-  const char *step = NULL;
+  char why[1024];
   int ret = 0;
 
   if (atomic_load(&w->fatal))
     return -2;
+  if (!w->producer)
+    return 0; /* the outbox and done list wait for the new producer */
   pthread_mutex_lock(&w->lock);
   head = w->out_head;
   tail = w->out_tail;
@@ -785,7 +890,7 @@ static int txn_turn(strata_worker_t *w) {
     return 0;
 
   for (j = done; j; j = j->next) {
-    strata_worker_part_t *part = part_get(w, j->partition, false);
+    worker_part_t *part = part_get(w, j->partition, false);
     if (!job_current(w, j)) {
       STRATA_INFO("worker",
                   "outcome of task %s attempt %d dropped: partition %s [%d] "
@@ -794,8 +899,7 @@ static int txn_turn(strata_worker_t *w) {
                   (int)j->partition);
       continue;
     }
-    if (strata_outcome_build(w, j, now, &head, &tail)) {
-      char why[300];
+    if (outcome_build(w, j, now, &head, &tail)) {
       snprintf(why, sizeof(why), "cannot build the outcome of task %s",
                j->task.id);
       pthread_mutex_lock(&w->lock);
@@ -804,111 +908,72 @@ static int txn_turn(strata_worker_t *w) {
       ret = -2;
       goto out;
     }
-    strata_offq_done(&part->q, j->offset);
+    tracker_done_offset(&part->tracker, j->offset);
     w->commit_dirty = true;
   }
 
   offsets = rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
   for (int p = 0; p < w->nparts; p++) {
-    strata_worker_part_t *part = &w->parts[p];
+    worker_part_t *part = &w->parts[p];
     int64_t at;
     if (!part->assigned)
       continue;
-    at = strata_offq_commit_point(&part->q);
+    at = tracker_commit_offset(&part->tracker);
     if (at >= 0 && at > part->committed)
       rd_kafka_topic_partition_list_add(offsets, w->dispatch_topic, p)->offset =
           at;
   }
   w->commit_dirty = false;
-  if (!head && offsets->cnt == 0)
+  for (o = head; o; o = o->next)
+    nrecs++;
+  if (nrecs == 0 && offsets->cnt == 0)
     goto out;
+  if (nrecs > 0 && !(recs = calloc(nrecs, sizeof(*recs)))) {
+    STRATA_ERROR("worker", "out of memory writing %zu record(s); rewinding",
+                 nrecs);
+    hand_back_all(w);
+    rewind_seek(w);
+    ret = -1;
+    goto out;
+  }
+  nrecs = 0;
+  for (o = head; o; o = o->next)
+    recs[nrecs++] = (txn_record_t){.topic = o->topic,
+                                   .partition = o->partition,
+                                   .key = o->key,
+                                   .keylen = strlen(o->key),
+                                   .value = o->value,
+                                   .len = o->len};
 
-  if ((error = rd_kafka_begin_transaction(w->producer))) {
-    step = "begin_transaction";
-    goto txn_error;
-  }
-  for (o = head; o; o = o->next) {
-    rd_kafka_resp_err_t kerr;
-    for (;;) {
-      kerr = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(o->topic),
-                               RD_KAFKA_V_PARTITION(o->partition),
-                               RD_KAFKA_V_KEY(o->key, strlen(o->key)),
-                               RD_KAFKA_V_VALUE(o->value, o->len),
-                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                               RD_KAFKA_V_END);
-      if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        break;
-      rd_kafka_poll(w->producer, 10);
+  switch (txn_commit(w->producer, w->consumer, offsets, recs, nrecs,
+                     w->txn_timeout_ms, why, sizeof(why))) {
+  case TXN_OK:
+    for (int i = 0; i < offsets->cnt; i++)
+      w->parts[offsets->elems[i].partition].committed =
+          offsets->elems[i].offset;
+    if (offsets->cnt > 0) {
+      pthread_mutex_lock(&w->lock);
+      w->stats.committed++;
+      pthread_mutex_unlock(&w->lock);
     }
-    if (kerr) {
-      STRATA_ERROR("worker", "producing to %s [%d]: %s", o->topic,
-                   (int)o->partition, rd_kafka_err2str(kerr));
-      if (rd_kafka_fatal_error(w->producer, NULL, 0)) {
-        txn_fatal(w, "produce", NULL);
-        ret = -2;
-        goto out;
-      }
-      goto abort;
-    }
-  }
-  if (offsets->cnt > 0) {
-    /* Group metadata taken afresh: a member that lost its partitions in a
-     * rebalance cannot commit for them (KIP-447). */
-    do {
-      rd_kafka_consumer_group_metadata_t *cgmd =
-          rd_kafka_consumer_group_metadata(w->consumer);
-      if (error)
-        rd_kafka_error_destroy(error);
-      error =
-          rd_kafka_send_offsets_to_transaction(w->producer, offsets, cgmd, -1);
-      rd_kafka_consumer_group_metadata_destroy(cgmd);
-    } while (error && rd_kafka_error_is_retriable(error));
-    if (error) {
-      step = "send_offsets_to_transaction";
-      goto txn_error;
-    }
-  }
-  do {
-    if (error)
-      rd_kafka_error_destroy(error);
-    error = rd_kafka_commit_transaction(w->producer, -1);
-  } while (error && rd_kafka_error_is_retriable(error));
-  if (error) {
-    step = "commit_transaction";
-    goto txn_error;
-  }
-  for (int i = 0; i < offsets->cnt; i++)
-    w->parts[offsets->elems[i].partition].committed = offsets->elems[i].offset;
-  if (offsets->cnt > 0) {
+    break;
+  case TXN_ABORTED:
+    STRATA_WARN("worker", "transaction (transactional.id %s): %s", w->txid,
+                why);
     pthread_mutex_lock(&w->lock);
-    w->stats.committed++;
+    w->stats.aborted++;
     pthread_mutex_unlock(&w->lock);
-  }
-  goto out;
-
-txn_error:
-  STRATA_ERROR("worker", "%s: %s", step, rd_kafka_error_string(error));
-  if (!rd_kafka_error_txn_requires_abort(error)) {
-    txn_fatal(w, step, error);
+    hand_back_all(w);
+    rewind_seek(w);
+    ret = -1;
+    break;
+  case TXN_FATAL:
+    producer_failed(w, why);
     ret = -2;
-    goto out;
+    break;
   }
-abort:
-  if (error)
-    rd_kafka_error_destroy(error);
-  if ((error = rd_kafka_abort_transaction(w->producer, -1))) {
-    txn_fatal(w, "abort_transaction", error);
-    ret = -2;
-    goto out;
-  }
-  pthread_mutex_lock(&w->lock);
-  w->stats.aborted++;
-  pthread_mutex_unlock(&w->lock);
-  rewind_all(w);
-  ret = -1;
 out:
-  if (error)
-    rd_kafka_error_destroy(error);
+  free(recs);
   if (offsets)
     rd_kafka_topic_partition_list_destroy(offsets);
   free_outs(head);
@@ -954,7 +1019,7 @@ static bool serve_control(strata_worker_t *w, int wait_ms) {
                   w->control_topic, m->offset, err);
     } else if (c.kind == STRATA_CONTROL_CANCEL && c.task_id &&
                c.issued_ms >= now - w->cancel_window_ms) {
-      if (strata_cancels_add(&w->cancels, c.task_id, c.issued_ms))
+      if (cancels_add(&w->cancels, c.task_id, c.issued_ms))
         STRATA_ERROR("worker", "out of memory remembering cancel of %s",
                      c.task_id);
       if (strata_worker_cancel_task(w, c.task_id) == STRATA_OK)
@@ -963,7 +1028,7 @@ static bool serve_control(strata_worker_t *w, int wait_ms) {
     } else if (c.kind == STRATA_CONTROL_PREEMPT && c.task_id) {
       /* Applies to what is here now only: a later dispatch of the task is
        * the requeued attempt itself, which must run. */
-      if (strata_worker_preempt_task(w, c.task_id, c.reason) == STRATA_OK)
+      if (worker_preempt_task(w, c.task_id, c.reason) == STRATA_OK)
         STRATA_INFO("worker",
                     "asking task %s to yield (running or queued "
                     "here): %s",
@@ -973,7 +1038,7 @@ static bool serve_control(strata_worker_t *w, int wait_ms) {
     rd_kafka_message_destroy(m);
   }
   if (now - w->cancels_expired_ms >= 1000) {
-    strata_cancels_expire(&w->cancels, now - w->cancel_window_ms);
+    cancels_expire(&w->cancels, now - w->cancel_window_ms);
     w->cancels_expired_ms = now;
   }
   return eof;
@@ -986,15 +1051,15 @@ static void tick_jobs(strata_worker_t *w, strata_mono_us_t now) {
   pthread_mutex_lock(&w->lock);
   for (int i = 0; i < w->nthreads; i++) {
     strata_job_t *j = w->slots[i];
-    if (!j || j->state != STRATA_JOB_RUNNING)
+    if (!j || j->state != JOB_RUNNING)
       continue;
     if (!j->task.timeouts.has_heartbeat_ms &&
         now - j->last_hb_us >= w->hb_interval_ms * 1000) {
       j->last_hb_us = now;
-      strata_job_emit(j, STRATA_EVENT_HEARTBEAT);
+      job_emit(j, STRATA_EVENT_HEARTBEAT);
     }
     if (j->deadline_us && now >= j->deadline_us)
-      strata_job_request_stop(j, STRATA_JOB_CANCEL_TIMEOUT, false);
+      job_request_stop(j, JOB_CANCEL_TIMEOUT, false);
   }
   pthread_mutex_unlock(&w->lock);
 }
@@ -1005,23 +1070,27 @@ static void serve(strata_worker_t *w, int wait_ms) {
   struct pollfd pfd = {w->wake[0], POLLIN, 0};
   char buf[64];
 
-  rd_kafka_poll(w->producer, 0);
+  if (w->producer)
+    rd_kafka_poll(w->producer, 0);
   serve_control(w, 0);
   tick_jobs(w, strata_mono_now_us());
   txn_turn(w);
+  if (recovering(w) && wait_ms > RECOVER_BACKOFF_MS)
+    wait_ms = RECOVER_BACKOFF_MS;
   if (wait_ms > 0 && poll(&pfd, 1, wait_ms) > 0)
     while (read(w->wake[0], buf, sizeof(buf)) > 0)
       ;
-  rd_kafka_poll(w->producer, 0);
+  if (w->producer)
+    rd_kafka_poll(w->producer, 0);
 }
 
 static bool parts_busy(strata_worker_t *w,
                        const rd_kafka_topic_partition_list_t *list) {
   for (int i = 0; i < list->cnt; i++) {
-    strata_worker_part_t *part = part_get(w, list->elems[i].partition, false);
+    worker_part_t *part = part_get(w, list->elems[i].partition, false);
     if (strcmp(list->elems[i].topic, w->dispatch_topic))
       continue;
-    if (part && part->assigned && strata_offq_inflight(&part->q) > 0)
+    if (part && part->assigned && tracker_inflight(&part->tracker) > 0)
       return true;
   }
   return false;
@@ -1038,11 +1107,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     for (int i = 0; i < list->cnt; i++) {
       const char *topic = list->elems[i].topic;
       int32_t p = list->elems[i].partition;
-      strata_worker_part_t *part = part_get(w, p, true);
+      worker_part_t *part = part_get(w, p, true);
       rd_kafka_queue_t *pq;
       if (strcmp(topic, w->dispatch_topic) || !part)
         continue;
-      strata_offq_clear(&part->q);
+      tracker_clear(&part->tracker);
       part->assigned = true;
       part->gen++;
       part->committed = -1;
@@ -1073,27 +1142,27 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     for (strata_job_t *j = w->qhead; j; j = j->next)
       if (rd_kafka_topic_partition_list_find(list, w->dispatch_topic,
                                              j->partition))
-        strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+        job_request_stop(j, JOB_CANCEL_STOP, true);
     for (int i = 0; i < w->nthreads; i++) {
       strata_job_t *j = w->slots[i];
       if (j && rd_kafka_topic_partition_list_find(list, w->dispatch_topic,
                                                   j->partition))
-        strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+        job_request_stop(j, JOB_CANCEL_STOP, true);
     }
     pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < list->cnt; i++) {
-      strata_worker_part_t *part = part_get(w, list->elems[i].partition, false);
+      worker_part_t *part = part_get(w, list->elems[i].partition, false);
       if (strcmp(list->elems[i].topic, w->dispatch_topic) || !part)
         continue;
-      if (strata_offq_inflight(&part->q) > 0)
+      if (tracker_inflight(&part->tracker) > 0)
         STRATA_WARN("worker",
                     "partition %s [%d] revoked with %zu record(s) "
                     "unfinished; they are handed back and the next owner "
                     "runs them again",
                     w->dispatch_topic, (int)list->elems[i].partition,
-                    strata_offq_inflight(&part->q));
+                    tracker_inflight(&part->tracker));
       part->assigned = false;
-      strata_offq_clear(&part->q);
+      tracker_clear(&part->tracker);
     }
     STRATA_INFO("worker", "%s %d partition(s) of %s", lost ? "lost" : "revoked",
                 list->cnt, w->dispatch_topic);
@@ -1125,8 +1194,9 @@ static void note_fatal(strata_worker_t *w, rd_kafka_t *rk) {
 /* Takes one record from librdkafka; frees it. */
 static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
   const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
-  strata_worker_part_t *part;
+  worker_part_t *part;
   strata_job_t *job;
+  uint64_t seq;
   char err[512];
 
   if (m->err) {
@@ -1140,9 +1210,12 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
   part = part_get(w, m->partition, false);
   if (strcmp(topic, w->dispatch_topic) || !part || !part->assigned)
     goto out; /* left over from a revoked assignment */
-  if (part->q.next >= 0 && m->offset < part->q.next)
+  if (recovering(w))
+    goto out; /* fetched again after the rewind */
+  seq = tracker_push(&part->tracker, m->offset, 0);
+  if (seq == TRACKER_STALE)
     goto out; /* a refetched duplicate; the original is tracked */
-  if (strata_offq_push(&part->q, m->offset)) {
+  if (seq == TRACKER_NOMEM) {
     STRATA_ERROR("worker", "out of memory tracking %s [%d] %" PRId64, topic,
                  (int)m->partition, m->offset);
     goto out;
@@ -1150,7 +1223,7 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
   pthread_mutex_lock(&w->lock);
   w->stats.received++;
   pthread_mutex_unlock(&w->lock);
-  if (!(job = strata_job_new(w)) ||
+  if (!(job = job_new(w)) ||
       strata_task_decode(m->payload, m->len, &job->task, err, sizeof(err))) {
     /* The scheduler dead-letters bad input before dispatch; a record that
      * still fails here is skipped, counted and committed past. */
@@ -1158,8 +1231,8 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
         "worker",
         "undecodable dispatch record %s [%d] at offset %" PRId64 " skipped: %s",
         topic, (int)m->partition, m->offset, job ? err : "out of memory");
-    strata_job_destroy(job);
-    strata_offq_done(&part->q, m->offset);
+    job_destroy(job);
+    tracker_done(&part->tracker, seq);
     w->commit_dirty = true;
     pthread_mutex_lock(&w->lock);
     w->stats.undecodable++;
@@ -1178,24 +1251,24 @@ static void take_record(strata_worker_t *w, rd_kafka_message_t *m) {
     job->routing_key = strdup(strata_job_idempotency_key(job));
   if (!job->routing_key) {
     STRATA_ERROR("worker", "out of memory");
-    strata_job_destroy(job);
+    job_destroy(job);
     goto out; /* left unfinished: not committed, run by the next owner */
   }
   job->handler = find_handler(w, job->task.type ? job->task.type : "default");
-  if (strata_cancels_has(&w->cancels, job->task.id)) {
+  if (cancels_has(&w->cancels, job->task.id)) {
     /* Cancellation wins over a later dispatch: reported, never run. */
     STRATA_INFO("worker",
                 "task %s attempt %d was cancelled before its dispatch "
                 "arrived; not running it",
                 job->task.id, job->task.attempt);
     job->precancelled = true;
-    job->state = STRATA_JOB_FINISHED;
+    job->state = JOB_FINISHED;
     pthread_mutex_lock(&w->lock);
     finish_job(job, STRATA_HANDLER_CANCELLED);
     pthread_mutex_unlock(&w->lock);
     goto out;
   }
-  job->state = STRATA_JOB_QUEUED;
+  job->state = JOB_QUEUED;
   pthread_mutex_lock(&w->lock);
   if (w->qtail)
     w->qtail->next = job;
@@ -1253,21 +1326,12 @@ static void wait_idle(strata_worker_t *w, int64_t ms) {
  */
 static strata_err_t init_output(strata_worker_t *w, char *errstr, size_t size) {
   rd_kafka_topic_partition_list_t *l;
-  rd_kafka_error_t *error;
   strata_mono_us_t deadline;
   int64_t from = RD_KAFKA_OFFSET_END;
+  strata_err_t rc;
 
-  if ((error = rd_kafka_init_transactions(w->producer, 30000))) {
-    strata_errf(STRATA_ERR_KAFKA, errstr, size,
-                "init_transactions (transactional.id %s): %s", w->txid,
-                rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    return STRATA_ERR_KAFKA;
-  }
-  /* Outcomes go to events, dlq, tier and delay topics: learn them now, so
-   * the first retry after a start does not wait for librdkafka's topic
-   * scan. */
-  strata_layout_learn(w->producer, &w->layout, NULL);
+  if ((rc = producer_make(w, PRODUCER_INIT_TIMEOUT_MS, errstr, size)))
+    return rc;
   l = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(l, w->control_topic, 0)->offset =
       strata_epoch_now_ms() - w->cancel_window_ms;
@@ -1293,7 +1357,7 @@ static strata_err_t init_output(strata_worker_t *w, char *errstr, size_t size) {
 
 strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   rd_kafka_topic_partition_list_t *sub;
-  rd_kafka_queue_t *cq, *pq, *ctlq;
+  rd_kafka_queue_t *cq, *ctlq;
   rd_kafka_resp_err_t kerr;
   strata_err_t ret = STRATA_OK;
   int expected = 0;
@@ -1309,9 +1373,7 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   }
   /* librdkafka writes to the wake pipe when a queue becomes non-empty. */
   cq = rd_kafka_queue_get_consumer(w->consumer);
-  pq = rd_kafka_queue_get_main(w->producer);
   rd_kafka_queue_io_event_enable(cq, w->wake[1], "c", 1);
-  rd_kafka_queue_io_event_enable(pq, w->wake[1], "p", 1);
   rd_kafka_queue_io_event_enable(w->msgq, w->wake[1], "m", 1);
   ctlq = rd_kafka_queue_get_consumer(w->ctl);
   rd_kafka_queue_io_event_enable(ctlq, w->wake[1], "k", 1);
@@ -1333,11 +1395,15 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   while (!atomic_load(&w->stop)) {
     rd_kafka_message_t *m;
     serve_consumer(w);
-    while (!atomic_load(&w->stop) && slot_free(w) &&
+    recover(w);
+    while (!atomic_load(&w->stop) && !recovering(w) && slot_free(w) &&
            (m = rd_kafka_consume_queue(w->msgq, 0)))
       take_record(w, m);
-    if (rd_kafka_fatal_error(w->producer, NULL, 0))
-      note_fatal(w, w->producer);
+    if (w->producer) {
+      char why[512];
+      if (rd_kafka_fatal_error(w->producer, why, sizeof(why)))
+        producer_failed(w, why);
+    }
     serve(w, LOOP_TICK_MS);
   }
 
@@ -1350,10 +1416,10 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   }
   pthread_mutex_lock(&w->lock);
   for (strata_job_t *j = w->qhead; j; j = j->next)
-    strata_job_request_stop(j, STRATA_JOB_CANCEL_STOP, true);
+    job_request_stop(j, JOB_CANCEL_STOP, true);
   for (int i = 0; i < w->nthreads; i++)
     if (w->slots[i])
-      strata_job_request_stop(w->slots[i], STRATA_JOB_CANCEL_STOP, true);
+      job_request_stop(w->slots[i], JOB_CANCEL_STOP, true);
   pthread_mutex_unlock(&w->lock);
   wait_idle(w, w->kill_grace_ms + 2000);
   w->stopping = true;
@@ -1362,11 +1428,9 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
     rd_kafka_consumer_close(w->consumer);
   join_threads(w);
   rd_kafka_queue_io_event_enable(cq, -1, NULL, 0);
-  rd_kafka_queue_io_event_enable(pq, -1, NULL, 0);
   rd_kafka_queue_io_event_enable(w->msgq, -1, NULL, 0);
   rd_kafka_queue_io_event_enable(ctlq, -1, NULL, 0);
   rd_kafka_queue_destroy(cq);
-  rd_kafka_queue_destroy(pq);
   rd_kafka_queue_destroy(ctlq);
   if (atomic_load(&w->fatal))
     ret = strata_errf(STRATA_ERR_KAFKA, errstr, size, "%s", w->fatal_msg);

@@ -1,8 +1,8 @@
 /*
- * Internals shared by the worker runtime's files: the offset tracker
- * (offsets.c), the worker and job structs (worker.c, job.c), event encoding
- * (job.c), outcomes, retries, yields and dead letters (outcome.c), the set
- * of cancelled task ids (cancels.c) and the exec handler (exec.c).
+ * Internals shared by the worker runtime's files: the worker and job structs
+ * (worker.c, job.c; offsets are tracked with common/offset_tracker.h), event
+ * encoding (job.c), outcomes, retries, yields and dead letters (outcome.c), the
+ * set of cancelled task ids (cancels.c) and the exec handler (exec.c).
  *
  * Output: nothing but the consume loop touches the transactional producer.
  * Handler threads (and the loop) append encoded STARTED/HEARTBEAT/CHECKPOINT
@@ -35,69 +35,46 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "offset_tracker.h"
 #include "strata/kafka.h"
 #include "strata/time.h"
 #include "strata/worker.h"
-
-/* ---- offsets.c ------------------------------------------------------ */
-
-typedef struct {
-  int64_t offset;
-  bool done;
-} strata_offq_entry_t;
-
-typedef struct {
-  strata_offq_entry_t *v;
-  size_t head, len, cap;
-  int64_t next; /* one past the highest offset pushed; -1 before any */
-} strata_offq_t;
-
-void strata_offq_init(strata_offq_t *q);
-void strata_offq_clear(strata_offq_t *q);
-/* Appends `offset`, which must exceed every earlier one: -1 otherwise or on
- * OOM. */
-int strata_offq_push(strata_offq_t *q, int64_t offset);
-/* Marks `offset` finished; false when it is not in flight. */
-bool strata_offq_done(strata_offq_t *q, int64_t offset);
-/* The offset to commit (lowest unfinished, else next); -1 before any. */
-int64_t strata_offq_commit_point(strata_offq_t *q);
-size_t strata_offq_inflight(const strata_offq_t *q);
 
 /* ---- worker.c / job.c ----------------------------------------------- */
 
 /* Why a job was asked to stop. */
 typedef enum {
-  STRATA_JOB_CANCEL_NONE = 0,
-  STRATA_JOB_CANCEL_USER,    /* strata_worker_cancel_task() */
-  STRATA_JOB_CANCEL_TIMEOUT, /* start_to_close passed */
-  STRATA_JOB_CANCEL_STOP,    /* worker stopping: hand the task back */
-} strata_job_cancel_t;
+  JOB_CANCEL_NONE = 0,
+  JOB_CANCEL_USER,    /* strata_worker_cancel_task() */
+  JOB_CANCEL_TIMEOUT, /* start_to_close passed */
+  JOB_CANCEL_STOP,    /* worker stopping: hand the task back */
+} job_cancel_t;
 
 typedef enum {
-  STRATA_JOB_QUEUED,
-  STRATA_JOB_RUNNING,
-  STRATA_JOB_FINISHED,
-} strata_job_state_t;
+  JOB_QUEUED,
+  JOB_RUNNING,
+  JOB_FINISHED,
+} job_state_t;
 
 typedef struct {
   char *type;
   strata_handler_fn fn;
   void *opaque;
   void (*free_opaque)(void *opaque);
-} strata_handler_entry_t;
+} handler_entry_t;
 
 /* One record to write in the next transaction. `topic` is owned by the
  * worker (or its layout); key and value are malloc'd and owned. */
-typedef struct strata_out_s {
+typedef struct out_s {
   const char *topic;
   int32_t partition;
   char *key;
   void *value;
   size_t len;
-  struct strata_out_s *next;
-} strata_out_t;
+  struct out_s *next;
+} out_t;
 
-void strata_out_free(strata_out_t *o);
+void out_free(out_t *o);
 
 struct strata_job_s {
   strata_worker_t *w;
@@ -105,9 +82,9 @@ struct strata_job_s {
   char *routing_key; /* the dispatch record's key */
   int32_t partition;
   int64_t offset;
-  uint32_t gen; /* partition generation when received */
-  const strata_handler_entry_t *handler; /* NULL: no handler for the type */
-  struct strata_job_s *next;             /* job queue / done list link */
+  uint32_t gen;                   /* partition generation when received */
+  const handler_entry_t *handler; /* NULL: no handler for the type */
+  struct strata_job_s *next;      /* job queue / done list link */
   void *orig; /* the dispatch record's value, byte for byte (dead letters) */
   size_t orig_len;
   bool precancelled; /* cancelled before it started: no STARTED, no run */
@@ -115,12 +92,12 @@ struct strata_job_s {
   strata_epoch_ms_t started_ms, ended_ms;
 
   /* Under w->lock. */
-  strata_job_state_t state;
+  job_state_t state;
   strata_mono_us_t last_hb_us;
   strata_mono_us_t deadline_us; /* start_to_close; 0: none */
   bool slot_released;           /* strata_job_release_slot() in effect */
   char *yield_reason;           /* the PREEMPT's reason; NULL: none given */
-  atomic_int cancel_reason;     /* strata_job_cancel_t, read lock-free */
+  atomic_int cancel_reason;     /* job_cancel_t, read lock-free */
   atomic_bool yield_requested;  /* a PREEMPT arrived; read lock-free */
 
   /* The handler thread's own (the loop reads them once it finished). */
@@ -136,9 +113,9 @@ struct strata_job_s {
 typedef struct {
   bool assigned;
   uint32_t gen; /* bumped on assignment and on a rewind: older jobs are stale */
-  strata_offq_t q;
-  int64_t committed; /* last commit point sent; -1: none */
-} strata_worker_part_t;
+  tracker_t tracker; /* dispatch offsets taken, finished or not */
+  int64_t committed; /* last commit offset sent; -1: none */
+} worker_part_t;
 
 /* ---- cancels.c ------------------------------------------------------ */
 
@@ -148,16 +125,15 @@ typedef struct {
   char **ids;
   strata_epoch_ms_t *at;
   size_t cap, count;
-} strata_cancels_t;
+} cancels_t;
 
-void strata_cancels_init(strata_cancels_t *c);
-void strata_cancels_clear(strata_cancels_t *c);
+void cancels_init(cancels_t *c);
+void cancels_clear(cancels_t *c);
 /* Remembers `id` (copied), cancelled at `at`; -1 on OOM. */
-int strata_cancels_add(strata_cancels_t *c, const char *id,
-                       strata_epoch_ms_t at);
-bool strata_cancels_has(const strata_cancels_t *c, const char *id);
+int cancels_add(cancels_t *c, const char *id, strata_epoch_ms_t at);
+bool cancels_has(const cancels_t *c, const char *id);
 /* Forgets cancels older than `before`. */
-void strata_cancels_expire(strata_cancels_t *c, strata_epoch_ms_t before);
+void cancels_expire(cancels_t *c, strata_epoch_ms_t before);
 
 struct strata_worker_s {
   char *dispatch_topic, *events_topic, *control_topic, *dlq_topic;
@@ -165,7 +141,7 @@ struct strata_worker_s {
   char txid[400];         /* transactional.id */
   strata_layout_t layout; /* delay ladder and tier topics, for retries */
   int64_t cancel_window_ms;
-  strata_cancels_t cancels;
+  cancels_t cancels;
   strata_epoch_ms_t cancels_expired_ms;
   uint64_t prng; /* retry jitter; loop thread only */
   int concurrency;
@@ -173,19 +149,27 @@ struct strata_worker_s {
   size_t stderr_tail;
   size_t ckpt_max; /* worker.checkpoint.max.bytes */
 
-  rd_kafka_t *consumer, *producer;
-  rd_kafka_t *ctl;        /* <prefix>control, assigned, never commits */
-  rd_kafka_queue_t *msgq; /* every assigned partition forwards here */
+  rd_kafka_t *consumer;
+  /* The transactional producer; NULL while it is being re-created after a
+   * fatal error. Made from a copy of producer_conf each time. */
+  rd_kafka_t *producer;
+  rd_kafka_conf_t *producer_conf;
+  rd_kafka_queue_t *producer_q;   /* its main queue, wired to the wake pipe */
+  int txn_timeout_ms;             /* bound of one transaction step */
+  bool rewind_pending;            /* stale state dropped, seek still to do */
+  strata_mono_us_t recover_at_us; /* next attempt at producer or rewind */
+  rd_kafka_t *ctl;                /* <prefix>control, assigned, never commits */
+  rd_kafka_queue_t *msgq;         /* every assigned partition forwards here */
   bool cooperative;
 
-  strata_handler_entry_t *handlers;
+  handler_entry_t *handlers;
   int nhandlers;
 
   int wake[2]; /* [0] read end polled by run(); [1] written to wake it */
   atomic_int stop;
   atomic_int running;
   bool stopping;    /* run() is shutting down: revocation waits no more */
-  atomic_int fatal; /* a fatal Kafka error ended run() */
+  atomic_int fatal; /* an unrecoverable error ended run() */
   char fatal_msg[512];
 
   pthread_mutex_t lock;
@@ -200,26 +184,25 @@ struct strata_worker_s {
   pthread_t *threads;
   int nthreads, threads_cap;
   strata_worker_stats_t stats;
-  strata_out_t *out_head, *out_tail;   /* STARTED/HEARTBEAT events */
+  out_t *out_head, *out_tail;          /* STARTED/HEARTBEAT events */
   strata_job_t *done_head, *done_tail; /* finished, awaiting their outcome */
 
-  strata_worker_part_t *parts;
+  worker_part_t *parts;
   int nparts;
   bool commit_dirty;
 };
 
 /* Wakes the consume loop; async-signal-safe. */
-void strata_worker_wake(strata_worker_t *w);
+void worker_wake(strata_worker_t *w);
 
 /* Starts handler threads until there are `n`. Caller holds w->lock; 0, or
  * -1 (logged) when a thread cannot be started. */
-int strata_worker_grow_threads(strata_worker_t *w, int n);
+int worker_grow_threads(strata_worker_t *w, int n);
 
 /* Asks `job` to stop for `reason` unless it already has a reason (`force`:
  * replace it) and wakes a handler waiting for its slot. Caller holds
  * w->lock. */
-void strata_job_request_stop(strata_job_t *job, strata_job_cancel_t reason,
-                             bool force);
+void job_request_stop(strata_job_t *job, job_cancel_t reason, bool force);
 
 /*
  * Encodes one event of `kind` for `job`, bound for the job's partition of the
@@ -228,9 +211,8 @@ void strata_job_request_stop(strata_job_t *job, strata_job_cancel_t reason,
  * CANCELLED carry `error` when given. NULL (logged) when it cannot be
  * encoded or memory runs out. Caller owns the result.
  */
-strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
-                               const char *error, bool retryable,
-                               strata_epoch_ms_t now);
+out_t *job_event(strata_job_t *job, strata_event_kind_t kind, const char *error,
+                 bool retryable, strata_epoch_ms_t now);
 
 /*
  * Encodes a CHECKPOINT event of `job` carrying `state` (`len` bytes; state
@@ -240,19 +222,18 @@ strata_out_t *strata_job_event(strata_job_t *job, strata_event_kind_t kind,
  * encoded (`*err` says why: STRATA_ERR_TOO_LARGE, ENCODE or NOMEM). Caller
  * owns the result.
  */
-strata_out_t *strata_job_checkpoint_event(strata_job_t *job, const char *error,
-                                          bool has_state, const void *state,
-                                          size_t len, strata_epoch_ms_t now,
-                                          strata_err_t *err);
+out_t *job_checkpoint_event(strata_job_t *job, const char *error,
+                            bool has_state, const void *state, size_t len,
+                            strata_epoch_ms_t now, strata_err_t *err);
 
 /* The state a requeue or retry of `job` carries: the attempt's latest
  * checkpoint, else the one it was dispatched with. */
-void strata_job_latest_state(const strata_job_t *job, bool *has,
-                             const uint8_t **state, size_t *len);
+void job_latest_state(const strata_job_t *job, bool *has, const uint8_t **state,
+                      size_t *len);
 
 /* Appends a STARTED or HEARTBEAT event of `job` to the outbox and wakes the
  * loop. Caller holds w->lock. */
-strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind);
+strata_err_t job_emit(strata_job_t *job, strata_event_kind_t kind);
 
 /* ---- outcome.c ------------------------------------------------------ */
 
@@ -264,24 +245,23 @@ strata_err_t strata_job_emit(strata_job_t *job, strata_event_kind_t kind);
  * Updates the outcome counters. STRATA_ERR_ENCODE/NOMEM when the terminal event
  * cannot be built (nothing appended).
  */
-strata_err_t strata_outcome_build(strata_worker_t *w, strata_job_t *job,
-                                  strata_epoch_ms_t now, strata_out_t **head,
-                                  strata_out_t **tail);
+strata_err_t outcome_build(strata_worker_t *w, strata_job_t *job,
+                           strata_epoch_ms_t now, out_t **head, out_t **tail);
 
-strata_job_t *strata_job_new(strata_worker_t *w);
-void strata_job_destroy(strata_job_t *job);
+strata_job_t *job_new(strata_worker_t *w);
+void job_destroy(strata_job_t *job);
 
 /* Registers a handler whose `opaque` the worker frees with `free_opaque`. */
-strata_err_t strata_worker_register_owned(strata_worker_t *w, const char *type,
-                                          strata_handler_fn fn, void *opaque,
-                                          void (*free_opaque)(void *));
+strata_err_t worker_register_owned(strata_worker_t *w, const char *type,
+                                   strata_handler_fn fn, void *opaque,
+                                   void (*free_opaque)(void *));
 
 /* For exec.c: the configured tail size, kill grace, heartbeat interval and
  * checkpoint bound. */
-size_t strata_worker_stderr_tail(const strata_worker_t *w);
-int64_t strata_worker_kill_grace_ms(const strata_worker_t *w);
-int64_t strata_worker_heartbeat_interval_ms(const strata_worker_t *w);
-size_t strata_worker_checkpoint_max(const strata_worker_t *w);
+size_t worker_stderr_tail(const strata_worker_t *w);
+int64_t worker_kill_grace_ms(const strata_worker_t *w);
+int64_t worker_heartbeat_interval_ms(const strata_worker_t *w);
+size_t worker_checkpoint_max(const strata_worker_t *w);
 
 /*
  * Asks the attempts of `task_id` running or queued here to yield (PREEMPT):
@@ -289,7 +269,7 @@ size_t strata_worker_checkpoint_max(const strata_worker_t *w);
  * none) is kept for the terminal event. STRATA_ERR_NOT_FOUND when no such
  * attempt is here (nothing is remembered). Thread-safe.
  */
-strata_err_t strata_worker_preempt_task(strata_worker_t *w, const char *task_id,
-                                        const char *reason);
+strata_err_t worker_preempt_task(strata_worker_t *w, const char *task_id,
+                                 const char *reason);
 
 #endif /* STRATA_WORKER_INT_H */

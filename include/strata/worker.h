@@ -84,6 +84,8 @@ typedef struct {
   uint64_t dead_lettered; /* failed attempts that went to <prefix>dlq */
   uint64_t aborted;       /* transactions aborted (consumer rewound) */
   uint64_t yielded;       /* attempts requeued after a yield */
+  uint64_t producer_restarts; /* transactional producers re-created after a
+                                 fatal error (consumer rewound) */
 } strata_worker_stats_t;
 
 /*
@@ -138,9 +140,13 @@ strata_err_t strata_worker_check_exec(const strata_config_t *cfg, char *errstr,
  * it takes no new task, gives running ones `worker.shutdown.timeout` to
  * finish, then requests their cancellation and hands them back (no terminal
  * event, offset not committed, so another worker runs them), commits what
- * finished and leaves the group. Returns STRATA_OK after a stop,
- * STRATA_ERR_KAFKA (errstr filled) on a fatal Kafka error, STRATA_ERR_STATE
- * if called twice. Blocks until every handler has returned: a handler must
+ * finished and leaves the group. A fatal error of the transactional producer
+ * (a broker restart can cause one, or a fencing) does not end it: the
+ * producer is re-created, the running tasks are handed back and every
+ * partition is rewound to its committed offset. Returns STRATA_OK after a
+ * stop, STRATA_ERR_KAFKA (errstr filled) when the first producer cannot be
+ * initialised or on a fatal error of the consumer, STRATA_ERR_STATE if
+ * called twice. Blocks until every handler has returned: a handler must
  * poll strata_job_cancel_requested() if it can run long.
  */
 strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "sched_int.h"
+#include "kafka_txn.h"
 #include "sched_kafka.h"
 #include "strata/backoff.h"
 #include "strata/codec.h"
@@ -42,22 +43,9 @@
 
 /* ---- transactions --------------------------------------------------------*/
 
-typedef enum { TURN_OK, TURN_ABORTED, TURN_FATAL } turn_result_t;
-
-static turn_result_t txn_failed(sched_t *s, rd_kafka_error_t *error) {
-  STRATA_ERROR(COMP, "transaction: %s", rd_kafka_error_string(error));
-  if (rd_kafka_error_is_fatal(error)) {
-    rd_kafka_error_destroy(error);
-    return TURN_FATAL;
-  }
-  rd_kafka_error_destroy(error);
-  if ((error = rd_kafka_abort_transaction(s->tx, 30000))) {
-    STRATA_ERROR(COMP, "abort_transaction: %s", rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    return TURN_FATAL;
-  }
-  return TURN_ABORTED;
-}
+/* The bound on one turn's transaction (kafka_txn.h): the producer's
+ * transaction.timeout.ms, past which the broker aborts it anyway. */
+#define TURN_TIMEOUT_MS 10000
 
 static rd_kafka_topic_partition_list_t *turn_offsets(sched_t *s) {
   size_t n = decide_offsets(s->decide, s->offsets);
@@ -78,63 +66,42 @@ static rd_kafka_topic_partition_list_t *turn_offsets(sched_t *s) {
   return l;
 }
 
-/* Commits the turn's effects in one transaction. */
-static turn_result_t commit_turn(sched_t *s) {
+/* Commits the turn's effects in one transaction (common/kafka/kafka_txn.c:
+ * offsets first, then the records; retriable errors retried, abortable
+ * ones and the deadline abort, fatal ones need a new producer). */
+static txn_result_t commit_turn(sched_t *s) {
   rd_kafka_topic_partition_list_t *offsets;
-  rd_kafka_error_t *error;
   const decide_out_t *out;
   size_t nout;
+  txn_result_t r;
+  char err[512];
 
   if (!decide_has_effects(s->decide))
-    return TURN_OK;
-  if ((error = rd_kafka_begin_transaction(s->tx))) {
-    STRATA_ERROR(COMP, "begin_transaction: %s", rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    return TURN_FATAL;
-  }
-  /* The group metadata carries the current generation and member id, so it
-   * is taken afresh for every transaction (KIP-447 fencing).
-   * Offsets go first, records after: until the coordinator has finished the
-   * previous transaction it answers CONCURRENT_TRANSACTIONS, which
-   * AddOffsetsToTxn retries after retry.backoff.ms but AddPartitionsToTxn
-   * (sent on the first record) after a fixed 20 ms in librdkafka 2.0.2.
-   * Once the offsets are in, the partitions are added at once. The order
-   * within a transaction changes nothing about what commits together. */
-  offsets = turn_offsets(s);
-  error = NULL;
-  if (offsets->cnt) {
-    rd_kafka_consumer_group_metadata_t *cgmd =
-        rd_kafka_consumer_group_metadata(s->in);
-    error = rd_kafka_send_offsets_to_transaction(s->tx, offsets, cgmd, 30000);
-    rd_kafka_consumer_group_metadata_destroy(cgmd);
-  }
-  rd_kafka_topic_partition_list_destroy(offsets);
-  if (error)
-    return txn_failed(s, error);
+    return TXN_OK;
   out = decide_outputs(s->decide, &nout);
-  for (size_t i = 0; i < nout; i++) {
-    const decide_out_t *o = &out[i];
-    rd_kafka_resp_err_t kerr;
-    while ((kerr = rd_kafka_producev(s->tx, RD_KAFKA_V_TOPIC(o->topic),
-                                     RD_KAFKA_V_PARTITION(o->partition),
-                                     RD_KAFKA_V_KEY(o->key, strlen(o->key)),
-                                     RD_KAFKA_V_VALUE(o->value, o->len),
-                                     RD_KAFKA_V_TIMESTAMP(o->timestamp),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_END)) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
-      rd_kafka_poll(s->tx, 10);
-    if (kerr) {
-      STRATA_ERROR(COMP, "producing to %s: %s", o->topic,
-                   rd_kafka_err2str(kerr));
-      return txn_failed(s,
-                        rd_kafka_error_new(kerr, "producing to %s", o->topic));
-    }
+  if (nout > s->caprecs) {
+    size_t cap = nout * 2;
+    if (!(s->recs = realloc(s->recs, cap * sizeof(*s->recs))))
+      strata_program_oom();
+    s->caprecs = cap;
   }
-  if ((error = rd_kafka_commit_transaction(s->tx, 30000)))
-    return txn_failed(s, error);
-  decide_committed(s->decide, strata_epoch_now_ms());
-  return TURN_OK;
+  for (size_t i = 0; i < nout; i++)
+    s->recs[i] = (txn_record_t){out[i].topic, out[i].partition,
+                                out[i].key,   strlen(out[i].key),
+                                out[i].value, out[i].len,
+                                out[i].timestamp};
+  offsets = turn_offsets(s);
+  r = txn_commit(s->tx, s->in, offsets, s->recs, nout, TURN_TIMEOUT_MS, err,
+                 sizeof(err));
+  rd_kafka_topic_partition_list_destroy(offsets);
+  if (r == TXN_OK)
+    decide_committed(s->decide, strata_epoch_now_ms());
+  else
+    STRATA_ERROR(COMP, "%s; %s", err,
+                 r == TXN_ABORTED
+                     ? "aborted: rewinding to the committed offsets"
+                     : "fatal: recreating the transactional producer");
+  return r;
 }
 
 /* ---- clients -------------------------------------------------------------*/
@@ -161,23 +128,15 @@ static rd_kafka_t *make_client(sched_t *s, rd_kafka_type_t type,
 /* The transactional producer, transactions initialised. */
 static rd_kafka_t *make_producer(sched_t *s, char *err, size_t size) {
   char txid[300];
-  rd_kafka_error_t *error;
-  rd_kafka_t *rk;
+  rd_kafka_conf_t *conf;
   snprintf(txid, sizeof(txid), "strata-scheduler-%s", s->instance);
   const char *const tx_defaults[] = {"transactional.id", txid,
                                      STRATA_SCHED_TX_SETTINGS, NULL};
-  if (!(rk = make_client(s, RD_KAFKA_PRODUCER, "scheduler-tx", tx_defaults,
-                         false, err, size)))
+  if (!(conf = strata_kafka_conf_new(s->cfg, "scheduler-tx", tx_defaults, err,
+                                     size)))
     return NULL;
-  if ((error = rd_kafka_init_transactions(rk, 30000))) {
-    strata_errf(STRATA_ERR_KAFKA, err, size,
-                "init_transactions (transactional.id %s): %s", txid,
-                rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    rd_kafka_destroy(rk);
-    return NULL;
-  }
-  return rk;
+  rd_kafka_conf_set_dr_msg_cb(conf, strata_sched_tx_delivered);
+  return txn_producer_new(conf, 30000, err, size);
 }
 
 /* ---- setup ---------------------------------------------------------------*/
@@ -386,6 +345,7 @@ static void sched_teardown(sched_t *s) {
   free(s->dq);
   free(s->dhead);
   free(s->offsets);
+  free(s->recs);
   strata_layout_clear(&s->layout);
   sched_settings_clear(&s->set);
 }
@@ -587,12 +547,12 @@ static void turn(sched_t *s, volatile int *stop) {
     s->last_watch = mono;
   }
   switch (commit_turn(s)) {
-  case TURN_OK:
+  case TXN_OK:
     break;
-  case TURN_ABORTED:
+  case TXN_ABORTED:
     sched_rewind(s);
     break;
-  case TURN_FATAL:
+  case TXN_FATAL:
     recover_producer(s, stop);
     break;
   }

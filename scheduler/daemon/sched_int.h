@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "decide.h"
+#include "kafka_txn.h"
 #include "settings.h"
 #include "strata/config.h"
 #include "strata/kafka.h"
@@ -97,6 +98,8 @@ typedef struct {
   views_t *views;
   bool paused_full;
   decide_offset_t *offsets; /* [ninputs * nparts]: a turn's positions */
+  txn_record_t *recs; /* a turn's records, as the step takes them */
+  size_t caprecs;
 
   strata_mono_us_t last_lag, last_watch, last_prune;
   int64_t window_ms, watch_us, tick_ms;

@@ -1,6 +1,5 @@
 /*
- * Internal interface of the decision layer (scheduler/decide/): the offset
- * tracker (tracker.c: what may be committed on each input partition), the
+ * Internal interface of the decision layer (scheduler/decide/): the
  * ledger (ledger.c: what was already decided, for recovery and
  * idempotency), the running attempts (running.c), the held tasks, and the
  * state every file of the layer shares (decide_t). Nothing here is seen by
@@ -15,48 +14,11 @@
 #include <uthash.h>
 
 #include "decide.h"
+#include "offset_tracker.h"
 #include "strata/codec.h"
 #include "strata/err.h"
 #include "strata/task.h"
 #include "strata/time.h"
-
-/* ---- Offset tracker ------------------------------------------------------
- *
- * One per consumed input partition. Records arrive in offset order and are
- * finished (dispatched, dead-lettered, skipped) in any order. The committable
- * offset is the first unfinished one: everything below it is finished, so a
- * restart that resumes there loses nothing. Each entry also keeps the events
- * partition position seen when the record was consumed (its "mark"): any
- * event the scheduler writes about that record or a later one lies at or
- * after the mark, so a recovery scan of the events partition from the mark
- * of the first unfinished record sees every decision that matters.
- */
-typedef struct {
-  int64_t offset;
-  int64_t mark;
-  bool done;
-} tracker_entry_t;
-
-typedef struct {
-  tracker_entry_t *ring;
-  uint64_t cap, head, count; /* ring indices; seq = head_seq + i */
-  uint64_t head_seq;         /* sequence number of ring[head] */
-  int64_t next_offset;       /* last consumed offset + 1; -1 before any */
-  int64_t start_offset;      /* committed offset at assignment; -1: none */
-  bool dirty;                /* committable position moved since commit */
-} tracker_t;
-
-void tracker_init(tracker_t *t);
-void tracker_clear(tracker_t *t);
-/* Appends a consumed record; returns its sequence number, or UINT64_MAX on
- * OOM. */
-uint64_t tracker_push(tracker_t *t, int64_t offset, int64_t mark);
-/* Marks record `seq` finished. */
-void tracker_done(tracker_t *t, uint64_t seq);
-/* The offset to commit (-1 when nothing was consumed) and its mark (the
- * current events position when everything is finished). */
-int64_t tracker_commit_offset(const tracker_t *t);
-int64_t tracker_commit_mark(const tracker_t *t, int64_t current_mark);
 
 /* ---- Ledger ----------------------------------------------------------------
  *

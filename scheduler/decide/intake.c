@@ -248,9 +248,11 @@ void decide_task(decide_t *d, const decide_record_t *r, strata_epoch_ms_t now) {
     return;
   topic = decide_input_topic(d, r->input);
   tr = decide_tracker(d, r->input, r->partition);
-  if ((seq = tracker_push(tr, r->offset, d->events_pos[r->partition])) ==
-      UINT64_MAX)
+  seq = tracker_push(tr, r->offset, d->events_pos[r->partition]);
+  if (seq == TRACKER_NOMEM)
     decide_oom();
+  if (seq == TRACKER_STALE)
+    return; /* a record at or below one already read: a refetched duplicate */
   strata_task_init(&t);
   if (strata_task_decode(r->value, r->len, &t, err, sizeof(err))) {
     STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": undecodable, dead-lettered: %s",
