@@ -255,6 +255,10 @@ static strata_err_t sched_setup(sched_t *s, char *err, size_t size) {
   rd_kafka_topic_partition_list_t *l;
   strata_err_t rc;
 
+  /* Everything below reads the settings. */
+  if ((rc = sched_settings_load(&s->set, s->cfg, err, size)) ||
+      (rc = topics_setup(s, err, size)))
+    return rc;
   snprintf(s->instance, sizeof(s->instance), "%s", s->set.instance);
   snprintf(auxgroup, sizeof(auxgroup), "%s-aux-%s", group, s->instance);
   const char *const in_defaults[] = {"group.id",
@@ -275,9 +279,6 @@ static strata_err_t sched_setup(sched_t *s, char *err, size_t size) {
                                       "latest",
                                       NULL};
 
-  if ((rc = sched_settings_load(&s->set, s->cfg, err, size)) ||
-      (rc = topics_setup(s, err, size)))
-    return rc;
   s->nparts = s->set.nparts;
   s->window_ms = s->set.window_ms;
   s->batch = s->set.batch;
