@@ -86,10 +86,9 @@ static txn_result_t commit_turn(sched_t *s) {
     s->caprecs = cap;
   }
   for (size_t i = 0; i < nout; i++)
-    s->recs[i] = (txn_record_t){out[i].topic, out[i].partition,
-                                out[i].key,   strlen(out[i].key),
-                                out[i].value, out[i].len,
-                                out[i].timestamp};
+    s->recs[i] = (txn_record_t){
+        out[i].topic, out[i].partition, out[i].key,      strlen(out[i].key),
+        out[i].value, out[i].len,       out[i].timestamp};
   offsets = turn_offsets(s);
   r = txn_commit(s->tx, s->in, offsets, s->recs, nout, TURN_TIMEOUT_MS, err,
                  sizeof(err));

@@ -209,7 +209,8 @@ typedef struct {
 typedef struct {
   bool on;
   uint64_t limit, unstarted;
-  double start_rate, latency_ms;
+  double start_rate; /* starts per second, smoothed */
+  double latency_ms; /* a worker's start -> its event read here; < 0: none */
 } decide_window_t;
 void decide_window(const decide_t *d, decide_window_t *out);
 void decide_totals(const decide_t *d, decide_totals_t *out);

@@ -11,32 +11,41 @@
  *
  * The bound keeps the fleet busy and no more. A worker that finishes a task
  * starts the next one from what it already holds; what it holds must cover
- * the time until the scheduler's next dispatch reaches it: the worker's
- * event to the scheduler (measured: a start's time on the worker to the
- * moment its event is read here) and the dispatch back (about the same
- * path, the other way). By Little's law that takes
+ * the round trip until the scheduler's next dispatch reaches it: the
+ * worker's event to the scheduler, then the scheduler's turn and commit and
+ * the worker's fetch. Only the first leg can be measured free of any queue
+ * of the scheduler's making: a start's time on the worker (the STARTED
+ * event's time_ms) to the moment its event is read here, the event latency.
+ * The whole round trip was measured at 3-4 event latencies (a dispatch
+ * waits for the scheduler's turn in flight, then its own; an event for one
+ * worker turn), so by Little's law keeping the fleet supplied takes
  *
- *     limit = window_min + ceil(1.5 * start_rate * 2 * event_latency)
+ *     limit = window_min + ceil(1.5 * start_rate * 4 * event_latency)
  *
- * unstarted attempts, clamped to [window_min, window_max]. The event
- * latency is measured on the event path, which holds no queue of the
- * scheduler's making, so the bound does not feed on the waiting it causes.
- * The start rate is what the fleet sustains: while the window binds it grows
- * by a factor of about 1.5 per round trip until the workers are the limit.
- * Idle, it decays to window_min. A worker that dies stops starting
+ * unstarted attempts (a margin of 1.5), clamped to [window_min,
+ * window_max]. Because the event latency holds no queue the bound causes,
+ * the bound does not feed on the waiting it causes. The start rate is what
+ * the fleet sustains: while the window binds, rate = limit / round trip
+ * grows by the factor 6 × event latency / round trip (about 1.5-2) each
+ * round trip until the workers are the limit. Idle, it decays to
+ * window_min. (A design that measured the whole round trip and drained the
+ * window now and then to take it without queues, as BBR does, was tried:
+ * the pipe is slower under load than in a drain, so it either capped
+ * throughput or, with a larger gain, queued more and stalled dispatch in
+ * each drain.) A worker that dies stops starting
  * attempts, so it stops widening the window; the attempts it held stay
  * counted until their redelivery is started elsewhere or they end.
  *
  * Priority past the dispatch topic follows: a task dispatched now has at
  * most `limit` attempts ahead of it that no worker has started, which the
- * fleet starts within about 3 event latencies (1.5 round trips) at the
+ * fleet starts within about 6 event latencies (1.5 round trips) at the
  * rate it sustains.
  */
 #include <math.h>
 
 #include "decide_int.h"
 
-#define BUCKET_MS 500
+#define BUCKET_MS 100
 #define LATENCY_CAP_MS 60000
 
 void window_started(decide_t *d, strata_epoch_ms_t started_ms,
@@ -65,7 +74,7 @@ static void resize(decide_t *d, strata_epoch_ms_t now) {
   }
   lat = d->window.latency_ms < 0 ? 0 : d->window.latency_ms;
   want = (double)d->cfg.window_min +
-         ceil(1.5 * d->window.rate * 2.0 * lat / 1000.0);
+         ceil(1.5 * d->window.rate * 4.0 * lat / 1000.0);
   if (want > (double)d->cfg.window_max)
     want = (double)d->cfg.window_max;
   d->window.limit = (uint64_t)want;

@@ -814,29 +814,40 @@ static void test_window_grows_to_rate_times_round_trip(void **state) {
   seen_t seen = {0};
   decide_t *d = new_layer_window(&seen, 8, 100000);
   decide_window_t w;
+  strata_epoch_ms_t sent[6000], began[6000];
   char id[32];
-  int next = 0, started = 0;
+  int next = 0, started = 0, read = 0;
   (void)state;
 
-  /* A fleet that starts 1 000 attempts a second and whose events arrive
-   * 20 ms after each start, fed 2 s of simulated time in 1 ms turns. */
-  feed_backlog(d, 5000, T0);
-  for (int ms = 0; ms < 2000; ms++) {
+  /* A fleet that starts at most one attempt a millisecond, each one 40 ms
+   * after it was dispatched, and whose STARTED events are read 20 ms after
+   * each start: 4 s of simulated time in 1 ms turns. */
+  feed_backlog(d, 6000, T0);
+  for (int ms = 0; ms < 4000; ms++) {
     strata_epoch_ms_t now = T0 + ms;
-    next += (int)turn_dispatches(d, now);
-    if (started < next) {
-      snprintf(id, sizeof(id), "low-%d", started++);
-      feed_started(d, started, id, now - 20, now);
+    size_t n = turn_dispatches(d, now);
+    for (size_t k = 0; k < n; k++)
+      sent[next++] = now;
+    if (started < next && sent[started] <= now - 40)
+      began[started++] = now;
+    while (read < started && began[read] <= now - 20) {
+      snprintf(id, sizeof(id), "low-%d", read);
+      feed_started(d, read + 1, id, began[read], now);
+      read++;
     }
+    decide_window(d, &w);
+    assert_true(w.unstarted <= w.limit + 1);
   }
   decide_window(d, &w);
-  /* limit = min + ceil(1.5 * rate * 2 * latency) = 8 + 1.5 * 1000 * 0.04 */
-  assert_true(w.start_rate > 800 && w.start_rate < 1100);
+  /* limit = min + ceil(1.5 * rate * 4 * latency) = 8 + 6 * 1000 * 0.020 */
+  assert_true(w.start_rate > 900 && w.start_rate < 1100);
   assert_true(w.latency_ms > 19 && w.latency_ms < 21);
-  assert_true(w.limit >= 55 && w.limit <= 75);
-  assert_true(w.unstarted <= w.limit);
+  assert_true(w.limit >= 110 && w.limit <= 135);
+  /* The bound covers the round trip (60 ms): after a ramp of a few round
+   * trips the fleet kept its pace of one start a millisecond. */
+  assert_true(started > 3500);
   /* Idle, the window shrinks back to its minimum. */
-  for (int ms = 2000; ms < 6000; ms += 100)
+  for (int ms = 4000; ms < 8000; ms += 100)
     turn_dispatches(d, T0 + ms);
   decide_window(d, &w);
   assert_true(w.limit < 12);
