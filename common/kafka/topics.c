@@ -32,7 +32,7 @@ const char *strata_topic_status_str(strata_topic_status_t status) {
   return "?";
 }
 
-static bool valid_topic_part(const char *s) {
+bool strata_topic_part_valid(const char *s) {
   if (!*s)
     return false;
   for (; *s; s++)
@@ -76,7 +76,7 @@ strata_err_t strata_layout_build(const strata_config_t *cfg,
   memset(out, 0, sizeof(*out));
   out->replication_factor =
       (int)strata_config_get_int(cfg, "topic.replication.factor");
-  if (!valid_topic_part(prefix))
+  if (!strata_topic_part_valid(prefix))
     return strata_errf(STRATA_ERR_CONFIG, errstr, size,
                        "topic.prefix: \"%s\" is not allowed; allowed: "
                        "letters, digits, '.', '_' and '-'",
@@ -92,7 +92,7 @@ strata_err_t strata_layout_build(const strata_config_t *cfg,
     goto done;
   }
   for (int i = 0; i < ntiers && !err; i++) {
-    if (!valid_topic_part(tiers[i]))
+    if (!strata_topic_part_valid(tiers[i]))
       err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
                         "tiers: \"%s\" is not a valid tier name; allowed: "
                         "letters, digits, '.', '_' and '-'",

@@ -13,6 +13,8 @@
  */
 #include "settings.h"
 
+#include "strata/kafka.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <inttypes.h>
@@ -30,17 +32,6 @@
 #define WEIGHT_MAX 1000000
 
 #define RATE_FORM "rate:<N>/<duration>[,burst:<M>]"
-
-/* Letters, digits, '.', '_' and '-': what a Kafka topic name may hold, since
- * each tier is a topic (<prefix>tasks.<tier>). */
-static bool valid_topic_part(const char *s) {
-  if (!*s)
-    return false;
-  for (; *s; s++)
-    if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
-      return false;
-  return true;
-}
 
 /* Items of LIST key `key`; the table guarantees they are non-empty. */
 static int list_count(const strata_config_t *cfg, const char *key) {
@@ -243,7 +234,7 @@ static strata_err_t load_tier_names(sched_settings_t *s,
     return strata_errf(STRATA_ERR_NOMEM, err, size, "out of memory");
   }
   for (int i = 0; i < s->ntiers; i++) {
-    if (!valid_topic_part(s->tiers[i]))
+    if (!strata_topic_part_valid(s->tiers[i]))
       return strata_errf(STRATA_ERR_CONFIG, err, size,
                          "tiers: \"%s\" is not a valid tier name; allowed: "
                          "letters, digits, '.', '_' and '-'",
@@ -353,7 +344,7 @@ strata_err_t sched_settings_load(sched_settings_t *s,
       (rc = copy_str(cfg, "topic.prefix", s->prefix, sizeof(s->prefix), err,
                      size)))
     goto fail;
-  if (!valid_topic_part(s->prefix)) {
+  if (!strata_topic_part_valid(s->prefix)) {
     rc = strata_errf(STRATA_ERR_CONFIG, err, size,
                      "topic.prefix: \"%s\" is not allowed; allowed: "
                      "letters, digits, '.', '_' and '-'",

@@ -72,17 +72,6 @@ const char *decide_routing_key(const strata_task_t *t) {
   return t->idempotency_key ? t->idempotency_key : t->id;
 }
 
-/* The record structs own their members, but encoding only reads them; a
- * borrowed pointer lets the hot path encode without copying strings. The
- * struct is never cleared while it borrows. */
-static char *borrow(const char *s) {
-  union {
-    const char *c;
-    char *m;
-  } u = {s};
-  return u.m;
-}
-
 static uint8_t *borrow_bytes(const void *p) {
   union {
     const void *c;

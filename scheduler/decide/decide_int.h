@@ -232,6 +232,17 @@ struct decide_s {
   decide_totals_t totals;
 };
 
+/* The record structs own their members, but encoding only reads them; a
+ * borrowed pointer lets the hot path encode without copying strings. The
+ * struct is never cleared while it borrows. */
+static inline char *borrow(const char *s) {
+  union {
+    const char *c;
+    char *m;
+  } u = {s};
+  return u.m;
+}
+
 /* decide.c: outputs and common helpers. */
 /* Out of memory in the decision layer ends the program (see decide.c). */
 _Noreturn void decide_oom(void);

@@ -15,15 +15,6 @@
 
 #include "decide_int.h"
 
-/* The record structs own their members; see decide.c. */
-static char *borrow(const char *s) {
-  union {
-    const char *c;
-    char *m;
-  } u = {s};
-  return u.m;
-}
-
 static void watch_attempt(decide_t *d, const strata_core_dispatch_t *dp,
                           const held_t *h) {
   running_t *r;

@@ -57,6 +57,10 @@ strata_err_t strata_kafka_resolve_bootstrap(strata_config_t *cfg,
 
 /* ---- Topic layout -------------------------------------------------- */
 
+/* True when `s` is non-empty and holds only what a Kafka topic name may:
+ * letters, digits, '.', '_' and '-' (a prefix, a tier, a delay step). */
+bool strata_topic_part_valid(const char *s);
+
 typedef enum {
   STRATA_TOPIC_TASKS,
   STRATA_TOPIC_DELAY,
