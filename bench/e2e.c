@@ -140,8 +140,7 @@ typedef struct {
   char *tiers[MAX_TIERS];
   int ntiers;
   int batch;
-  pid_t sched_pid;
-  char sched_log[PATH_MAX];
+  bench_sched_t sched;
   strata_worker_t *worker;
   pthread_t worker_thread;
   bool worker_started;
@@ -153,21 +152,6 @@ static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
   (void)sig;
   g_stop = 1;
-}
-
-static void sleep_us(int64_t us) {
-  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
-  nanosleep(&ts, NULL);
-}
-
-/* Sleeps until the monotonic time `t_us` (absolute, so pacing never drifts:
- * strata_mono_now_us() reads CLOCK_MONOTONIC too). */
-static void sleep_until_us(strata_mono_us_t t_us) {
-  struct timespec ts = {(time_t)(t_us / 1000000),
-                        (long)(t_us % 1000000) * 1000};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-         !g_stop)
-    ;
 }
 
 static void usage(FILE *f) {
@@ -330,131 +314,6 @@ static strata_config_t *make_cfg(const e2e_t *e, const char *prefix,
 }
 
 /* Creates (create = true) or deletes the topics of cfg's layout. */
-static int bench_topics(const strata_config_t *cfg, bool create, char *err,
-                        size_t size) {
-  strata_layout_t layout = {0};
-  rd_kafka_conf_t *conf;
-  rd_kafka_t *rk = NULL;
-  int rc = -1;
-
-  if (strata_layout_build(cfg, &layout, err, size))
-    return -1;
-  if (!(conf = strata_kafka_conf_new(cfg, "bench-admin", NULL, err, size)))
-    goto done;
-  if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, size))) {
-    rd_kafka_conf_destroy(conf);
-    goto done;
-  }
-  if (!create) {
-    /* The bench's topics are fresh per run and would otherwise pile up on
-     * the broker. */
-    const char **names = calloc((size_t)layout.count + 1, sizeof(*names));
-    for (int i = 0; names && i < layout.count; i++)
-      names[i] = layout.topics[i].name;
-    if (names)
-      bench_delete_topics(rk, names, (size_t)layout.count, "strata-bench e2e");
-    free(names);
-  } else if (strata_topics_ensure(rk, &layout, true, 30000, NULL, NULL, err,
-                                  size))
-    goto done;
-  rc = 0;
-done:
-  if (rk)
-    rd_kafka_destroy(rk);
-  strata_layout_clear(&layout);
-  return rc;
-}
-
-/* ---- child processes ---------------------------------------------------*/
-
-static int spawn_scheduler(e2e_t *e, char *err, size_t size) {
-  char path[PATH_MAX + 32], sets[8][320];
-  char *argv[2 + 2 * (8 + MAX_SETS) + 1];
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  int argc = 0, rc;
-
-  snprintf(path, sizeof(path), "%s/strata-scheduler", e->bindir);
-  if (access(path, X_OK)) {
-    snprintf(err, size, "%.400s: %s (build it, or give --bin)", path,
-             strerror(errno));
-    return -1;
-  }
-  snprintf(e->sched_log, sizeof(e->sched_log), "/tmp/%sscheduler.log",
-           e->prefix);
-  snprintf(sets[0], sizeof(sets[0]), "bootstrap.servers=%s", e->bootstrap);
-  snprintf(sets[1], sizeof(sets[1]), "topic.prefix=%s", e->prefix);
-  snprintf(sets[2], sizeof(sets[2]), "topic.partitions=%d", e->partitions);
-  snprintf(sets[3], sizeof(sets[3]), "scheduler.group.id=%ssched", e->prefix);
-  snprintf(sets[4], sizeof(sets[4]), "scheduler.instance.id=%sinst", e->prefix);
-  snprintf(sets[5], sizeof(sets[5]), "admin.listen=127.0.0.1:0");
-  snprintf(sets[6], sizeof(sets[6]), "scheduler.batch=%d", e->batch);
-  snprintf(sets[7], sizeof(sets[7]), "log.level=info");
-  argv[argc++] = path;
-  for (int i = 0; i < 8; i++) {
-    argv[argc++] = (char *)"--set";
-    argv[argc++] = sets[i];
-  }
-  for (int i = 0; i < e->nsched_sets; i++) {
-    argv[argc++] = (char *)"--set";
-    argv[argc++] = e->sched_sets[i];
-  }
-  argv[argc] = NULL;
-
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, e->sched_log,
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawnattr_init(&attr);
-  /* Its own process group: a Ctrl-C reaches the bench, which stops it. */
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  rc = posix_spawn(&e->sched_pid, path, &fa, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc) {
-    e->sched_pid = 0;
-    snprintf(err, size, "spawning %.400s: %s", path, strerror(rc));
-    return -1;
-  }
-  return 0;
-}
-
-/* True while the scheduler runs; reaps it when it has exited. */
-static bool scheduler_alive(e2e_t *e) {
-  int status;
-  if (e->sched_pid <= 0)
-    return false;
-  if (waitpid(e->sched_pid, &status, WNOHANG) == e->sched_pid) {
-    fprintf(stderr,
-            "strata-bench e2e: strata-scheduler exited (status %d); "
-            "see %s\n",
-            status, e->sched_log);
-    e->sched_pid = 0;
-    return false;
-  }
-  return true;
-}
-
-/* SIGTERM, up to 15 s for a clean exit, then SIGKILL. */
-static void stop_scheduler(e2e_t *e) {
-  strata_mono_us_t deadline = strata_mono_now_us() + 15000000;
-  if (e->sched_pid <= 0)
-    return;
-  kill(e->sched_pid, SIGTERM);
-  while (strata_mono_now_us() < deadline) {
-    if (waitpid(e->sched_pid, NULL, WNOHANG) == e->sched_pid) {
-      e->sched_pid = 0;
-      return;
-    }
-    sleep_us(20000);
-  }
-  kill(e->sched_pid, SIGKILL);
-  waitpid(e->sched_pid, NULL, 0);
-  e->sched_pid = 0;
-}
-
 /* CPU seconds (user + system) a process has used, from /proc; -1 if gone. */
 static double proc_cpu_s(pid_t pid) {
   char path[64], buf[1024];
@@ -706,7 +565,7 @@ static int wait_for(e2e_t *e, watcher_t *w, uint64_t target, uint64_t succeeded,
                     const char *what) {
   strata_mono_us_t deadline =
       strata_mono_now_us() + (strata_mono_us_t)(timeout_s * 1e6);
-  bool need_sched = e->sched_pid > 0;
+  bool need_sched = e->sched.pid > 0;
   while (!g_stop) {
     strata_mono_us_t now = strata_mono_now_us();
     bool seen = atomic_load(&w->count) >= target;
@@ -724,9 +583,9 @@ static int wait_for(e2e_t *e, watcher_t *w, uint64_t target, uint64_t succeeded,
               worker_succeeded(e), succeeded);
       return -1;
     }
-    if (need_sched && !scheduler_alive(e))
+    if (need_sched && !bench_sched_alive(&e->sched, "strata-bench e2e"))
       return -1;
-    sleep_us(1000);
+    bench_sleep_us(1000);
   }
   return -1;
 }
@@ -1047,8 +906,8 @@ static double settle(e2e_t *e, double max_s) {
   if (machine_cpu(&b0, &t0_ticks))
     return 0;
   while (!g_stop && strata_mono_now_us() < end) {
-    sleep_us(SETTLE_WINDOW_US);
-    if (!scheduler_alive(e))
+    bench_sleep_us(SETTLE_WINDOW_US);
+    if (!bench_sched_alive(&e->sched, "strata-bench e2e"))
       return -1;
     if (machine_cpu(&b1, &t1_ticks))
       break;
@@ -1089,7 +948,7 @@ static int pipeline_phases(e2e_t *e, strata_config_t *cfg, watcher_t *w,
 
   /* Throughput. */
   watcher_arm(w, base + e->tasks);
-  sched_cpu0 = proc_cpu_s(e->sched_pid);
+  sched_cpu0 = proc_cpu_s(e->sched.pid);
   bench_cpu0 = process_cpu_s();
   t_succ = 0;
   t_start = strata_mono_now_us();
@@ -1109,7 +968,7 @@ static int pipeline_phases(e2e_t *e, strata_config_t *cfg, watcher_t *w,
   res->submit_per_sec = (double)e->tasks / ((double)(t_sent - t_start) / 1e6);
   res->completed_per_sec =
       (double)e->tasks / ((double)(t_succ - t_start) / 1e6);
-  res->sched_cpu_s = proc_cpu_s(e->sched_pid) - sched_cpu0;
+  res->sched_cpu_s = proc_cpu_s(e->sched.pid) - sched_cpu0;
   res->bench_cpu_s = process_cpu_s() - bench_cpu0;
   fprintf(stderr,
           "strata-bench e2e: %.0f tasks/s dispatched; latency phase at "
@@ -1137,7 +996,7 @@ static int pipeline_phases(e2e_t *e, strata_config_t *cfg, watcher_t *w,
       if (due >= end || g_stop)
         break;
       if (strata_mono_now_us() < due)
-        sleep_until_us(due);
+        bench_sleep_until_us(due, &g_stop);
       if (submit_one(e, p, e->tiers[nlat % (uint64_t)e->ntiers], "l"))
         goto done;
       nlat++;
@@ -1176,7 +1035,7 @@ static int relay_phase(e2e_t *e, results_t *res) {
   snprintf(prefix, sizeof(prefix), "%srelay.", e->prefix);
   snprintf(in_topic, sizeof(in_topic), "%stasks.relay", prefix);
   if (!(cfg = make_cfg(e, prefix, "relay", err, sizeof(err))) ||
-      bench_topics(cfg, true, err, sizeof(err)))
+      bench_topics(cfg, true, "strata-bench e2e", err, sizeof(err)))
     goto fail;
   topics = true;
   if (relay_start(&r, cfg, prefix, e->partitions, e->batch, err, sizeof(err)))
@@ -1235,7 +1094,7 @@ static int relay_phase(e2e_t *e, results_t *res) {
       if (due >= end || g_stop)
         break;
       if (strata_mono_now_us() < due)
-        sleep_until_us(due);
+        bench_sleep_until_us(due, &g_stop);
       if (relay_produce(e, prod, in_topic, e->tiers[n % (uint64_t)e->ntiers],
                         "l"))
         goto done;
@@ -1272,7 +1131,7 @@ done:
   if (prod)
     rd_kafka_destroy(prod);
   if (topics)
-    bench_topics(cfg, false, err, sizeof(err));
+    bench_topics(cfg, false, "strata-bench e2e", err, sizeof(err));
   strata_config_destroy(cfg);
   return rc;
 }
@@ -1353,7 +1212,7 @@ static void report(const e2e_t *e, watcher_t *w, const results_t *res) {
          res->relay_max_ms);
   printf("  critical p99 %.2f ms (target <= 15 ms: %s)\n", crit_p99,
          crit_p99 >= 0 && crit_p99 <= 15 ? "met" : "NOT met");
-  printf("  scheduler log: %s\n", e->sched_log);
+  printf("  scheduler log: %s\n", e->sched.log);
 
   printf("{\"bench\":\"e2e\",\"tasks_per_sec\":%.0f,\"relay_per_sec\":%.0f,"
          "\"ratio\":%.3f,\"p99_ms\":{",
@@ -1415,13 +1274,24 @@ int bench_e2e_main(int argc, char **argv) {
     fprintf(stderr, "strata-bench e2e: bad tiers or scheduler.batch\n");
     goto done;
   }
-  if (bench_topics(cfg, true, err, sizeof(err))) {
+  if (bench_topics(cfg, true, "strata-bench e2e", err, sizeof(err))) {
     fprintf(stderr, "strata-bench e2e: topics on %s: %s\n", e.bootstrap, err);
     goto done;
   }
   topics = true;
-  if (spawn_scheduler(&e, err, sizeof(err)) ||
-      start_worker(&e, cfg, err, sizeof(err))) {
+  {
+    /* The run's batch first, so a --scheduler-set of it wins. */
+    char batch[64], *sets[1 + MAX_SETS];
+    snprintf(batch, sizeof(batch), "scheduler.batch=%d", e.batch);
+    sets[0] = batch;
+    for (int i = 0; i < e.nsched_sets; i++)
+      sets[1 + i] = e.sched_sets[i];
+    if (bench_sched_spawn(&e.sched, e.bindir, e.bootstrap, e.prefix,
+                          e.partitions, sets, 1 + e.nsched_sets, err,
+                          sizeof(err)))
+      e.sched.pid = 0;
+  }
+  if (e.sched.pid <= 0 || start_worker(&e, cfg, err, sizeof(err))) {
     fprintf(stderr, "strata-bench e2e: %s\n", err);
     goto done;
   }
@@ -1437,7 +1307,7 @@ int bench_e2e_main(int argc, char **argv) {
   /* The relay gets the machine to itself, as the pipeline had. */
   watcher_stop(&w);
   stop_worker(&e);
-  stop_scheduler(&e);
+  bench_sched_stop(&e.sched);
   if (relay_phase(&e, &res))
     goto done;
   if (atomic_load(&e.delivery_failures))
@@ -1447,11 +1317,11 @@ int bench_e2e_main(int argc, char **argv) {
   rc = e.trace_path && write_trace(&e, &w, &res) ? 1 : 0;
 done:
   stop_worker(&e);
-  stop_scheduler(&e);
+  bench_sched_stop(&e.sched);
   watcher_stop(&w);
   watcher_free(&w);
   if (topics)
-    bench_topics(cfg, false, err, sizeof(err));
+    bench_topics(cfg, false, "strata-bench e2e", err, sizeof(err));
   strata_config_destroy(cfg);
   for (int i = 0; i < e.ntiers; i++)
     free(e.tiers[i]);

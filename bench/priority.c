@@ -103,8 +103,7 @@ typedef struct {
 typedef struct {
   const prio_opts_t *o;
   char prefix[160];
-  pid_t sched_pid;
-  char sched_log[PATH_MAX];
+  bench_sched_t sched;
   strata_worker_t *worker;
   pthread_t worker_thread;
   bool worker_started;
@@ -130,20 +129,6 @@ static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
   (void)sig;
   g_stop = 1;
-}
-
-static void sleep_us(int64_t us) {
-  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
-  nanosleep(&ts, NULL);
-}
-
-/* Sleeps until the monotonic time `t_us`: absolute, so pacing never drifts. */
-static void sleep_until_us(strata_mono_us_t t_us) {
-  struct timespec ts = {(time_t)(t_us / 1000000),
-                        (long)(t_us % 1000000) * 1000};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-         !g_stop)
-    ;
 }
 
 static void usage(FILE *f) {
@@ -301,125 +286,6 @@ static strata_config_t *make_cfg(const prio_run_t *r, char *err, size_t size) {
   return cfg;
 }
 
-/* Creates (create = true) or deletes the topics of cfg's layout. */
-static int phase_topics(const strata_config_t *cfg, bool create, char *err,
-                        size_t size) {
-  strata_layout_t layout = {0};
-  rd_kafka_conf_t *conf;
-  rd_kafka_t *rk = NULL;
-  int rc = -1;
-
-  if (strata_layout_build(cfg, &layout, err, size))
-    return -1;
-  if (!(conf = strata_kafka_conf_new(cfg, "bench-admin", NULL, err, size)))
-    goto done;
-  if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, size))) {
-    rd_kafka_conf_destroy(conf);
-    goto done;
-  }
-  if (!create) {
-    const char **names = calloc((size_t)layout.count + 1, sizeof(*names));
-    for (int i = 0; names && i < layout.count; i++)
-      names[i] = layout.topics[i].name;
-    if (names)
-      bench_delete_topics(rk, names, (size_t)layout.count, WHO);
-    free(names);
-  } else if (strata_topics_ensure(rk, &layout, true, 30000, NULL, NULL, err,
-                                  size))
-    goto done;
-  rc = 0;
-done:
-  if (rk)
-    rd_kafka_destroy(rk);
-  strata_layout_clear(&layout);
-  return rc;
-}
-
-static int spawn_scheduler(prio_run_t *r, char *err, size_t size) {
-  char path[PATH_MAX + 32], sets[7][320];
-  char *argv[2 + 2 * (7 + MAX_SETS) + 1];
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  int argc = 0, rc;
-
-  snprintf(path, sizeof(path), "%s/strata-scheduler", r->o->bindir);
-  if (access(path, X_OK)) {
-    snprintf(err, size, "%.400s: %s (build it, or give --bin)", path,
-             strerror(errno));
-    return -1;
-  }
-  snprintf(r->sched_log, sizeof(r->sched_log), "/tmp/%sscheduler.log",
-           r->prefix);
-  snprintf(sets[0], sizeof(sets[0]), "bootstrap.servers=%s", r->o->bootstrap);
-  snprintf(sets[1], sizeof(sets[1]), "topic.prefix=%s", r->prefix);
-  snprintf(sets[2], sizeof(sets[2]), "topic.partitions=%d", r->o->partitions);
-  snprintf(sets[3], sizeof(sets[3]), "scheduler.group.id=%ssched", r->prefix);
-  snprintf(sets[4], sizeof(sets[4]), "scheduler.instance.id=%sinst", r->prefix);
-  snprintf(sets[5], sizeof(sets[5]), "admin.listen=127.0.0.1:0");
-  snprintf(sets[6], sizeof(sets[6]), "log.level=info");
-  argv[argc++] = path;
-  for (int i = 0; i < 7; i++) {
-    argv[argc++] = (char *)"--set";
-    argv[argc++] = sets[i];
-  }
-  for (int i = 0; i < r->o->nsched_sets; i++) {
-    argv[argc++] = (char *)"--set";
-    argv[argc++] = r->o->sched_sets[i];
-  }
-  argv[argc] = NULL;
-
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, r->sched_log,
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawnattr_init(&attr);
-  /* Its own process group: a Ctrl-C reaches the bench, which stops it. */
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  rc = posix_spawn(&r->sched_pid, path, &fa, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc) {
-    r->sched_pid = 0;
-    snprintf(err, size, "spawning %.400s: %s", path, strerror(rc));
-    return -1;
-  }
-  return 0;
-}
-
-/* True while the scheduler runs; reaps it when it has exited. */
-static bool scheduler_alive(prio_run_t *r) {
-  int status;
-  if (r->sched_pid <= 0)
-    return false;
-  if (waitpid(r->sched_pid, &status, WNOHANG) == r->sched_pid) {
-    fprintf(stderr, WHO ": strata-scheduler exited (status %d); see %s\n",
-            status, r->sched_log);
-    r->sched_pid = 0;
-    return false;
-  }
-  return true;
-}
-
-/* SIGTERM, up to 15 s for a clean exit, then SIGKILL. */
-static void stop_scheduler(prio_run_t *r) {
-  strata_mono_us_t deadline = strata_mono_now_us() + 15000000;
-  if (r->sched_pid <= 0)
-    return;
-  kill(r->sched_pid, SIGTERM);
-  while (strata_mono_now_us() < deadline) {
-    if (waitpid(r->sched_pid, NULL, WNOHANG) == r->sched_pid) {
-      r->sched_pid = 0;
-      return;
-    }
-    sleep_us(20000);
-  }
-  kill(r->sched_pid, SIGKILL);
-  waitpid(r->sched_pid, NULL, 0);
-  r->sched_pid = 0;
-}
-
 /* ---- the records' bench headers ----------------------------------------*/
 
 typedef struct {
@@ -477,7 +343,7 @@ static strata_handler_status_t prio_handler(strata_job_t *job, void *opaque) {
   }
   while (left_us > 0 && !strata_job_cancel_requested(job)) {
     int64_t slice = left_us < 10000 ? left_us : 10000;
-    sleep_us(slice);
+    bench_sleep_us(slice);
     left_us -= slice;
   }
   return STRATA_HANDLER_SUCCEEDED;
@@ -673,9 +539,9 @@ static int wait_counts(prio_run_t *r, atomic_uint_fast64_t *a, uint64_t want_a,
                 (uint64_t)atomic_load(b), want_b);
       return -1;
     }
-    if (!scheduler_alive(r))
+    if (!bench_sched_alive(&r->sched, WHO))
       return -1;
-    sleep_us(1000);
+    bench_sleep_us(1000);
   }
   return -1;
 }
@@ -748,7 +614,7 @@ static int phase_measure(prio_run_t *r, strata_producer_t *p, uint64_t backlog,
       if (due >= end || n >= r->ncap || g_stop)
         break;
       if (strata_mono_now_us() < due)
-        sleep_until_us(due);
+        bench_sleep_until_us(due, &g_stop);
       if (submit_one(r, p, TIER_CRITICAL, "c", (int64_t)n, &r->submit_us[n]))
         return -1;
       n++;
@@ -764,7 +630,7 @@ static int phase_measure(prio_run_t *r, strata_producer_t *p, uint64_t backlog,
   if (wait_counts(r, &r->crit_seen, n, &r->crit_started, n,
                   t_close + (strata_mono_us_t)(o->wait_s * 1e6),
                   "the critical tasks", false) &&
-      (g_stop || r->sched_pid <= 0))
+      (g_stop || r->sched.pid <= 0))
     return -1;
   end_wait = strata_mono_now_us();
 
@@ -827,12 +693,14 @@ static int phase_run(const prio_opts_t *o, uint64_t backlog, const char *name,
     fprintf(stderr, WHO ": %s\n", err);
     goto done;
   }
-  if (phase_topics(cfg, true, err, sizeof(err))) {
+  if (bench_topics(cfg, true, WHO, err, sizeof(err))) {
     fprintf(stderr, WHO ": topics on %s: %s\n", o->bootstrap, err);
     goto done;
   }
   topics = true;
-  if (spawn_scheduler(&r, err, sizeof(err)) ||
+  if (bench_sched_spawn(&r.sched, o->bindir, o->bootstrap, r.prefix,
+                        o->partitions, o->sched_sets, o->nsched_sets, err,
+                        sizeof(err)) ||
       start_worker(&r, cfg, err, sizeof(err)) ||
       watcher_start(&r, cfg, err, sizeof(err)) ||
       !(p = strata_producer_new(cfg, err, sizeof(err)))) {
@@ -842,16 +710,16 @@ static int phase_run(const prio_opts_t *o, uint64_t backlog, const char *name,
   if (phase_measure(&r, p, backlog, res))
     goto done;
   res->delivery_failures = atomic_load(&r.delivery_failures);
-  snprintf(res->sched_log, sizeof(res->sched_log), "%s", r.sched_log);
+  snprintf(res->sched_log, sizeof(res->sched_log), "%s", r.sched.log);
   res->ran = true;
   rc = 0;
 done:
   strata_producer_destroy(p);
   stop_worker(&r);
-  stop_scheduler(&r);
+  bench_sched_stop(&r.sched);
   watcher_stop(&r);
   if (topics)
-    phase_topics(cfg, false, err, sizeof(err));
+    bench_topics(cfg, false, WHO, err, sizeof(err));
   strata_config_destroy(cfg);
   bench_samples_free(&r.backlog_starts);
   pthread_mutex_destroy(&r.lock);
