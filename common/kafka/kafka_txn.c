@@ -165,12 +165,16 @@ static rd_kafka_error_t *call_abort(rd_kafka_t *producer, rd_kafka_t *consumer,
 /* Produces `r`, polling while librdkafka's queue is full, until `until`. */
 static rd_kafka_resp_err_t produce(rd_kafka_t *producer, const txn_record_t *r,
                                    strata_mono_us_t until) {
+  /* librdkafka takes non-const pointers; with F_COPY it only reads them. */
+  union {
+    const void *c;
+    void *m;
+  } key = {r->key}, value = {r->value};
   for (;;) {
     rd_kafka_resp_err_t kerr = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(r->topic),
-        RD_KAFKA_V_PARTITION(r->partition), RD_KAFKA_V_KEY(r->key, r->keylen),
-        RD_KAFKA_V_VALUE((void *)(uintptr_t)r->value, r->len),
-        RD_KAFKA_V_TIMESTAMP(r->timestamp),
+        RD_KAFKA_V_PARTITION(r->partition), RD_KAFKA_V_KEY(key.m, r->keylen),
+        RD_KAFKA_V_VALUE(value.m, r->len), RD_KAFKA_V_TIMESTAMP(r->timestamp),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL || remaining_ms(until) == 0)
       return kerr;
