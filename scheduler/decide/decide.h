@@ -2,8 +2,9 @@
  * The scheduler's decision layer: every decision strata-scheduler makes,
  * with no Kafka, no threads and no clock.
  *
- * Inputs are decoded-on-arrival records (a task read from a tier topic or a
- * delay step, a worker or scheduler event, a control command) plus `now`;
+ * Inputs are the records as read (a task from a tier topic or a delay step,
+ * a worker's or a scheduler's event, a control command), decoded here, plus
+ * `now`;
  * the output of each call is a list of effects: records to write in the
  * turn's transaction (dispatch, event, dead letter, retry, ladder hop,
  * preempt), the input offsets that became committable, and ledger marks
@@ -15,11 +16,14 @@
  * It owns the state derived from the current assignment: the scheduler
  * core, the record of every task it holds (held.c), the attempts it saw
  * dispatched and not yet ending (running.c), the ledger of decisions
- * (ledger.c) and one offset tracker per input partition. A turn's effects
+ * (ledger.c), one offset tracker per input partition and the dispatch
+ * window (window.c). A turn's effects
  * are read with decide_outputs() / decide_offsets() and then either
  * confirmed (decide_committed) or dropped with everything derived from the
  * assignment (decide_reset), which is what an aborted transaction needs.
  *
+ * It logs through strata/log.h (warnings name the record) but never reads
+ * a clock or touches Kafka. Out of memory ends the program (decide_oom).
  * Not thread-safe: one thread owns a decide_t.
  */
 #ifndef STRATA_DECIDE_H
