@@ -54,8 +54,11 @@ void window_started(decide_t *d, strata_epoch_ms_t started_ms,
   if (started_ms > 0) {
     double s = (double)(now - started_ms);
     s = s < 0 ? 0 : s > LATENCY_CAP_MS ? LATENCY_CAP_MS : s;
+    /* Smoothed from zero: the first starts of a fresh fleet can be read
+     * late (a consumer's first fetch), and one such sample alone must not
+     * open the window wide. */
     d->window.latency_ms =
-        d->window.latency_ms < 0 ? s : 0.8 * d->window.latency_ms + 0.2 * s;
+        0.8 * (d->window.latency_ms < 0 ? 0 : d->window.latency_ms) + 0.2 * s;
   }
 }
 
