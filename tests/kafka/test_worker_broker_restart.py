@@ -30,7 +30,11 @@ from harness import Failure, Harness, check, run
 BIN, PUT, KAFKA_LOCAL = sys.argv[1], sys.argv[2], sys.argv[3]
 PORT = int(os.environ.get("STRATA_TEST_RESTART_PORT", "29192"))
 STATE = os.environ.get("STRATA_TEST_RESTART_DIR", "/tmp/strata-kafka-restart-test")
-FIRST, SECOND = 30, 20
+# Enough work (40 x 1 s at concurrency 4) that tasks are still running, their
+# outcomes uncommitted, when the broker stops a few seconds in: with too
+# little, every outcome could be committed before the stop and the worker
+# would never need its producer while the broker is down.
+FIRST, SECOND = 40, 20
 
 
 def broker(*args, keep=False, timeout=120):
@@ -74,7 +78,7 @@ def recovery_lines(h):
 def test_a_worker_completes_every_task_once_across_a_broker_restart():
     addr = broker("start")
     os.environ["STRATA_TEST_BOOTSTRAP"] = addr
-    h = Harness(BIN, "restart", ["--set", "exec.default=sleep 0.3",
+    h = Harness(BIN, "restart", ["--set", "exec.default=sleep 1",
                                  "--set", "worker.concurrency=4",
                                  "--set", "worker.instance.id=restart-test"])
     try:
