@@ -80,8 +80,7 @@ static const strata_cfg_key_t keys[] = {
      "Smallest bound of the dispatch window (attempts dispatched and not "
      "started), kept even when nothing has started yet."},
     {"scheduler.dispatch.window.max", STRATA_CFG_INT, "100000", 1, 100000000,
-     NULL, STRATA_CFG_SCHEDULER,
-     "Largest bound of the dispatch window."},
+     NULL, STRATA_CFG_SCHEDULER, "Largest bound of the dispatch window."},
     {"scheduler.watch.interval", STRATA_CFG_DURATION, "100ms", MS(10), SEC(10),
      NULL, STRATA_CFG_SCHEDULER,
      "How often running attempts are checked for heartbeat timeouts and "

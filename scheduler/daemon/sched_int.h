@@ -98,7 +98,7 @@ typedef struct {
   views_t *views;
   bool paused_full;
   decide_offset_t *offsets; /* [ninputs * nparts]: a turn's positions */
-  txn_record_t *recs; /* a turn's records, as the step takes them */
+  txn_record_t *recs;       /* a turn's records, as the step takes them */
   size_t caprecs;
 
   strata_mono_us_t last_lag, last_watch, last_prune;

@@ -36,15 +36,15 @@ typedef struct {
   /* strata_core_config_default() + tiers/max_tasks/starvation; .tiers points
    * at tier[] */
   strata_core_config_t core;
-  int nparts;         /* topic.partitions */
-  int batch;          /* scheduler.batch */
-  uint64_t max_tasks; /* scheduler.max.tasks */
-  int64_t tick_ms;    /* scheduler.tick */
-  int64_t window_ms;  /* idempotency.window */
-  int64_t watch_ms;   /* scheduler.watch.interval */
-  int64_t stall_ms;   /* scheduler.health.stall */
-  bool preemption;    /* scheduler.preemption */
-  bool window;        /* scheduler.dispatch.window=auto */
+  int nparts;                      /* topic.partitions */
+  int batch;                       /* scheduler.batch */
+  uint64_t max_tasks;              /* scheduler.max.tasks */
+  int64_t tick_ms;                 /* scheduler.tick */
+  int64_t window_ms;               /* idempotency.window */
+  int64_t watch_ms;                /* scheduler.watch.interval */
+  int64_t stall_ms;                /* scheduler.health.stall */
+  bool preemption;                 /* scheduler.preemption */
+  bool window;                     /* scheduler.dispatch.window=auto */
   uint64_t window_min, window_max; /* scheduler.dispatch.window.min/max */
   /* scheduler.instance.id, else the host name, else "default" */
   char instance[256];

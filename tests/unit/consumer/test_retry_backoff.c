@@ -1,9 +1,10 @@
 /*
- * Retry backoff (common/base/backoff.c): FIXED is the base whatever the attempt;
- * EXPONENTIAL doubles per attempt up to the cap; EXPONENTIAL_FULL_JITTER
- * stays within [0, the exponential value] for any random input, reaches both
- * ends, and spreads over the range; huge attempt numbers saturate at the cap
- * instead of overflowing; the PRNG differs between seeds.
+ * Retry backoff (common/base/backoff.c): FIXED is the base whatever the
+ * attempt; EXPONENTIAL doubles per attempt up to the cap;
+ * EXPONENTIAL_FULL_JITTER stays within [0, the exponential value] for any
+ * random input, reaches both ends, and spreads over the range; huge attempt
+ * numbers saturate at the cap instead of overflowing; the PRNG differs between
+ * seeds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
