@@ -7,6 +7,7 @@
  * each _init() sets exactly the schema defaults. The registry verifies both
  * against the .avsc files at start-up (see registry.c).
  */
+#include <ctype.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,7 @@ static const codec_row_t task_rows[] = {
     COUNTED(strata_task_t, headers, CODEC_F_MAP_STRING, headers_count, false),
     COUNTED(strata_task_t, payload, CODEC_F_BYTES, payload_len, false),
     OPTBYTES(strata_task_t, checkpoint),
+    ROW(strata_task_t, queue, CODEC_F_OPT_STRING),
 };
 const codec_desc_t codec_task_desc =
     DESC(strata_task_t, "Task", "io.strata.Task", task_rows, task_init_v);
@@ -604,6 +606,27 @@ strata_err_t strata_task_add_dependency(strata_task_t *t, const char *task_id) {
 #define INVALID(...)                                                           \
   strata_errf(STRATA_ERR_INVALID_TASK, errstr, size, __VA_ARGS__)
 
+/* A queue name becomes part of a topic name (<prefix>dispatch.<queue>), so
+   it takes the characters Kafka allows in one, within a length that leaves
+   room for the prefix. */
+static strata_err_t validate_queue(const char *q, char *errstr, size_t size) {
+  size_t n = strlen(q);
+
+  if (!n)
+    return INVALID("Task.queue: must not be empty (leave it unset for the "
+                   "default queue)");
+  if (n > STRATA_QUEUE_MAX)
+    return INVALID("Task.queue: %zu bytes, at most %d", n, STRATA_QUEUE_MAX);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)q[i];
+    if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+      return INVALID("Task.queue: byte %zu (0x%02x) is not a letter, digit, "
+                     "'.', '_' or '-'",
+                     i, c);
+  }
+  return STRATA_OK;
+}
+
 strata_err_t strata_task_validate(const strata_task_t *t, char *errstr,
                                   size_t size) {
   if (!t)
@@ -689,6 +712,8 @@ strata_err_t strata_task_validate(const strata_task_t *t, char *errstr,
     return INVALID("Task.payload: NULL with length %zu", t->payload_len);
   if (t->has_checkpoint && !t->checkpoint && t->checkpoint_len)
     return INVALID("Task.checkpoint: NULL with length %zu", t->checkpoint_len);
+  if (t->queue)
+    return validate_queue(t->queue, errstr, size);
   return STRATA_OK;
 }
 

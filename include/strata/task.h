@@ -118,6 +118,10 @@ typedef struct strata_timeouts {
 } strata_timeouts_t;
 
 /* io.strata.Task: one unit of work. */
+/* Longest queue name in bytes: a queue is part of its dispatch topic's name
+ * (<prefix>dispatch.<queue>), which Kafka caps at 249 characters. */
+#define STRATA_QUEUE_MAX 200
+
 typedef struct strata_task {
   char *id;
   char *idempotency_key; /* NULL: none; the task id is the routing key */
@@ -148,6 +152,7 @@ typedef struct strata_task {
   bool has_checkpoint;
   uint8_t *checkpoint; /* handler state saved at a checkpoint */
   size_t checkpoint_len;
+  char *queue; /* the workers that run it; NULL: the default queue */
 } strata_task_t;
 
 /* io.strata.TaskEvent: something that happened to one attempt of a task. */

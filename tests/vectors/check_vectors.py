@@ -193,7 +193,7 @@ def emit(by_fp, current, out):
             "created_ms": 1, "enqueued_ms": 2,
             "headers": {"x": "\U0001f600"},
             "payload": base64.b64encode(bytes(range(256))).decode(),
-            "checkpoint": None}),
+            "checkpoint": None, "queue": "py.cpu"}),
         "event-py-heartbeat": ("event", None, {
             "task_id": "py-1", "idempotency_key": None, "attempt": 7,
             "kind": "HEARTBEAT", "time_ms": 1767225999500, "tier": "high",
@@ -209,8 +209,9 @@ def emit(by_fp, current, out):
             "original_topic": "strata.tasks.low", "original_partition": 1,
             "original_offset": 0, "dead_lettered_ms": 6, "replayed": 0}),
     }
-    # An older producer: written with schemas/history/task-v0.avsc, which has
-    # no checkpoint field; the C reader fills it with the default (null).
+    # Older producers: written with schemas/history/task-v*.avsc, which lack
+    # the later fields (checkpoint, queue); the C reader fills them with their
+    # defaults (null).
     v0 = [s for s in by_fp.values() if not s.current and s.kind == "task"]
     for s in v0:
         name = "task-py-" + os.path.basename(s.path)[:-5]

@@ -58,6 +58,7 @@ void fixture_task_full(strata_task_t *t) {
                      &t->payload_len);
   t->has_checkpoint = true;
   t->checkpoint = bytes("step=3", &t->checkpoint_len);
+  t->queue = strdup("gpu.large");
 }
 
 void fixture_task_minimal(strata_task_t *t) {
@@ -192,7 +193,8 @@ void tb_task_until(tbuf_t *b, const char *stop) {
                                       "enqueued_ms",
                                       "headers",
                                       "payload",
-                                      "checkpoint"};
+                                      "checkpoint",
+                                      "queue"};
   tb_header(b, strata_codec_fingerprint(STRATA_RECORD_TASK));
   for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
     const char *f = order[i];

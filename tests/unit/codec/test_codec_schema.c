@@ -19,12 +19,13 @@ static const struct {
   strata_record_kind_t kind;
   uint64_t fp;
 } known[] = {
-    {STRATA_RECORD_TASK, 0xa0484b22807e9459ULL},
+    {STRATA_RECORD_TASK, 0x9dd0160a8f9ef568ULL},
     {STRATA_RECORD_EVENT, 0x83cd9144b51eb0a7ULL},
     {STRATA_RECORD_CONTROL, 0x63f5a55db2c3fbceULL},
-    {STRATA_RECORD_DEADLETTER, 0x12da3c3347885df7ULL},
+    {STRATA_RECORD_DEADLETTER, 0x7e2f6288e94ca597ULL},
 };
 #define TASK_V0_FP 0xd1aed9a48d0bf2b5ULL
+#define TASK_V1_FP 0xa0484b22807e9459ULL
 
 static void test_fingerprints_match_fastavro(void **s) {
   (void)s;
@@ -116,7 +117,14 @@ static char *task_schema_variant(void (*edit)(json_t *fields)) {
   return out;
 }
 
-static void drop_checkpoint(json_t *fields) {
+/* v1 is the current Task without `queue` (its last field); v0 is v1
+   without `checkpoint`. */
+static void drop_queue(json_t *fields) {
+  json_array_remove(fields, json_array_size(fields) - 1);
+}
+
+static void drop_queue_and_checkpoint(json_t *fields) {
+  json_array_remove(fields, json_array_size(fields) - 1);
   json_array_remove(fields, json_array_size(fields) - 1);
 }
 
@@ -131,36 +139,52 @@ static void add_v2_fields(json_t *fields) {
                                   "v2: a cost estimate"));
 }
 
-static void test_older_writer_without_checkpoint_still_decodes(void **s) {
-  (void)s;
+/* An older writer's record decodes with the missing fields at their
+   defaults. Each older Task body is the current body without its trailing
+   fields, and every missing field is a union whose null branch is byte 0. */
+static void older_writer_decodes(void (*edit)(json_t *), uint64_t want_fp,
+                                 size_t dropped) {
   char err[256] = "";
-  char *v0 = task_schema_variant(drop_checkpoint);
+  char *old = task_schema_variant(edit);
   uint64_t fp;
-  assert_int_equal(
-      strata_codec_canonical_form(v0, strlen(v0), NULL, &fp, err, sizeof(err)),
-      0);
-  /* schemas/history/task-v0.avsc is this schema: it is already allowed. */
-  assert_true(fp == TASK_V0_FP);
+  assert_int_equal(strata_codec_canonical_form(old, strlen(old), NULL, &fp,
+                                               err, sizeof(err)),
+                   0);
+  /* schemas/history/ holds this schema: it is already allowed. */
+  assert_true(fp == want_fp);
   strata_task_t t, out;
   fixture_task_full(&t);
   t.has_checkpoint = false;
+  free(t.queue);
+  t.queue = NULL;
   void *buf;
   size_t len;
   assert_int_equal(strata_task_encode(&t, &buf, &len, err, sizeof(err)), 0);
-  /* A v0 body is the current body without the trailing null checkpoint. */
   uint8_t *p = buf;
-  assert_int_equal(p[len - 1], 0);
+  for (size_t i = 1; i <= dropped; i++)
+    assert_int_equal(p[len - i], 0);
   for (int i = 0; i < 8; i++)
     p[2 + i] = (uint8_t)(fp >> (8 * i));
   strata_task_init(&out);
-  assert_int_equal(strata_task_decode(p, len - 1, &out, err, sizeof(err)),
+  assert_int_equal(strata_task_decode(p, len - dropped, &out, err, sizeof(err)),
                    STRATA_OK);
   assert_true(same_json(strata_task_to_json(&t), strata_task_to_json(&out)));
   assert_false(out.has_checkpoint);
+  assert_null(out.queue);
   free(buf);
-  free(v0);
+  free(old);
   strata_task_clear(&t);
   strata_task_clear(&out);
+}
+
+static void test_older_writer_without_queue_still_decodes(void **s) {
+  (void)s;
+  older_writer_decodes(drop_queue, TASK_V1_FP, 1);
+}
+
+static void test_older_writer_without_checkpoint_still_decodes(void **s) {
+  (void)s;
+  older_writer_decodes(drop_queue_and_checkpoint, TASK_V0_FP, 2);
 }
 
 static void
@@ -267,6 +291,7 @@ int main(void) {
       cmocka_unit_test(test_canonical_form_strips_and_orders_and_qualifies),
       cmocka_unit_test(test_canonical_form_rejects_broken_schemas),
       cmocka_unit_test(test_dead_letter_embeds_the_same_task_schema),
+      cmocka_unit_test(test_older_writer_without_queue_still_decodes),
       cmocka_unit_test(test_older_writer_without_checkpoint_still_decodes),
       cmocka_unit_test(
           test_newer_writer_with_extra_fields_decodes_once_registered),

@@ -67,6 +67,20 @@ static void negative_created(strata_task_t *t) {
   t->created_ms = -1;
 }
 
+static void empty_queue(strata_task_t *t) {
+  t->queue[0] = '\0';
+}
+static void queue_with_slash(strata_task_t *t) {
+  free(t->queue);
+  t->queue = strdup("gpu/large");
+}
+static void queue_too_long(strata_task_t *t) {
+  free(t->queue);
+  t->queue = malloc(STRATA_QUEUE_MAX + 2);
+  memset(t->queue, 'q', STRATA_QUEUE_MAX + 1);
+  t->queue[STRATA_QUEUE_MAX + 1] = '\0';
+}
+
 static const rule_t rules[] = {
     {"Task.id", empty_id},
     {"Task.tier", no_tier},
@@ -84,6 +98,9 @@ static const rule_t rules[] = {
     {"Task.timeouts.heartbeat_ms", zero_heartbeat},
     {"Task.headers: key \"tenant\"", duplicate_header},
     {"Task.created_ms", negative_created},
+    {"Task.queue: must not be empty", empty_queue},
+    {"Task.queue: byte 3 (0x2f)", queue_with_slash},
+    {"Task.queue: 201 bytes, at most 200", queue_too_long},
 };
 
 static void test_complete_and_minimal_tasks_are_valid(void **s) {
