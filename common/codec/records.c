@@ -205,6 +205,7 @@ static const codec_row_t event_rows[] = {
     COUNTED(strata_event_t, usage, CODEC_F_MAP_LONG, usage_count, false),
     OPTBYTES(strata_event_t, checkpoint),
     REQ(strata_event_t, routing_key, CODEC_F_STRING),
+    ROW(strata_event_t, queue, CODEC_F_OPT_STRING),
 };
 const codec_desc_t codec_event_desc =
     DESC(strata_event_t, "TaskEvent", "io.strata.TaskEvent", event_rows,

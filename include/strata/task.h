@@ -172,6 +172,7 @@ typedef struct strata_event {
   uint8_t *checkpoint;
   size_t checkpoint_len;
   char *routing_key; /* the Kafka key the event was written with */
+  char *queue;       /* the attempt's queue; NULL: the default queue */
 } strata_event_t;
 
 /* io.strata.Control: an operator's or a client's command. */

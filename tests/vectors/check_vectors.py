@@ -198,7 +198,8 @@ def emit(by_fp, current, out):
             "task_id": "py-1", "idempotency_key": None, "attempt": 7,
             "kind": "HEARTBEAT", "time_ms": 1767225999500, "tier": "high",
             "worker_id": "py-worker", "error": None, "retryable": True,
-            "usage": {}, "checkpoint": None, "routing_key": "py-1"}),
+            "usage": {}, "checkpoint": None, "routing_key": "py-1",
+            "queue": None}),
         "control-py-resume": ("control", None, {
             "kind": "RESUME_TIER", "task_id": None, "tier": "low",
             "reason": None, "issued_ms": 5, "issued_by": "py"}),

@@ -84,6 +84,7 @@ void fixture_event_full(strata_event_t *e) {
   e->has_checkpoint = true;
   e->checkpoint = bytes("", &e->checkpoint_len);
   e->routing_key = dup("order-42/charge");
+  e->queue = dup("payments");
 }
 
 void fixture_event_minimal(strata_event_t *e) {

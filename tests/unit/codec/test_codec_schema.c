@@ -20,7 +20,7 @@ static const struct {
   uint64_t fp;
 } known[] = {
     {STRATA_RECORD_TASK, 0x9dd0160a8f9ef568ULL},
-    {STRATA_RECORD_EVENT, 0x83cd9144b51eb0a7ULL},
+    {STRATA_RECORD_EVENT, 0xfdb0a3e6efb5c73dULL},
     {STRATA_RECORD_CONTROL, 0x63f5a55db2c3fbceULL},
     {STRATA_RECORD_DEADLETTER, 0x7e2f6288e94ca597ULL},
 };
