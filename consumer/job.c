@@ -355,6 +355,7 @@ static out_t *encode_event(strata_job_t *job, strata_event_kind_t kind,
   ev.tier = job->task.tier;
   ev.worker_id = w->worker_id;
   ev.routing_key = job->routing_key;
+  ev.queue = job->task.queue;
   ev.error = (char *)(uintptr_t)error;
   if (kind == STRATA_EVENT_FAILED || kind == STRATA_EVENT_TIMED_OUT)
     ev.retryable = retryable;

@@ -158,6 +158,8 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   strata_worker_t *w = calloc(1, sizeof(*w));
   const char *prefix = strata_config_get_str(cfg, "topic.prefix");
   const char *instance = strata_config_get_str(cfg, "worker.instance.id");
+  const char *queue;
+  const strata_topic_spec_t *dq;
   rd_kafka_conf_t *conf = NULL;
   char host[256], cgroup[300];
   char reason[512];
@@ -202,7 +204,14 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
         (long long)strata_config_get_int(cfg, "codec.max.record.bytes"));
     goto err;
   }
-  if (!(w->dispatch_topic = topic_name(prefix, "dispatch")) ||
+  queue = strata_config_get_str(cfg, "worker.queue");
+  if (!(dq = strata_layout_dispatch_topic(&w->layout, queue))) {
+    strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                "worker.queue: \"%s\" is not one of queues (%s)", queue,
+                strata_config_get_str(cfg, "queues"));
+    goto err;
+  }
+  if (!(w->dispatch_topic = strdup(dq->name)) ||
       !(w->events_topic = topic_name(prefix, "events")) ||
       !(w->control_topic = topic_name(prefix, "control")) ||
       !(w->dlq_topic = topic_name(prefix, "dlq")) ||

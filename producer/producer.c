@@ -25,7 +25,8 @@ struct strata_producer_s {
   char *prefix;
   char *tiers[MAX_TIERS];
   int ntiers;
-  strata_layout_t layout; /* for the delay ladder */
+  strata_layout_t layout; /* for the delay ladder and the queues */
+  char *queues;           /* the `queues` setting, for error messages */
 };
 
 /* Idempotent (no duplicates from internal retries, acks=all), and the
@@ -102,7 +103,8 @@ strata_producer_t *strata_producer_new(const strata_config_t *cfg, char *errstr,
                 MAX_TIERS);
     goto err;
   }
-  if (!(p->prefix = strdup(strata_config_get_str(cfg, "topic.prefix"))))
+  if (!(p->prefix = strdup(strata_config_get_str(cfg, "topic.prefix"))) ||
+      !(p->queues = strdup(strata_config_get_str(cfg, "queues"))))
     goto err;
   if (strata_layout_build(cfg, &p->layout, errstr, size))
     goto err;
@@ -135,6 +137,7 @@ void strata_producer_destroy(strata_producer_t *p) {
     free(p->tiers[i]);
   free(p->prefix);
   strata_layout_clear(&p->layout);
+  free(p->queues);
   free(p);
 }
 
@@ -182,6 +185,11 @@ strata_err_t strata_producer_prepare(strata_producer_t *p, strata_task_t *task,
                        "%s",
                        task->tier, tier_list(p, allowed, sizeof(allowed)));
   }
+  if (task->queue && !strata_layout_dispatch_topic(&p->layout, task->queue))
+    return strata_errf(STRATA_ERR_INVALID_TASK, errstr, size,
+                       "Task.queue: \"%s\" is not a configured queue; "
+                       "allowed: %s",
+                       task->queue, p->queues);
   if (task->has_deadline_ms && task->deadline_ms < now_ms)
     return strata_errf(STRATA_ERR_INVALID_TASK, errstr, size,
                        "Task.deadline_ms: %" PRId64 " is %" PRId64

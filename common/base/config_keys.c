@@ -32,6 +32,11 @@ static const strata_cfg_key_t keys[] = {
      STRATA_CFG_ALL,
      "Delay ladder: one topic (<prefix>delay.<step>) per fixed delay, "
      "ascending."},
+    {"queues", STRATA_CFG_LIST, "default", 0, 0, NULL, STRATA_CFG_ALL,
+     "Queues of workers a task may name (Task.queue), at most 15 besides "
+     "\"default\"; one dispatch topic each: <prefix>dispatch for the "
+     "default queue (a task that names none), <prefix>dispatch.<queue> for "
+     "the others. The dispatch window counts each queue apart."},
     {"log.level", STRATA_CFG_ENUM, "info", 0, 0, "error|warn|info|debug",
      STRATA_CFG_ALL, "Lowest level of log lines written to stderr."},
     {"admin.listen", STRATA_CFG_STRING, "127.0.0.1:9464", 0, 0, NULL,
@@ -100,6 +105,11 @@ static const strata_cfg_key_t keys[] = {
      "transactional.id is strata-worker-<id>, so a restarted worker with the "
      "same id aborts its predecessor's open transaction at once. Give each "
      "running worker its own."},
+    {"worker.queue", STRATA_CFG_STRING, "default", 0, 0, NULL,
+     STRATA_CFG_WORKER,
+     "The queue this worker takes tasks from (one of `queues`); it reads "
+     "only that queue's dispatch topic, so it never receives another "
+     "queue's tasks."},
     {"worker.concurrency", STRATA_CFG_INT, "4", 1, 4096, NULL,
      STRATA_CFG_WORKER, "Tasks one worker process runs at once."},
     {"worker.heartbeat.interval", STRATA_CFG_DURATION, "5s", MS(100), SEC(3600),

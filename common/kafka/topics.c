@@ -6,6 +6,7 @@
  * partitions and break co-partitioning.
  */
 #include "strata/kafka.h"
+#include "strata/task.h"
 #include "strata/time.h"
 
 #include <ctype.h>
@@ -15,6 +16,7 @@
 
 #define MAX_TIERS 64
 #define MAX_STEPS 64
+#define MAX_QUEUE_ITEMS (STRATA_MAX_QUEUES + 1)
 
 const char *strata_topic_status_str(strata_topic_status_t status) {
   switch (status) {
@@ -44,7 +46,7 @@ bool strata_topic_part_valid(const char *s) {
 static strata_err_t add_topic(strata_layout_t *l, const char *prefix,
                               const char *suffix, strata_topic_role_t role,
                               int partitions, int64_t delay_ms,
-                              const char *tier) {
+                              const char *tier, const char *queue) {
   strata_topic_spec_t *t = &l->topics[l->count];
   size_t n = strlen(prefix) + strlen(suffix) + 1;
 
@@ -55,11 +57,39 @@ static strata_err_t add_topic(strata_layout_t *l, const char *prefix,
   t->partitions = partitions;
   t->delay_ms = delay_ms;
   t->tier = NULL;
-  if (tier && !(t->tier = strdup(tier))) {
+  t->queue = NULL;
+  if ((tier && !(t->tier = strdup(tier))) ||
+      (queue && !(t->queue = strdup(queue)))) {
+    free(t->tier);
     free(t->name);
     return STRATA_ERR_NOMEM;
   }
   l->count++;
+  return STRATA_OK;
+}
+
+/* Queue names: topic-name parts within Task.queue's length, no repeats, and
+ * at most STRATA_MAX_QUEUES besides the default one. */
+static strata_err_t check_queues(char *const *queues, int n, char *errstr,
+                                 size_t size) {
+  int named = 0;
+
+  for (int i = 0; i < n; i++) {
+    if (!strata_topic_part_valid(queues[i]) ||
+        strlen(queues[i]) > STRATA_QUEUE_MAX)
+      return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                         "queues: \"%s\" is not a valid queue name; allowed: "
+                         "letters, digits, '.', '_' and '-', at most %d bytes",
+                         queues[i], STRATA_QUEUE_MAX);
+    for (int j = 0; j < i; j++)
+      if (!strcmp(queues[i], queues[j]))
+        return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                           "queues: \"%s\" appears twice", queues[i]);
+    if (strcmp(queues[i], STRATA_DEFAULT_QUEUE) && ++named > STRATA_MAX_QUEUES)
+      return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                         "queues: more than %d queues besides \"%s\"",
+                         STRATA_MAX_QUEUES, STRATA_DEFAULT_QUEUE);
+  }
   return STRATA_OK;
 }
 
@@ -68,8 +98,9 @@ strata_err_t strata_layout_build(const strata_config_t *cfg,
                                  size_t size) {
   const char *prefix = strata_config_get_str(cfg, "topic.prefix");
   int parts = (int)strata_config_get_int(cfg, "topic.partitions");
-  char *tiers[MAX_TIERS], *steps[MAX_STEPS], suffix[256];
-  int ntiers, nsteps = 0;
+  char *tiers[MAX_TIERS], *steps[MAX_STEPS], *queues[MAX_QUEUE_ITEMS];
+  char suffix[256];
+  int ntiers, nsteps = 0, nqueues = 0;
   int64_t prev = -1;
   strata_err_t err = STRATA_OK;
 
@@ -91,6 +122,15 @@ strata_err_t strata_layout_build(const strata_config_t *cfg,
     nsteps = 0;
     goto done;
   }
+  if ((nqueues = strata_config_get_list(cfg, "queues", queues,
+                                        MAX_QUEUE_ITEMS)) < 0) {
+    err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                      "queues: more than %d queues besides \"%s\"",
+                      STRATA_MAX_QUEUES, STRATA_DEFAULT_QUEUE);
+    nqueues = 0;
+    goto done;
+  }
+  err = check_queues(queues, nqueues, errstr, size);
   for (int i = 0; i < ntiers && !err; i++) {
     if (!strata_topic_part_valid(tiers[i]))
       err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
@@ -118,32 +158,46 @@ strata_err_t strata_layout_build(const strata_config_t *cfg,
   }
   if (err)
     goto done;
-  if (!(out->topics =
-            calloc((size_t)(ntiers + nsteps + 4), sizeof(*out->topics)))) {
+  if (!(out->topics = calloc((size_t)(ntiers + nsteps + nqueues + 5),
+                             sizeof(*out->topics)))) {
     err = STRATA_ERR_NOMEM;
     goto done;
   }
   for (int i = 0; i < ntiers && !err; i++) {
     snprintf(suffix, sizeof(suffix), "tasks.%s", tiers[i]);
-    err =
-        add_topic(out, prefix, suffix, STRATA_TOPIC_TASKS, parts, 0, tiers[i]);
+    err = add_topic(out, prefix, suffix, STRATA_TOPIC_TASKS, parts, 0, tiers[i],
+                    NULL);
   }
   for (int i = 0; i < nsteps && !err; i++) {
     int64_t ms;
     strata_parse_duration_ms(steps[i], &ms);
     snprintf(suffix, sizeof(suffix), "delay.%s", steps[i]);
-    err = add_topic(out, prefix, suffix, STRATA_TOPIC_DELAY, parts, ms, NULL);
+    err = add_topic(out, prefix, suffix, STRATA_TOPIC_DELAY, parts, ms, NULL,
+                    NULL);
   }
+  /* The default queue first (the core's lane 0), then the others in the
+   * order given. */
   if (!err)
     err = add_topic(out, prefix, "dispatch", STRATA_TOPIC_DISPATCH, parts, 0,
+                    NULL, STRATA_DEFAULT_QUEUE);
+  for (int i = 0; i < nqueues && !err; i++) {
+    if (!strcmp(queues[i], STRATA_DEFAULT_QUEUE))
+      continue;
+    snprintf(suffix, sizeof(suffix), "dispatch.%s", queues[i]);
+    err = add_topic(out, prefix, suffix, STRATA_TOPIC_DISPATCH, parts, 0, NULL,
+                    queues[i]);
+  }
+  if (!err)
+    err = add_topic(out, prefix, "events", STRATA_TOPIC_EVENTS, parts, 0, NULL,
                     NULL);
   if (!err)
-    err = add_topic(out, prefix, "events", STRATA_TOPIC_EVENTS, parts, 0, NULL);
+    err = add_topic(out, prefix, "control", STRATA_TOPIC_CONTROL, 1, 0, NULL,
+                    NULL);
   if (!err)
-    err = add_topic(out, prefix, "control", STRATA_TOPIC_CONTROL, 1, 0, NULL);
-  if (!err)
-    err = add_topic(out, prefix, "dlq", STRATA_TOPIC_DLQ, parts, 0, NULL);
+    err = add_topic(out, prefix, "dlq", STRATA_TOPIC_DLQ, parts, 0, NULL, NULL);
 done:
+  for (int i = 0; i < nqueues; i++)
+    free(queues[i]);
   for (int i = 0; i < ntiers; i++)
     free(tiers[i]);
   for (int i = 0; i < nsteps; i++)
@@ -157,6 +211,7 @@ void strata_layout_clear(strata_layout_t *layout) {
   for (int i = 0; i < layout->count; i++) {
     free(layout->topics[i].name);
     free(layout->topics[i].tier);
+    free(layout->topics[i].queue);
   }
   free(layout->topics);
   memset(layout, 0, sizeof(*layout));
@@ -392,6 +447,17 @@ strata_layout_tier_topic(const strata_layout_t *layout, const char *tier) {
   for (int i = 0; i < layout->count; i++)
     if (layout->topics[i].role == STRATA_TOPIC_TASKS &&
         !strcmp(layout->topics[i].tier, tier))
+      return &layout->topics[i];
+  return NULL;
+}
+
+const strata_topic_spec_t *
+strata_layout_dispatch_topic(const strata_layout_t *layout, const char *queue) {
+  if (!queue)
+    queue = STRATA_DEFAULT_QUEUE;
+  for (int i = 0; i < layout->count; i++)
+    if (layout->topics[i].role == STRATA_TOPIC_DISPATCH &&
+        !strcmp(layout->topics[i].queue, queue))
       return &layout->topics[i];
   return NULL;
 }

@@ -26,6 +26,8 @@
   "  --id ID                 task id (default: a random UUID)\n"               \
   "  --type T                handler name (default: default)\n"                \
   "  --tier T                tier (default: normal)\n"                         \
+  "  --queue Q               queue of workers that run it (default: "          \
+  "default)\n"                                                                 \
   "  --priority N            priority within the tier, higher first\n"         \
   "  --deadline 2s|RFC3339   deadline, relative or absolute\n"                 \
   "  --hard                  the deadline is hard\n"                           \
@@ -278,6 +280,7 @@ int cli_cmd_submit(const strata_program_t *prog, strata_config_t *cfg, int argc,
       {"id", required_argument, NULL, 'i'},
       {"type", required_argument, NULL, 'y'},
       {"tier", required_argument, NULL, 't'},
+      {"queue", required_argument, NULL, 'q'},
       {"priority", required_argument, NULL, 'p'},
       {"deadline", required_argument, NULL, 'd'},
       {"hard", no_argument, NULL, 'H'},
@@ -323,6 +326,10 @@ int cli_cmd_submit(const strata_program_t *prog, strata_config_t *cfg, int argc,
     case 't':
       free(t.tier);
       t.tier = strdup(optarg);
+      break;
+    case 'q':
+      free(t.queue);
+      t.queue = strdup(optarg);
       break;
     case 'p':
       t.priority = (int32_t)strtol(optarg, &end, 10);

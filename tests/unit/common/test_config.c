@@ -218,6 +218,54 @@ test_layout_rejects_descending_steps_and_bad_tier_names(void **state) {
   strata_config_destroy(cfg);
 }
 
+static void test_layout_has_one_dispatch_topic_per_queue(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  strata_layout_t l;
+  char err[256];
+  (void)state;
+  /* The default queue keeps <prefix>dispatch wherever it is listed. */
+  strata_config_set(cfg, "queues", "gpu,default,py.cpu", err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)), STRATA_OK);
+  assert_string_equal(strata_layout_dispatch_topic(&l, NULL)->name,
+                      "strata.dispatch");
+  assert_string_equal(strata_layout_dispatch_topic(&l, "default")->name,
+                      "strata.dispatch");
+  assert_string_equal(strata_layout_dispatch_topic(&l, "gpu")->name,
+                      "strata.dispatch.gpu");
+  assert_string_equal(strata_layout_dispatch_topic(&l, "py.cpu")->queue,
+                      "py.cpu");
+  assert_null(strata_layout_dispatch_topic(&l, "nope"));
+  int n = 0;
+  for (int i = 0; i < l.count; i++)
+    if (l.topics[i].role == STRATA_TOPIC_DISPATCH) {
+      /* default first, then the others in the order given */
+      assert_string_equal(l.topics[i].queue, n == 0   ? "default"
+                                             : n == 1 ? "gpu"
+                                                      : "py.cpu");
+      assert_int_equal(l.topics[i].partitions, 4);
+      n++;
+    }
+  assert_int_equal(n, 3);
+  strata_layout_clear(&l);
+
+  strata_config_set(cfg, "queues", "gpu,bad/q", err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "queues: \"bad/q\""));
+  strata_config_set(cfg, "queues", "gpu,gpu", err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "\"gpu\" appears twice"));
+  strata_config_set(cfg, "queues",
+                    "default,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11,q12,q13,q14,"
+                    "q15,q16",
+                    err, sizeof(err));
+  assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "more than 15 queues"));
+  strata_config_destroy(cfg);
+}
+
 static void
 test_delay_step_is_the_longest_step_not_longer_than_the_wait(void **state) {
   strata_config_t *cfg = strata_config_new();
@@ -253,6 +301,7 @@ int main(void) {
       cmocka_unit_test(
           test_layout_co_partitions_tiers_delays_dispatch_and_events),
       cmocka_unit_test(test_layout_rejects_descending_steps_and_bad_tier_names),
+      cmocka_unit_test(test_layout_has_one_dispatch_topic_per_queue),
       cmocka_unit_test(
           test_delay_step_is_the_longest_step_not_longer_than_the_wait),
   };

@@ -76,6 +76,7 @@ typedef struct {
   int partitions;
   int64_t delay_ms; /* DELAY topics: the step; else 0 */
   char *tier;       /* TASKS topics: the tier; else NULL */
+  char *queue;      /* DISPATCH topics: the queue; else NULL */
 } strata_topic_spec_t;
 
 typedef struct {
@@ -85,8 +86,9 @@ typedef struct {
 } strata_layout_t;
 
 /*
- * Derives the layout from tiers, delay.steps, topic.prefix and
- * topic.partitions. The tier, delay, dispatch and events topics share one
+ * Derives the layout from tiers, delay.steps, queues, topic.prefix and
+ * topic.partitions. DISPATCH topics come in the order of `queues`, the
+ * default queue's first. The tier, delay, dispatch and events topics share one
  * partition count (co-partitioning); control has one partition (a total order
  * every scheduler instance reads whole); dlq has topic.partitions.
  */
@@ -104,6 +106,17 @@ void strata_layout_clear(strata_layout_t *layout);
  */
 const strata_topic_spec_t *
 strata_layout_delay_step(const strata_layout_t *layout, int64_t remaining_ms);
+
+/* The name of the default queue: tasks that name no queue run there, and its
+ * dispatch topic is <prefix>dispatch (the others: <prefix>dispatch.<queue>). */
+#define STRATA_DEFAULT_QUEUE "default"
+/* Queues besides the default one (the scheduler core's lanes). */
+#define STRATA_MAX_QUEUES 15
+
+/* The DISPATCH topic of `queue` (NULL: the default queue), or NULL when the
+ * queue is not configured. */
+const strata_topic_spec_t *
+strata_layout_dispatch_topic(const strata_layout_t *layout, const char *queue);
 
 /* The TASKS topic of `tier`, or NULL when the tier is not configured. */
 const strata_topic_spec_t *
