@@ -1,9 +1,9 @@
 /*
  * Where a held task waits, by state: a READY task in its tier's FIFO and
- * ready queue, a DELAYED task and a hard-deadline task not yet dispatched
- * in the timer heap. Entering and leaving READY, re-keying, compaction of
- * stale entries, timers firing (not-before release, hard-deadline expiry),
- * and taking a task out of what its state puts it in before it ends.
+ * the ready queue of its tier and lane, a DELAYED task and a hard-deadline task
+ * not yet dispatched in the timer heap. Entering and leaving READY, re-keying,
+ * compaction of stale entries, timers firing (not-before release, hard-deadline
+ * expiry), and taking a task out of what its state puts it in before it ends.
  *
  * Invariants (besides those in core_int.h):
  * - Every READY task is in its tier's FIFO in order of `since`, because the
@@ -12,7 +12,8 @@
  *   lent, not banked.
  * - Stale entries of a ready queue or the timer heap are counted, and
  *   compacted away once there are at least 1024 and half as many as
- *   entries, so memory stays proportional to held tasks.
+ *   entries, so memory stays proportional to held tasks. Each lane's queue
+ *   counts its own.
  * - A task that cannot be queued for lack of memory is dropped whole
  *   (state_drop_oom()) and reported as an outcome, never left half-linked.
  */
@@ -26,7 +27,7 @@ static int push_ready_entry(strata_core_t *c, uint32_t idx) {
   task_t *t = core_task(c, idx);
 
   t->hseq = ++c->seq;
-  return rq_push(&c->tiers[t->tier].rq, core_task_key(c, t), t->hseq, idx);
+  return rq_push(core_task_rq(c, t), core_task_key(c, t), t->hseq, idx);
 }
 
 int state_make_ready(strata_core_t *c, uint32_t idx, int64_t now) {
@@ -37,6 +38,8 @@ int state_make_ready(strata_core_t *c, uint32_t idx, int64_t now) {
     return -1;
   if (tr->nready++ == 0 && tr->pass < c->vtime)
     tr->pass = c->vtime; /* idle time is lent, not banked */
+  if (tr->lane_ready[t->lane]++ == 0)
+    tr->busy |= 1u << t->lane;
   core_set_state(c, t, TS_READY);
   t->since = now;
   t->fnext = CORE_NIL;
@@ -63,7 +66,9 @@ void state_leave_ready(strata_core_t *c, uint32_t idx, int entry_popped) {
     tr->ftail = t->fprev;
   t->fprev = t->fnext = CORE_NIL;
   if (!entry_popped)
-    tr->rq.stale++;
+    tr->rq[t->lane].stale++;
+  if (--tr->lane_ready[t->lane] == 0)
+    tr->busy &= ~(1u << t->lane);
   if (--tr->nready == 0)
     tier_clear_blocked(tr);
 }
@@ -73,10 +78,10 @@ void state_rekey(strata_core_t *c, uint32_t idx) {
 
   if (t->state != TS_READY)
     return;
-  c->tiers[t->tier].rq.stale++;
+  core_task_rq(c, t)->stale++;
   if (push_ready_entry(c, idx)) {
     /* Keep the old entry: an older key is better than none. */
-    c->tiers[t->tier].rq.stale--;
+    core_task_rq(c, t)->stale--;
     t->hseq--;
   }
 }
@@ -219,6 +224,10 @@ void state_leave(strata_core_t *c, uint32_t idx) {
 
 void state_expire(strata_core_t *c, uint32_t idx, int64_t now) {
   task_t *t = core_task(c, idx);
+  /* A ready task that expires leaves a stale entry. Compacted here, not
+     only on dispatch: a lane without room may see no dispatch for long
+     while its tasks keep expiring. */
+  rq_t *q = t->state == TS_READY ? core_task_rq(c, t) : NULL;
 
   state_leave(c, idx);
   c->tiers[t->tier].st.hard_expiries++;
@@ -228,6 +237,8 @@ void state_expire(strata_core_t *c, uint32_t idx, int64_t now) {
                (unsigned long)t->estimate);
   deps_cascade(c, idx, now, "missed its hard deadline");
   ids_remember(c, idx, TS_DONE_FAIL);
+  if (q)
+    state_compact_ready(c, q); /* after: the entry counts as stale now */
 }
 
 void state_drop_oom(strata_core_t *c, uint32_t idx, int64_t now) {
