@@ -281,16 +281,35 @@ int strata_core_tier_paused(const strata_core_t *c, int tier) {
 /* ------------------------------------------------------------------------ */
 
 /* The decision layer sets the room every turn from its dispatch window, so
-   setting it replaces what is left rather than adding to it. */
+   setting it replaces what is left rather than adding to it.
+
+   A tier whose ready tasks all wait in lanes without room is, for the
+   shares, like an idle tier: when a lane opens and gives it something to
+   run again, its pass restarts from vtime (as in state_make_ready()). Why
+   not let it bank the time, as a tier whose heads wait on pools does: a
+   lane may stay closed for long (its workers busy or gone), and the banked
+   share would come back as a burst that holds every other tier's tasks of
+   that lane back until it is paid. */
 strata_err_t strata_core_lane_room(strata_core_t *c, uint32_t lane,
                                    uint64_t room) {
+  uint32_t bit;
+
   if (!c || lane >= c->nlanes)
     return STRATA_ERR_INVALID_ARG;
+  bit = 1u << lane;
   c->room[lane] = room;
-  if (room)
-    c->lane_open |= 1u << lane;
-  else
-    c->lane_open &= ~(1u << lane);
+  if (!room) {
+    c->lane_open &= ~bit;
+    return STRATA_OK;
+  }
+  if (!(c->lane_open & bit)) {
+    for (uint32_t i = 0; i < c->ntiers; i++) {
+      tier_t *tr = &c->tiers[i];
+      if ((tr->busy & bit) && !tier_open_lanes(c, tr) && tr->pass < c->vtime)
+        tr->pass = c->vtime;
+    }
+    c->lane_open |= bit;
+  }
   return STRATA_OK;
 }
 

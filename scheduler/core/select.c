@@ -381,8 +381,9 @@ static uint32_t urgent_tier(strata_core_t *c, int64_t now) {
 
 /* Shares: a backlogged tier behind virtual time is owed. The untried one
    furthest behind with ready tasks in a lane with room, or CORE_NIL. A
-   tier whose ready tasks are all in lanes without room keeps its pass, as
-   one whose heads wait on pools: it is passed over, not charged. */
+   tier whose ready tasks are all in lanes without room is passed over, as
+   one whose heads wait on pools (its pass restarts from vtime when a lane
+   opens: strata_core_lane_room()). */
 static uint32_t owed_tier(const strata_core_t *c, uint32_t tried) {
   uint32_t bi = CORE_NIL;
 

@@ -9,7 +9,8 @@
  * - Every READY task is in its tier's FIFO in order of `since`, because the
  *   core clamps time to be non-decreasing and stamps `since` with it.
  * - A tier becoming backlogged starts with pass >= vtime: idle time is
- *   lent, not banked.
+ *   lent, not banked. Backlogged here means with ready tasks in a lane with
+ *   room (see strata_core_lane_room() for the other way to become so).
  * - Stale entries of a ready queue or the timer heap are counted, and
  *   compacted away once there are at least 1024 and half as many as
  *   entries, so memory stays proportional to held tasks. Each lane's queue
@@ -33,13 +34,18 @@ static int push_ready_entry(strata_core_t *c, uint32_t idx) {
 int state_make_ready(strata_core_t *c, uint32_t idx, int64_t now) {
   task_t *t = core_task(c, idx);
   tier_t *tr = &c->tiers[t->tier];
+  uint32_t was_open;
 
   if (push_ready_entry(c, idx))
     return -1;
-  if (tr->nready++ == 0 && tr->pass < c->vtime)
-    tr->pass = c->vtime; /* idle time is lent, not banked */
+  /* Idle time is lent, not banked; so is time spent with ready tasks only
+     in lanes without room (with one lane: nready was 0). */
+  was_open = tier_open_lanes(c, tr);
+  tr->nready++;
   if (tr->lane_ready[t->lane]++ == 0)
     tr->busy |= 1u << t->lane;
+  if (!was_open && tier_open_lanes(c, tr) && tr->pass < c->vtime)
+    tr->pass = c->vtime;
   core_set_state(c, t, TS_READY);
   t->since = now;
   t->fnext = CORE_NIL;

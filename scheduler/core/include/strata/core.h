@@ -171,8 +171,10 @@ int strata_core_tier_paused(const strata_core_t *core, int tier);
  * (the initial value of every lane). While a lane's room is 0 none of its
  * tasks is dispatched, and they hold back no other lane: a tier whose ready
  * tasks are all in such lanes is passed over as one whose heads do not fit
- * their pools. Adopted tasks (strata_core_adopt()) do not use room.
- * STRATA_ERR_INVALID_ARG for a bad lane. O(1).
+ * their pools, and for its share it counts as idle meanwhile (when a lane
+ * opens, the tier starts from the current virtual time, without debt or
+ * credit). Adopted tasks (strata_core_adopt()) do not use room.
+ * STRATA_ERR_INVALID_ARG for a bad lane. O(tiers).
  */
 strata_err_t strata_core_lane_room(strata_core_t *core, uint32_t lane,
                                    uint64_t room);
