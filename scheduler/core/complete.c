@@ -289,7 +289,8 @@ strata_err_t strata_core_mark_failed(strata_core_t *c, const char *id,
 
 strata_err_t strata_core_cancel(strata_core_t *c, const char *id,
                                 strata_epoch_ms_t now) {
-  uint32_t idx, tier;
+  uint32_t idx;
+  rq_t *q;
   task_t *t;
 
   if (!c || !id)
@@ -303,11 +304,11 @@ strata_err_t strata_core_cancel(strata_core_t *c, const char *id,
     return STRATA_ERR_STATE;
   if (t->state > TS_RUNNING)
     return STRATA_ERR_NOT_FOUND;
-  tier = t->tier;
+  q = core_task_rq(c, t);
   state_leave(c, idx);
-  c->tiers[tier].st.cancelled++;
+  c->tiers[t->tier].st.cancelled++;
   deps_cascade(c, idx, now, "was cancelled");
   ids_remember(c, idx, TS_DONE_FAIL);
-  state_compact_ready(c, &c->tiers[tier].rq);
+  state_compact_ready(c, q);
   return STRATA_OK;
 }

@@ -1,7 +1,7 @@
 /*
  * The scheduler core: creating and destroying a core, its configuration
- * (defaults, validation), tiers (lookup, pause) and resource pools (adding,
- * lookup, state).
+ * (defaults, validation), tiers (lookup, pause), lanes (room) and resource
+ * pools (adding, lookup, state).
  *
  * A task moves READY / BLOCKED / DELAYED -> RUNNING -> gone, or leaves early
  * by cancel, hard-deadline expiry or a failed dependency. Tasks awaited by
@@ -20,6 +20,8 @@
  * - A tier that resumes from a pause has pass >= vtime, as a tier that
  *   returns from idle: paused time is neither owed nor lent.
  * - Pools are added, never removed, so a pool id stays valid.
+ * - Every tier has a ready queue for each of the nlanes lanes, from
+ *   strata_core_new() to strata_core_destroy().
  */
 #include "core_int.h"
 
@@ -53,6 +55,7 @@ void strata_core_config_default(strata_core_config_t *cfg) {
   cfg->unknown_estimate_ms = DEFAULT_UNKNOWN_ESTIMATE;
   cfg->aging_max_share_pct = DEFAULT_AGING_SHARE;
   cfg->urgency_horizon_ms = 1000;
+  cfg->lanes = 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -120,6 +123,10 @@ static strata_err_t check_config(const strata_core_config_t *cfg, char *errstr,
     return strata_errf(STRATA_ERR_CONFIG, errstr, size,
                        "aging_max_share_pct must be 0..100, got %u",
                        (unsigned)cfg->aging_max_share_pct);
+  if (cfg->lanes < 1 || cfg->lanes > STRATA_CORE_MAX_LANES)
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "lanes must be 1..%d, got %u", STRATA_CORE_MAX_LANES,
+                       (unsigned)cfg->lanes);
   return STRATA_OK;
 }
 
@@ -139,6 +146,10 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
   c->cfg = *cfg;
   c->cfg.tiers = NULL;
   c->ntiers = (uint32_t)cfg->ntiers;
+  c->nlanes = cfg->lanes;
+  for (uint32_t l = 0; l < c->nlanes; l++)
+    c->room[l] = STRATA_CORE_UNLIMITED;
+  c->lane_open = (uint32_t)((UINT64_C(1) << c->nlanes) - 1);
   if (!c->cfg.unknown_estimate_ms)
     c->cfg.unknown_estimate_ms = DEFAULT_UNKNOWN_ESTIMATE;
   if (!c->cfg.aging_max_share_pct)
@@ -160,7 +171,11 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
     t->urgent_lead =
         ((uint64_t)c->cfg.urgency_horizon_ms << CORE_VT_SHIFT) / t->weight;
     c->weight_sum += t->weight;
-    rq_init(&t->rq);
+    t->rq = malloc(c->nlanes * sizeof(*t->rq));
+    if (!t->rq)
+      goto nomem;
+    for (uint32_t l = 0; l < c->nlanes; l++)
+      rq_init(&t->rq[l]);
     t->fhead = t->ftail = CORE_NIL;
     t->st.blocked_pool = -1;
   }
@@ -205,8 +220,14 @@ void strata_core_destroy(strata_core_t *c) {
   slab_free_all(&c->tasks);
   slab_free_all(&c->dnodes);
   slab_free_all(&c->edges);
-  for (uint32_t i = 0; i < c->ntiers; i++)
-    rq_free(&c->tiers[i].rq);
+  for (uint32_t i = 0; i < c->ntiers; i++) {
+    tier_t *tr = &c->tiers[i];
+    if (!tr->rq)
+      continue; /* construction ran out of memory before this tier */
+    for (uint32_t l = 0; l < c->nlanes; l++)
+      rq_free(&tr->rq[l]);
+    free(tr->rq);
+  }
   heap_free(&c->timers);
   for (size_t i = c->out_head; i < c->out_head + c->out_n; i++) {
     free(c->out[i].id);
@@ -253,6 +274,47 @@ strata_err_t strata_core_tier_pause(strata_core_t *c, int tier, int paused) {
 int strata_core_tier_paused(const strata_core_t *c, int tier) {
   return c && tier >= 0 && (uint32_t)tier < c->ntiers &&
          (c->paused & (1u << tier)) != 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lanes                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The decision layer sets the room every turn from its dispatch window, so
+   setting it replaces what is left rather than adding to it.
+
+   A tier whose ready tasks all wait in lanes without room is, for the
+   shares, like an idle tier: when a lane opens and gives it something to
+   run again, its pass restarts from vtime (as in state_make_ready()). Why
+   not let it bank the time, as a tier whose heads wait on pools does: a
+   lane may stay closed for long (its workers busy or gone), and the banked
+   share would come back as a burst that holds every other tier's tasks of
+   that lane back until it is paid. */
+strata_err_t strata_core_lane_room(strata_core_t *c, uint32_t lane,
+                                   uint64_t room) {
+  uint32_t bit;
+
+  if (!c || lane >= c->nlanes)
+    return STRATA_ERR_INVALID_ARG;
+  bit = 1u << lane;
+  c->room[lane] = room;
+  if (!room) {
+    c->lane_open &= ~bit;
+    return STRATA_OK;
+  }
+  if (!(c->lane_open & bit)) {
+    for (uint32_t i = 0; i < c->ntiers; i++) {
+      tier_t *tr = &c->tiers[i];
+      if ((tr->busy & bit) && !tier_open_lanes(c, tr) && tr->pass < c->vtime)
+        tr->pass = c->vtime;
+    }
+    c->lane_open |= bit;
+  }
+  return STRATA_OK;
+}
+
+uint64_t strata_core_lane_room_left(const strata_core_t *c, uint32_t lane) {
+  return c && lane < c->nlanes ? c->room[lane] : 0;
 }
 
 /* ------------------------------------------------------------------------ */

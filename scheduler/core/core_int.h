@@ -5,9 +5,12 @@
  *
  * Invariants kept across the core:
  * - A task record is in exactly one state. READY records are in their tier's
- *   FIFO list and have exactly one live entry in their tier's heap (the one
- *   whose seq equals rec->hseq); other heap entries pointing at them are
- *   stale and counted in the heap's `stale`.
+ *   FIFO list and have exactly one live entry in the ready queue of their
+ *   tier and lane (the one whose seq equals rec->hseq); other entries
+ *   pointing at them are stale and counted in that queue's `stale`.
+ * - A tier's lane_ready[l] counts its READY tasks of lane l, and bit l of
+ *   its `busy` is set iff that count is non-zero; bit l of the core's
+ *   lane_open is set iff room[l] is non-zero.
  * - A record has at most one live timer entry, and it has one iff
  *   TF_TIMER is set; a timer entry is live iff its seq equals rec->gen and
  *   TF_TIMER is set. Timer entries that outlive their purpose are stale.
@@ -190,6 +193,7 @@ typedef struct {
   uint32_t fprev, fnext; /* ready FIFO of the tier */
   int16_t priority;
   uint8_t state, tier, flags, ndemand, idlen;
+  uint8_t lane; /* fills what was padding: the record does not grow */
   union {
     demand_t inl[CORE_DEM_INLINE];
     demand_t *ext;
@@ -275,9 +279,14 @@ typedef struct {
      horizon's worth of this tier's own work (a constant, kept to save a
      division per tier per decision). */
   uint64_t urgent_lead;
-  rq_t rq;               /* ready queue (readyq.c) */
-  uint32_t fhead, ftail; /* ready FIFO (oldest first) */
-  uint32_t nready;
+  /* One ready queue per lane (readyq.c), rq[0..nlanes): a lane without
+     room then holds back nothing of another lane, however deep its
+     backlog. */
+  rq_t *rq;
+  uint32_t fhead, ftail; /* ready FIFO of all lanes (oldest first) */
+  uint32_t nready;       /* all lanes */
+  uint32_t busy;         /* bit per lane with READY tasks */
+  uint32_t lane_ready[STRATA_CORE_MAX_LANES];
   strata_core_tier_stats_t st; /* counters; gauges filled on demand */
 } tier_t;
 
@@ -307,7 +316,10 @@ struct strata_core_s {
   uint64_t vtime;      /* virtual time: grows by cost * 2^30 / Σweight */
   uint64_t weight_sum; /* of all tiers */
   uint32_t paused;     /* bit per tier: strata_core_tier_pause() */
-  int64_t age_credit;  /* aging cap, in cost ms x 100 (select.c) */
+  uint32_t nlanes;
+  uint32_t lane_open;                   /* bit per lane whose room is not 0 */
+  uint64_t room[STRATA_CORE_MAX_LANES]; /* strata_core_lane_room() */
+  int64_t age_credit; /* aging cap, in cost ms x 100 (select.c) */
   int64_t age_credit_max;
   int64_t now; /* largest time seen */
 
@@ -440,6 +452,18 @@ static inline int64_t core_clamp_now(strata_core_t *c, int64_t now) {
   if (now > c->now)
     c->now = now;
   return c->now;
+}
+
+/* The ready queue a task's entries go to: its tier's queue of its lane. */
+static inline rq_t *core_task_rq(const strata_core_t *c, const task_t *t) {
+  return &c->tiers[t->tier].rq[t->lane];
+}
+
+/* The lanes of a tier that can be dispatched from now: with ready tasks and
+   with room. */
+static inline uint32_t tier_open_lanes(const strata_core_t *c,
+                                       const tier_t *tr) {
+  return tr->busy & c->lane_open;
 }
 
 /* Whether a ready-queue entry is the live one of a READY task. */

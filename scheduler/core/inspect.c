@@ -17,6 +17,7 @@ static void fill_info(const strata_core_t *c, uint32_t idx,
   out->id = task_id(t);
   out->cookie = t->cookie;
   out->tier = t->tier;
+  out->lane = t->lane;
   out->state = (strata_core_state_t)t->state;
   out->priority = t->priority;
   out->deadline_kind = (t->flags & TF_HARD)   ? STRATA_CORE_DEADLINE_HARD

@@ -3,10 +3,12 @@
  * The first rule that applies decides: aging across tiers (capped), the
  * urgency override for hard deadlines about to be lost, shares (the owed
  * tier furthest behind), lending (the most urgent task of any tier).
- * Within a tier the ready queue gives EDF / least-laxity order and
+ * Within a tier each lane's ready queue gives EDF / least-laxity order, the
+ * tier's candidate is the most urgent head among its lanes with room, and
  * look-ahead passes over tasks whose pools do not fit. A dispatch reserves
- * in all of the task's pools or none, and is charged to its tier's pass and
- * the core's virtual time. docs/CORE.md states the policy.
+ * in all of the task's pools or none, takes one of its lane's room, and is
+ * charged to its tier's pass and the core's virtual time. docs/CORE.md
+ * states the policy.
  *
  * Invariants (besides those in core_int.h):
  * - vtime and every pass stay below 2^62: they are rebased together.
@@ -15,6 +17,9 @@
  * - Look-ahead puts the entries it passes over back with their keys and
  *   sequence numbers, so a decision never reorders a ready queue.
  * - A paused tier is never tried.
+ * - A task whose lane has no room is never dispatched; wherever a rule
+ *   looks at a tier's most urgent task, it is the most urgent among the
+ *   tier's lanes with room.
  */
 #include "core_int.h"
 
@@ -110,6 +115,8 @@ static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int how,
 
   for (uint32_t i = 0; i < t->ndemand; i++)
     pool_take(&c->pools[d[i].pool], d[i].amount);
+  if (c->room[t->lane] != STRATA_CORE_UNLIMITED && --c->room[t->lane] == 0)
+    c->lane_open &= ~(1u << t->lane);
   state_leave_ready(c, idx, popped);
   core_timer_disarm(c, t);
   /* A new generation per dispatch makes the handle name this dispatch
@@ -119,6 +126,7 @@ static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int how,
   out->id = task_id(t);
   out->cookie = t->cookie;
   out->tier = t->tier;
+  out->lane = t->lane;
   out->priority = t->priority;
   out->deadline_kind = (t->flags & TF_HARD)   ? STRATA_CORE_DEADLINE_HARD
                        : (t->flags & TF_SOFT) ? STRATA_CORE_DEADLINE_SOFT
@@ -155,26 +163,35 @@ static int overdue(const strata_core_t *c, const task_t *t, int64_t now) {
          now - t->since >= c->cfg.starvation_bound_ms;
 }
 
+/* Whether a ready task may be dispatched now: its lane has room and its
+   demands fit. */
+static int task_admissible(strata_core_t *c, const task_t *t, int64_t now) {
+  int pool;
+  int64_t until;
+
+  return (c->lane_open & (1u << t->lane)) &&
+         task_fits(c, t, now, &pool, &until);
+}
+
 /* The starvation rule across tiers: among ready tasks that have waited at
-   least the bound, the oldest admissible one (looking at up to K per tier)
-   goes first. Only called while the aging cap has credit. */
+   least the bound, the oldest admissible one (looking at up to K per tier;
+   a task whose lane has no room counts as one that does not fit) goes
+   first. Only called while the aging cap has credit. */
 static uint32_t pick_aged(strata_core_t *c, int64_t now) {
   int64_t best_since = 0;
   uint32_t best = CORE_NIL;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     uint32_t i = c->tiers[ti].fhead;
-    if (c->paused & (1u << ti))
+    if ((c->paused & (1u << ti)) || !tier_open_lanes(c, &c->tiers[ti]))
       continue;
     for (uint32_t k = 0; k < c->cfg.lookahead && i != CORE_NIL; k++) {
       task_t *t = core_task(c, i);
-      int pool;
-      int64_t until;
       if (!overdue(c, t, now))
         break;
       if (best != CORE_NIL && t->since >= best_since)
         break;
-      if (task_fits(c, t, now, &pool, &until)) {
+      if (task_admissible(c, t, now)) {
         best = i;
         best_since = t->since;
         break;
@@ -185,10 +202,9 @@ static uint32_t pick_aged(strata_core_t *c, int64_t now) {
   return best;
 }
 
-/* Drops stale entries from the top of a tier's ready queue; returns the
+/* Drops stale entries from the top of one lane's ready queue; returns the
    entry of its most urgent ready task, or NULL. */
-static const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
-  rq_t *q = &tr->rq;
+static const heap_ent_t *lane_head(strata_core_t *c, rq_t *q) {
   const heap_ent_t *e;
 
   while ((e = rq_top(q)) && !core_ready_live(c, e)) {
@@ -199,17 +215,31 @@ static const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
   return e;
 }
 
+/* The entry of the tier's most urgent ready task among its lanes with
+   room, or NULL. O(lanes with ready tasks and room). */
+static const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
+  const heap_ent_t *best = NULL;
+
+  for (uint32_t m = tier_open_lanes(c, tr); m; m &= m - 1) {
+    const heap_ent_t *e = lane_head(c, &tr->rq[__builtin_ctz(m)]);
+    if (e && (!best || heap_less(e, best)))
+      best = e;
+  }
+  return best;
+}
+
 static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
   const heap_ent_t *e = tier_head(c, tr);
   return e ? e->key : INT64_MAX;
 }
 
-/* Looks at up to K most urgent tasks of one tier and takes the first that
-   fits its pools; the others go back unchanged (same key, same seq). Keeps
-   the tier's head-blocked report current. */
-static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
+/* Looks at up to K most urgent tasks of one lane of a tier and takes the
+   first that fits its pools; the others go back unchanged (same key, same
+   seq). `first`: this lane holds the tier's most urgent task, so the
+   tier's head-blocked report is kept current from it. */
+static uint32_t pick_in_lane(strata_core_t *c, tier_t *tr, rq_t *q, int64_t now,
+                             int first) {
   heap_ent_t skipped[CORE_LOOKAHEAD_MAX];
-  rq_t *q = &tr->rq;
   uint32_t j = 0, chosen = CORE_NIL, kmax = c->cfg.lookahead;
 
   /* Skipped entries go back into the queue's insertion heap: make room
@@ -239,7 +269,7 @@ static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
         __builtin_prefetch(core_task(c, next->idx));
       break;
     }
-    if (j == 0) {
+    if (j == 0 && first) {
       if (!tr->st.head_blocked || tr->st.blocked_pool != pool)
         tr->st.blocked_since = now;
       tr->st.head_blocked = 1;
@@ -251,11 +281,46 @@ static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
     skipped[j++] = e;
     rq_pop(q);
   }
-  if (chosen != CORE_NIL && j == 0)
+  if (chosen != CORE_NIL && j == 0 && first)
     tier_clear_blocked(tr);
   for (uint32_t k = 0; k < j; k++)
     rq_reinsert(q, &skipped[k]);
   return chosen;
+}
+
+/* The tier's most urgent task that can go now: its lanes with room are
+   tried in the order of their heads (key, then FIFO), each with look-ahead,
+   so a lane whose look-ahead finds only tasks that do not fit their pools
+   yields to the next lane before the tier gives up. */
+static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
+  heap_ent_t head[STRATA_CORE_MAX_LANES];
+  uint32_t lane[STRATA_CORE_MAX_LANES], n = 0;
+  uint32_t m = tier_open_lanes(c, tr);
+
+  /* One lane (always so with lanes = 1): no order to find. */
+  if (!(m & (m - 1)))
+    return m ? pick_in_lane(c, tr, &tr->rq[__builtin_ctz(m)], now, 1)
+             : CORE_NIL;
+  for (; m; m &= m - 1) {
+    uint32_t l = (uint32_t)__builtin_ctz(m), k;
+    const heap_ent_t *e = lane_head(c, &tr->rq[l]);
+    if (!e)
+      continue;
+    /* Insertion by head: at most STRATA_CORE_MAX_LANES entries. */
+    for (k = n; k > 0 && heap_less(e, &head[k - 1]); k--) {
+      head[k] = head[k - 1];
+      lane[k] = lane[k - 1];
+    }
+    head[k] = *e;
+    lane[k] = l;
+    n++;
+  }
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t idx = pick_in_lane(c, tr, &tr->rq[lane[k]], now, k == 0);
+    if (idx != CORE_NIL)
+      return idx;
+  }
+  return CORE_NIL;
 }
 
 /* Serves tier `ti`, chosen by `how`: its oldest task first if that one is
@@ -267,12 +332,11 @@ static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
   uint32_t idx;
 
   if (how == PICK_SHARE && tr->fhead != CORE_NIL) {
-    task_t *t = core_task(c, tr->fhead);
-    int pool;
-    int64_t until;
-    if (overdue(c, t, now) && task_fits(c, t, now, &pool, &until)) {
-      dispatch(c, tr->fhead, now, how, 1, 0, out);
-      state_compact_ready(c, &tr->rq);
+    uint32_t oldest = tr->fhead;
+    task_t *t = core_task(c, oldest);
+    if (overdue(c, t, now) && task_admissible(c, t, now)) {
+      dispatch(c, oldest, now, how, 1, 0, out);
+      state_compact_ready(c, core_task_rq(c, t));
       return 1;
     }
   }
@@ -280,7 +344,7 @@ static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
   if (idx == CORE_NIL)
     return 0;
   dispatch(c, idx, now, how, 0, 1, out);
-  state_compact_ready(c, &tr->rq);
+  state_compact_ready(c, core_task_rq(c, core_task(c, idx)));
   return 1;
 }
 
@@ -298,7 +362,7 @@ static uint32_t urgent_tier(strata_core_t *c, int64_t now) {
     tier_t *tr = &c->tiers[ti];
     const heap_ent_t *e;
     int64_t k;
-    if (!tr->nready)
+    if (!tier_open_lanes(c, tr))
       continue;
     if (tr->pass >= c->vtime + tr->urgent_lead)
       continue;
@@ -316,13 +380,16 @@ static uint32_t urgent_tier(strata_core_t *c, int64_t now) {
 }
 
 /* Shares: a backlogged tier behind virtual time is owed. The untried one
-   furthest behind, or CORE_NIL. */
+   furthest behind with ready tasks in a lane with room, or CORE_NIL. A
+   tier whose ready tasks are all in lanes without room is passed over, as
+   one whose heads wait on pools (its pass restarts from vtime when a lane
+   opens: strata_core_lane_room()). */
 static uint32_t owed_tier(const strata_core_t *c, uint32_t tried) {
   uint32_t bi = CORE_NIL;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     const tier_t *tr = &c->tiers[ti];
-    if (!tr->nready || (tried & (1u << ti)) || tr->pass >= c->vtime)
+    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)) || tr->pass >= c->vtime)
       continue;
     if (bi == CORE_NIL || tr->pass < c->tiers[bi].pass)
       bi = ti;
@@ -330,8 +397,9 @@ static uint32_t owed_tier(const strata_core_t *c, uint32_t tried) {
   return bi;
 }
 
-/* Lending: the untried tier with the most urgent ready task (smallest key;
-   ties to the smaller pass, then the lower tier), or CORE_NIL. */
+/* Lending: the untried tier with the most urgent ready task in a lane with
+   room (smallest key; ties to the smaller pass, then the lower tier), or
+   CORE_NIL. */
 static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
   uint32_t bi = CORE_NIL;
   int64_t bk = INT64_MAX;
@@ -339,7 +407,7 @@ static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     tier_t *tr = &c->tiers[ti];
     int64_t k;
-    if (!tr->nready || (tried & (1u << ti)))
+    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)))
       continue;
     k = tier_head_key(c, tr);
     if (bi == CORE_NIL || k < bk || (k == bk && tr->pass < c->tiers[bi].pass)) {
@@ -364,9 +432,8 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   if (c->cfg.starvation_bound_ms > 0 && c->age_credit >= 0) {
     uint32_t idx = pick_aged(c, now);
     if (idx != CORE_NIL) {
-      uint32_t ti = core_task(c, idx)->tier;
       dispatch(c, idx, now, PICK_AGED, 1, 0, out);
-      state_compact_ready(c, &c->tiers[ti].rq);
+      state_compact_ready(c, core_task_rq(c, core_task(c, idx)));
       return 1;
     }
   }

@@ -1,18 +1,20 @@
 /*
  * Where a held task waits, by state: a READY task in its tier's FIFO and
- * ready queue, a DELAYED task and a hard-deadline task not yet dispatched
- * in the timer heap. Entering and leaving READY, re-keying, compaction of
- * stale entries, timers firing (not-before release, hard-deadline expiry),
- * and taking a task out of what its state puts it in before it ends.
+ * the ready queue of its tier and lane, a DELAYED task and a hard-deadline task
+ * not yet dispatched in the timer heap. Entering and leaving READY, re-keying,
+ * compaction of stale entries, timers firing (not-before release, hard-deadline
+ * expiry), and taking a task out of what its state puts it in before it ends.
  *
  * Invariants (besides those in core_int.h):
  * - Every READY task is in its tier's FIFO in order of `since`, because the
  *   core clamps time to be non-decreasing and stamps `since` with it.
  * - A tier becoming backlogged starts with pass >= vtime: idle time is
- *   lent, not banked.
+ *   lent, not banked. Backlogged here means with ready tasks in a lane with
+ *   room (see strata_core_lane_room() for the other way to become so).
  * - Stale entries of a ready queue or the timer heap are counted, and
  *   compacted away once there are at least 1024 and half as many as
- *   entries, so memory stays proportional to held tasks.
+ *   entries, so memory stays proportional to held tasks. Each lane's queue
+ *   counts its own.
  * - A task that cannot be queued for lack of memory is dropped whole
  *   (state_drop_oom()) and reported as an outcome, never left half-linked.
  */
@@ -26,17 +28,24 @@ static int push_ready_entry(strata_core_t *c, uint32_t idx) {
   task_t *t = core_task(c, idx);
 
   t->hseq = ++c->seq;
-  return rq_push(&c->tiers[t->tier].rq, core_task_key(c, t), t->hseq, idx);
+  return rq_push(core_task_rq(c, t), core_task_key(c, t), t->hseq, idx);
 }
 
 int state_make_ready(strata_core_t *c, uint32_t idx, int64_t now) {
   task_t *t = core_task(c, idx);
   tier_t *tr = &c->tiers[t->tier];
+  uint32_t was_open;
 
   if (push_ready_entry(c, idx))
     return -1;
-  if (tr->nready++ == 0 && tr->pass < c->vtime)
-    tr->pass = c->vtime; /* idle time is lent, not banked */
+  /* Idle time is lent, not banked; so is time spent with ready tasks only
+     in lanes without room (with one lane: nready was 0). */
+  was_open = tier_open_lanes(c, tr);
+  tr->nready++;
+  if (tr->lane_ready[t->lane]++ == 0)
+    tr->busy |= 1u << t->lane;
+  if (!was_open && tier_open_lanes(c, tr) && tr->pass < c->vtime)
+    tr->pass = c->vtime;
   core_set_state(c, t, TS_READY);
   t->since = now;
   t->fnext = CORE_NIL;
@@ -63,7 +72,9 @@ void state_leave_ready(strata_core_t *c, uint32_t idx, int entry_popped) {
     tr->ftail = t->fprev;
   t->fprev = t->fnext = CORE_NIL;
   if (!entry_popped)
-    tr->rq.stale++;
+    tr->rq[t->lane].stale++;
+  if (--tr->lane_ready[t->lane] == 0)
+    tr->busy &= ~(1u << t->lane);
   if (--tr->nready == 0)
     tier_clear_blocked(tr);
 }
@@ -73,10 +84,10 @@ void state_rekey(strata_core_t *c, uint32_t idx) {
 
   if (t->state != TS_READY)
     return;
-  c->tiers[t->tier].rq.stale++;
+  core_task_rq(c, t)->stale++;
   if (push_ready_entry(c, idx)) {
     /* Keep the old entry: an older key is better than none. */
-    c->tiers[t->tier].rq.stale--;
+    core_task_rq(c, t)->stale--;
     t->hseq--;
   }
 }
@@ -219,6 +230,10 @@ void state_leave(strata_core_t *c, uint32_t idx) {
 
 void state_expire(strata_core_t *c, uint32_t idx, int64_t now) {
   task_t *t = core_task(c, idx);
+  /* A ready task that expires leaves a stale entry. Compacted here, not
+     only on dispatch: a lane without room may see no dispatch for long
+     while its tasks keep expiring. */
+  rq_t *q = t->state == TS_READY ? core_task_rq(c, t) : NULL;
 
   state_leave(c, idx);
   c->tiers[t->tier].st.hard_expiries++;
@@ -228,6 +243,8 @@ void state_expire(strata_core_t *c, uint32_t idx, int64_t now) {
                (unsigned long)t->estimate);
   deps_cascade(c, idx, now, "missed its hard deadline");
   ids_remember(c, idx, TS_DONE_FAIL);
+  if (q)
+    state_compact_ready(c, q); /* after: the entry counts as stale now */
 }
 
 void state_drop_oom(strata_core_t *c, uint32_t idx, int64_t now) {

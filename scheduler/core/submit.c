@@ -78,6 +78,10 @@ static strata_err_t check_spec(strata_core_t *c,
     return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
                        "task %s: tier %u does not exist (%u tiers)", s->id,
                        (unsigned)s->tier, (unsigned)c->ntiers);
+  if (s->lane >= c->nlanes)
+    return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
+                       "task %s: lane %u does not exist (%u lanes)", s->id,
+                       (unsigned)s->lane, (unsigned)c->nlanes);
   if (s->priority > STRATA_CORE_PRIORITY_MAX ||
       s->priority < -STRATA_CORE_PRIORITY_MAX)
     return strata_errf(STRATA_ERR_INVALID_ARG, errstr, size,
@@ -137,10 +141,11 @@ static uint32_t submit_hash(const strata_core_t *c,
 }
 
 /* Fills a task record from a validated spec (pool ids from check_spec()):
-   flags, demands, tier, priority, estimate, cookie, enqueue time and the
-   effective deadline (a tier's target wait after max(now, not_before) when
-   the spec has none). A filled placeholder starts clean. STRATA_ERR_NOMEM
-   when out-of-line demands cannot be allocated (nothing else changed). */
+   flags, demands, tier, lane, priority, estimate, cookie, enqueue time and
+   the effective deadline (a tier's target wait after max(now, not_before)
+   when the spec has none). A filled placeholder starts clean.
+   STRATA_ERR_NOMEM when out-of-line demands cannot be allocated (nothing
+   else changed). */
 static strata_err_t task_fill(strata_core_t *c, task_t *t,
                               const strata_core_task_spec_t *s,
                               const uint16_t *pool_ids, int64_t now) {
@@ -169,6 +174,7 @@ static strata_err_t task_fill(strata_core_t *c, task_t *t,
   }
   t->ndemand = (uint8_t)s->ndemands;
   t->tier = (uint8_t)s->tier;
+  t->lane = (uint8_t)s->lane;
   t->priority = (int16_t)s->priority;
   t->estimate = (uint32_t)s->estimate_ms;
   t->cookie = s->cookie;

@@ -48,6 +48,12 @@ extern "C" {
 #define STRATA_CORE_NEVER INT64_MAX
 /** Largest |priority| accepted by strata_core_submit(). */
 #define STRATA_CORE_PRIORITY_MAX 32767
+/** Largest number of lanes (queues of workers) a core can be configured
+ *  with. */
+#define STRATA_CORE_MAX_LANES 16
+/** A lane room that never runs out (strata_core_lane_room()); the room of
+ *  every lane until it is set. */
+#define STRATA_CORE_UNLIMITED UINT64_MAX
 
 /** Opaque core handle. Created by strata_core_new(), owned by the caller. */
 typedef struct strata_core_s strata_core_t;
@@ -111,6 +117,12 @@ typedef struct {
    *  ahead of its share this way by at most this many ms of its own
    *  (estimated) work. At most 2^24. */
   int64_t urgency_horizon_ms;
+  /** Number of lanes (queues of workers), 1..STRATA_CORE_MAX_LANES; default
+   *  1. A task names its lane (strata_core_task_spec_t.lane); each lane has
+   *  a room, the number of dispatches it may still take
+   *  (strata_core_lane_room()), and a lane without room never holds back
+   *  another lane's tasks: every tier keeps one ready queue per lane. */
+  uint32_t lanes;
 } strata_core_config_t;
 
 /**
@@ -120,7 +132,7 @@ typedef struct {
  * bonus 1000 ms per dependent, at most 16; priority step 1000 ms; remember
  * 4096 succeeded ids; shares charged by estimated run time (1000 ms for a
  * task without an estimate); aging capped at 10 % of the dispatched cost;
- * urgency horizon 1000 ms.
+ * urgency horizon 1000 ms; one lane.
  * The tier array is static and must not be modified.
  */
 void strata_core_config_default(strata_core_config_t *cfg);
@@ -152,6 +164,24 @@ strata_err_t strata_core_tier_pause(strata_core_t *core, int tier, int paused);
 
 /** Non-zero when `tier` is paused. */
 int strata_core_tier_paused(const strata_core_t *core, int tier);
+
+/**
+ * Sets how many more dispatches `lane` may take (until set again); each
+ * dispatch of the lane decrements it; STRATA_CORE_UNLIMITED never runs out
+ * (the initial value of every lane). While a lane's room is 0 none of its
+ * tasks is dispatched, and they hold back no other lane: a tier whose ready
+ * tasks are all in such lanes is passed over as one whose heads do not fit
+ * their pools, and for its share it counts as idle meanwhile (when a lane
+ * opens, the tier starts from the current virtual time, without debt or
+ * credit). Adopted tasks (strata_core_adopt()) do not use room.
+ * STRATA_ERR_INVALID_ARG for a bad lane. O(tiers).
+ */
+strata_err_t strata_core_lane_room(strata_core_t *core, uint32_t lane,
+                                   uint64_t room);
+
+/** The room left in `lane` (STRATA_CORE_UNLIMITED, or what remains), 0 for a
+ *  bad lane. O(1). */
+uint64_t strata_core_lane_room_left(const strata_core_t *core, uint32_t lane);
 
 /* ------------------------------------------------------------------------ */
 /* Resource pools                                                           */
@@ -228,6 +258,8 @@ typedef struct {
   const char *id;
   /** Tier index (see strata_core_tier_index()). */
   uint32_t tier;
+  /** Lane (queue) index, 0..lanes-1; 0 by default (memset spec). */
+  uint32_t lane;
   /** Priority within the tier; higher runs sooner. |priority| <=
    *  STRATA_CORE_PRIORITY_MAX. Shifts the urgency key by priority_step_ms
    *  per unit. */
@@ -300,7 +332,8 @@ size_t strata_core_submit_batch(strata_core_t *core,
  * a token bucket into debt (bounded as in strata_core_complete()). The
  * caller passes the demands the task actually holds; a rate the task spent
  * long ago should not be charged again. `deps`, `not_before` are ignored.
- * No dispatch is reported and no share is charged. O(1) expected.
+ * The task keeps `lane`; no dispatch is reported, no share is charged and
+ * no lane room is used. O(1) expected.
  *
  * Errors: those of strata_core_submit()'s validation, STRATA_ERR_EXISTS
  * (the id is held, other than as a placeholder, or remembered as
@@ -319,6 +352,8 @@ typedef struct {
   const char *id;
   uint64_t cookie;
   uint32_t tier;
+  /** The task's lane; the dispatch took one of its room. */
+  uint32_t lane;
   int32_t priority;
   strata_core_deadline_kind_t deadline_kind;
   /** Effective deadline: the explicit one, or the implicit tier one. */
@@ -355,8 +390,10 @@ typedef struct {
  * task (see docs/CORE.md), reserves its resources in every pool it names
  * (all or nothing) and marks it running. Returns 1 and fills `out` when a
  * task was dispatched, 0 when nothing can run now (then sleep until
- * strata_core_next_wakeup() or the next submit/complete). O(log n) for a
- * dispatch; O(K log n) when look-ahead skips resource-blocked tasks.
+ * strata_core_next_wakeup() or the next submit/complete). A task whose lane
+ * has no room is never dispatched. O(log n) for a dispatch, plus O(lanes)
+ * for the lanes with room; O(K log n) per lane tried when look-ahead skips
+ * resource-blocked tasks.
  */
 int strata_core_next(strata_core_t *core, strata_epoch_ms_t now,
                      strata_core_dispatch_t *out);
@@ -529,6 +566,7 @@ typedef struct {
   const char *id;
   uint64_t cookie;
   uint32_t tier;
+  uint32_t lane; /**< Lane (queue) index. */
   strata_core_state_t state;
   int32_t priority;
   strata_core_deadline_kind_t deadline_kind;
@@ -556,7 +594,9 @@ typedef int (*strata_core_iter_cb)(const strata_core_task_info_t *task,
 /**
  * Calls `cb` for each held task of `tier` (or every tier when tier < 0)
  * whose state is in `state_mask`, grouped by tier then state, in dispatch
- * order within a group: READY by urgency key then FIFO; DELAYED by
+ * order within a group: READY by urgency key then FIFO (the lanes of a tier
+ * interleaved in that order, as they go while every lane has room; filter on
+ * `lane` for one lane); DELAYED by
  * not-before time; BLOCKED by submission time; RUNNING by dispatch time.
  * Copies and sorts: O(n log n), not for the hot path. The core must not be
  * modified from `cb`. Returns STRATA_ERR_NOMEM or STRATA_OK.
