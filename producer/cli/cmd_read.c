@@ -75,6 +75,10 @@ static void topic_name(const strata_config_t *cfg, const char *arg, char *out,
   const char *prefix = strata_config_get_str(cfg, "topic.prefix");
   if (!strncmp(arg, "tier:", 5))
     snprintf(out, size, "%stasks.%s", prefix, arg + 5);
+  else if (!strcmp(arg, "queue:" STRATA_DEFAULT_QUEUE))
+    snprintf(out, size, "%sdispatch", prefix);
+  else if (!strncmp(arg, "queue:", 6))
+    snprintf(out, size, "%sdispatch.%s", prefix, arg + 6);
   else if (!strncmp(arg, "delay:", 6))
     snprintf(out, size, "%sdelay.%s", prefix, arg + 6);
   else if (!strcmp(arg, "dispatch") || !strcmp(arg, "events") ||
@@ -129,7 +133,8 @@ int cli_cmd_read(const strata_program_t *prog, strata_config_t *cfg, int argc,
     else
       strata_program_usage_error(
           prog, "usage: strata read TOPIC [--max N] [--follow]; TOPIC: "
-                "tier:<tier>, delay:<step>, dispatch, events, control, dlq "
+                "tier:<tier>, delay:<step>, dispatch, queue:<queue>, events, "
+                "control, dlq "
                 "or a topic name");
   }
   if (!what)

@@ -164,7 +164,15 @@ static strata_err_t topics_setup(sched_t *s, char *err, size_t size) {
   }
   for (int i = 0; i < s->ninputs; i++)
     s->input_names[i] = s->topic_tasks[i];
-  snprintf(s->topic_dispatch, sizeof(s->topic_dispatch), "%sdispatch", prefix);
+  s->nqueues = 0;
+  for (int i = 0; i < s->layout.count; i++) {
+    const strata_topic_spec_t *t = &s->layout.topics[i];
+    if (t->role != STRATA_TOPIC_DISPATCH || s->nqueues == STRATA_CORE_MAX_LANES)
+      continue;
+    s->queues[s->nqueues] = t->queue;
+    s->topic_dispatch[s->nqueues++] = t->name;
+  }
+  s->set.core.lanes = (uint32_t)s->nqueues;
   snprintf(s->topic_events, sizeof(s->topic_events), "%sevents", prefix);
   snprintf(s->topic_dlq, sizeof(s->topic_dlq), "%sdlq", prefix);
   snprintf(s->topic_control, sizeof(s->topic_control), "%scontrol", prefix);
@@ -180,7 +188,9 @@ static strata_err_t decide_setup(sched_t *s, char *err, size_t size) {
       .step_topics = s->input_names + s->ntiers,
       .step_ms = s->in_delay_ms + s->ntiers,
       .nsteps = s->ninputs - s->ntiers,
-      .dispatch_topic = s->topic_dispatch,
+      .queues = s->queues,
+      .dispatch_topics = s->topic_dispatch,
+      .nqueues = s->nqueues,
       .events_topic = s->topic_events,
       .dlq_topic = s->topic_dlq,
       .control_topic = s->topic_control,
@@ -540,9 +550,15 @@ static void turn(sched_t *s, volatile int *stop) {
     decide_watch(s->decide, now);
     views_running(s->views, decide_running(s->decide));
     {
-      decide_window_t win;
-      decide_window(s->decide, &win);
-      views_window(s->views, &win);
+      /* The gauges show the sum over the queues. */
+      decide_window_t win, sum = {0};
+      for (int i = 0; i < s->nqueues; i++) {
+        decide_window(s->decide, i, &win);
+        sum.on = win.on;
+        sum.limit += win.limit;
+        sum.unstarted += win.unstarted;
+      }
+      views_window(s->views, &sum);
     }
     s->last_watch = mono;
   }

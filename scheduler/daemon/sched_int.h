@@ -80,7 +80,12 @@ typedef struct {
   char topic_tasks[MAX_INPUTS][320];
   const char *input_names[MAX_INPUTS];
   int64_t in_delay_ms[MAX_INPUTS];
-  char topic_dispatch[320], topic_events[320], topic_dlq[320];
+  /* Queues, the default one first, and their dispatch topics (names owned
+   * by the layout): queue i is the core's lane i. */
+  const char *queues[STRATA_CORE_MAX_LANES];
+  const char *topic_dispatch[STRATA_CORE_MAX_LANES];
+  int nqueues;
+  char topic_events[320], topic_dlq[320];
   char topic_control[320];
   /* Delay partitions are read head-first from their own queues: [(input -
    * ntiers) * nparts + p]. The head waits in dhead until it is due. */

@@ -56,6 +56,15 @@ tracker_t *decide_tracker(decide_t *d, int input, int32_t p) {
   return &d->trackers[input * d->cfg.nparts + p];
 }
 
+int decide_queue_lane(const decide_t *d, const char *queue) {
+  if (!queue)
+    return 0;
+  for (int i = 0; i < d->cfg.nqueues; i++)
+    if (!strcmp(d->cfg.queues[i], queue))
+      return i;
+  return -1;
+}
+
 int decide_tier_index(const decide_t *d, const char *tier) {
   for (int i = 0; i < d->cfg.ntiers; i++)
     if (!strcmp(d->cfg.tiers[i], tier))
@@ -138,6 +147,7 @@ void decide_emit_event(decide_t *d, strata_event_kind_t kind,
   e.worker_id = NULL;
   e.usage = usage;
   e.usage_count = nusage;
+  e.queue = who->lane > 0 ? borrow(d->cfg.queues[who->lane]) : NULL;
   if (strata_event_encode(&e, &buf, &len, err, sizeof(err)))
     STRATA_ERROR(COMP, "encoding a %s event for %s: %s",
                  strata_event_kind_name(kind), who->id, err);
@@ -244,6 +254,13 @@ decide_t *decide_new(const decide_config_t *cfg, char *err, size_t size) {
     strata_errf(STRATA_ERR_NOMEM, err, size, "out of memory");
     return NULL;
   }
+  if (cfg->nqueues < 1 || cfg->nqueues > STRATA_CORE_MAX_LANES) {
+    strata_errf(STRATA_ERR_CONFIG, err, size,
+                "queues: %d queues, allowed 1..%d (the default one included)",
+                cfg->nqueues, STRATA_CORE_MAX_LANES);
+    free(d);
+    return NULL;
+  }
   d->cfg = *cfg;
   d->ninputs = cfg->ntiers + cfg->nsteps;
   for (int i = 0; i < cfg->nsteps; i++)
@@ -259,8 +276,10 @@ decide_t *decide_new(const decide_config_t *cfg, char *err, size_t size) {
   d->ledger = ledger_new();
   d->running = running_new();
   d->rng = cfg->seed ? cfg->seed : 1;
-  d->window.latency_ms = -1;
-  d->window.limit = cfg->window_min;
+  for (int i = 0; i < cfg->nqueues; i++) {
+    d->window[i].latency_ms = -1;
+    d->window[i].limit = cfg->window_min;
+  }
   if (!d->trackers || !d->assigned || !d->recovering || !d->recover_until ||
       !d->events_pos || !d->events_counted || !d->ledger || !d->running) {
     strata_errf(STRATA_ERR_NOMEM, err, size, "out of memory");

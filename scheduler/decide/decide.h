@@ -78,7 +78,12 @@ typedef struct {
   const char *const *step_topics;
   const int64_t *step_ms;
   int nsteps;
-  const char *dispatch_topic, *events_topic, *dlq_topic, *control_topic;
+  /* Queues, the default one first: `queues[i]` is core lane i and its
+   * attempts go to `dispatch_topics[i]`. 1..STRATA_CORE_MAX_LANES. */
+  const char *const *queues;
+  const char *const *dispatch_topics;
+  int nqueues;
+  const char *events_topic, *dlq_topic, *control_topic;
   const char *instance; /* written as "strata-scheduler <instance>" */
   int64_t window_ms;    /* idempotency window */
   bool preemption;
@@ -216,7 +221,8 @@ typedef struct {
   double start_rate; /* starts per second, smoothed */
   double latency_ms; /* a worker's start -> its event read here; < 0: none */
 } decide_window_t;
-void decide_window(const decide_t *d, decide_window_t *out);
+/* Of lane `lane` (index into decide_config_t.queues). */
+void decide_window(const decide_t *d, int lane, decide_window_t *out);
 void decide_totals(const decide_t *d, decide_totals_t *out);
 
 #endif /* STRATA_DECIDE_H */

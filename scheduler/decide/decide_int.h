@@ -97,6 +97,7 @@ struct running_s {
   bool has_ckpt;
   bool preempted; /* a PREEMPT was written for this attempt */
   bool begun;     /* a worker reported it started (the dispatch window) */
+  int lane;       /* its queue (the dispatch window counts each apart) */
 };
 
 typedef struct running_table_s running_table_t;
@@ -106,7 +107,7 @@ void running_destroy(running_table_t *t);
 /* Adds an entry (replacing one of the same id); takes `value` (may be
  * NULL). NULL on OOM. */
 running_t *running_add(running_table_t *t, const char *id, const char *key,
-                       int32_t attempt, void *value, size_t len);
+                       int32_t attempt, int lane, void *value, size_t len);
 running_t *running_find(running_table_t *t, const char *id);
 void running_del(running_table_t *t, running_t *r);
 void running_clear(running_table_t *t);
@@ -116,8 +117,10 @@ size_t running_watched(const running_table_t *t);
 /* A worker reported progress for `r` (STARTED, HEARTBEAT, CHECKPOINT): it
  * no longer waits in the dispatch topic or a worker's queue. */
 void running_begin(running_table_t *t, running_t *r);
-/* Entries no worker reported progress for: dispatched and not started. */
+/* Entries no worker reported progress for: dispatched and not started; of
+ * one lane. */
 size_t running_unstarted(const running_table_t *t);
+size_t running_unstarted_lane(const running_table_t *t, int lane);
 /* Calls cb for every entry; cb may delete the entry it is given. */
 void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),
                   void *opaque);
@@ -151,6 +154,7 @@ typedef struct {
   int pools[RUNNING_MAX_POOLS];        /* concurrency pools it demands */
   uint32_t amounts[RUNNING_MAX_POOLS]; /* units of each */
   int npools;
+  int lane; /* core lane: index into decide_config_t.queues */
   bool in_use;
 } held_t;
 
@@ -184,7 +188,17 @@ typedef struct {
   int32_t attempt;
   int tier; /* -1: unknown */
   int32_t partition;
+  int lane; /* its queue, written into scheduler events */
 } subject_t;
+
+/* One lane's dispatch window (window.c). */
+typedef struct {
+  uint64_t limit;          /* current bound on unstarted attempts */
+  double rate;             /* starts per second, smoothed */
+  double latency_ms;       /* worker start -> its event read; < 0: none */
+  strata_epoch_ms_t since; /* start of the current rate bucket */
+  uint64_t starts;         /* starts seen in the current bucket */
+} window_state_t;
 
 struct decide_s {
   decide_config_t cfg;
@@ -212,14 +226,8 @@ struct decide_s {
   size_t npend, cappend;
   uint32_t dlq_turn[STRATA_DLQ_CANCELLED + 1]; /* dead letters this turn */
 
-  /* The dispatch window (window.c). */
-  struct {
-    uint64_t limit;          /* current bound on unstarted attempts */
-    double rate;             /* starts per second, smoothed */
-    double latency_ms;       /* worker start -> its event read; < 0: none */
-    strata_epoch_ms_t since; /* start of the current rate bucket */
-    uint64_t starts;         /* starts seen in the current bucket */
-  } window;
+  /* The dispatch window (window.c), one per lane (queue). */
+  window_state_t window[STRATA_CORE_MAX_LANES];
 
   uint64_t rng;
   /* Operator state from the control topic: it outlives resets (the core
@@ -287,11 +295,16 @@ const char *decide_routing_key(const strata_task_t *t);
  * hard deadline, is what expires the task. */
 bool decide_s2s_expired(const strata_task_t *t);
 
-/* window.c: a start was read (`started_ms`: the worker's time of it, 0 if
- * unknown); the room the window leaves for dispatches now. */
-void window_started(decide_t *d, strata_epoch_ms_t started_ms,
+/* window.c: a start of an attempt of `lane` was read (`started_ms`: the
+ * worker's time of it, 0 if unknown); the room the lane's window leaves for
+ * dispatches now. */
+void window_started(decide_t *d, int lane, strata_epoch_ms_t started_ms,
                     strata_epoch_ms_t now);
-uint64_t window_room(decide_t *d, strata_epoch_ms_t now);
+uint64_t window_room(decide_t *d, int lane, strata_epoch_ms_t now);
+
+/* decide.c: the lane of a task's queue (NULL: the default queue, lane 0), or
+ * -1 when the queue is not configured. */
+int decide_queue_lane(const decide_t *d, const char *queue);
 
 /* held.c */
 uint64_t held_alloc(decide_t *d);

@@ -25,7 +25,7 @@ static void watch_attempt(decide_t *d, const strata_core_dispatch_t *dp,
     memcpy(copy, h->value, h->len);
   if (h->heartbeat_ms > 0 && !copy)
     decide_oom();
-  if (!(r = running_add(d->running, dp->id, h->key, h->attempt, copy,
+  if (!(r = running_add(d->running, dp->id, h->key, h->attempt, h->lane, copy,
                         copy ? h->len : 0)))
     decide_oom();
   r->tier = h->tier;
@@ -46,8 +46,8 @@ static void dispatch_one(decide_t *d, const strata_core_dispatch_t *dp,
 
   watch_attempt(d, dp, h);
   /* The dispatch record takes the bytes. */
-  decide_out_add(d, DECIDE_OUT_DISPATCH, d->cfg.dispatch_topic, h->partition,
-                 h->key, h->value, h->len);
+  decide_out_add(d, DECIDE_OUT_DISPATCH, d->cfg.dispatch_topics[h->lane],
+                 h->partition, h->key, h->value, h->len);
   h->value = NULL;
   for (int i = 0; i < h->npools; i++)
     units[i] =
@@ -118,11 +118,11 @@ int decide_turn(decide_t *d, strata_epoch_ms_t now, int max_dispatch) {
 
   if (!d->control_ready || !d->core)
     return 0;
-  if (d->cfg.window) {
-    uint64_t room = window_room(d, now);
-    if (room < (uint64_t)max_dispatch)
-      max_dispatch = (int)room;
-  }
+  /* Each queue's window bounds its own dispatches; the core passes over a
+   * queue with no room without holding back the others. */
+  if (d->cfg.window)
+    for (int i = 0; i < d->cfg.nqueues; i++)
+      strata_core_lane_room(d->core, (uint32_t)i, window_room(d, i, now));
   while ((nouts = strata_core_poll_outcomes(d->core, now, outs, 64)) > 0) {
     for (size_t i = 0; i < nouts; i++)
       outcome_one(d, &outs[i], now);

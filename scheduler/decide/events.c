@@ -55,9 +55,19 @@ static void adopt_running(decide_t *d, const strata_event_t *e, int32_t p,
   running_t *r;
   char err[256];
   int tier = decide_tier_index(d, e->tier), n = 0;
+  int lane = decide_queue_lane(d, e->queue);
 
   if (tier < 0)
     return;
+  if (lane < 0) {
+    /* Dispatched under a configuration with this queue: counted in the
+     * default queue's window until it ends. */
+    STRATA_WARN(COMP,
+                "task %s attempt %d: queue \"%s\" of its DISPATCHED event is "
+                "not configured here; counted in the default queue",
+                e->task_id, e->attempt, e->queue);
+    lane = 0;
+  }
   if (strata_core_lookup(d->core, e->task_id, &info) == STRATA_OK) {
     /* Held already: an earlier attempt adopted in this scan that a newer
      * one replaces (the scheduler presumed it lost). */
@@ -81,6 +91,7 @@ static void adopt_running(decide_t *d, const strata_event_t *e, int32_t p,
   memset(&spec, 0, sizeof(spec));
   spec.id = e->task_id;
   spec.tier = (uint32_t)tier;
+  spec.lane = (uint32_t)lane;
   spec.demands = dem;
   spec.ndemands = (size_t)n;
   spec.cookie = UINT64_MAX; /* no held record */
@@ -90,7 +101,7 @@ static void adopt_running(decide_t *d, const strata_event_t *e, int32_t p,
     return;
   }
   if (!(r = running_add(d->running, e->task_id, e->routing_key, e->attempt,
-                        NULL, 0)))
+                        lane, NULL, 0)))
     decide_oom();
   r->tier = tier;
   r->input = -1;
@@ -160,7 +171,7 @@ static void on_progress(decide_t *d, const strata_event_t *e, int32_t p,
       /* Out of the dispatch topic: the window may refill. A start re-read
        * by a recovery scan says nothing about today's latency. */
       running_begin(d->running, r);
-      window_started(d,
+      window_started(d, r->lane,
                      e->kind == STRATA_EVENT_STARTED && !decide_recovering(d, p)
                          ? e->time_ms
                          : 0,

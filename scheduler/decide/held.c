@@ -48,5 +48,6 @@ void held_clear(decide_t *d) {
 
 subject_t held_subject(const decide_t *d, uint64_t slot, const char *id) {
   const held_t *h = &d->held[slot];
-  return (subject_t){id, h->key, h->keyed, h->attempt, h->tier, h->partition};
+  return (subject_t){id,      h->key,       h->keyed, h->attempt,
+                     h->tier, h->partition, h->lane};
 }

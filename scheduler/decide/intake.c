@@ -26,12 +26,13 @@ static strata_epoch_ms_t s2s_deadline(const strata_task_t *t) {
 }
 
 /* Fills a core spec from a task; `demands` has room for every demand. */
-static void spec_from_task(const strata_task_t *t, int tier, uint64_t cookie,
-                           strata_core_task_spec_t *spec,
+static void spec_from_task(const strata_task_t *t, int tier, int lane,
+                           uint64_t cookie, strata_core_task_spec_t *spec,
                            strata_core_demand_t *demands) {
   memset(spec, 0, sizeof(*spec));
   spec->id = t->id;
   spec->tier = (uint32_t)tier;
+  spec->lane = (uint32_t)lane;
   spec->priority = t->priority;
   spec->deadline_kind = !t->has_deadline_ms ? STRATA_CORE_DEADLINE_NONE
                         : t->deadline_hard  ? STRATA_CORE_DEADLINE_HARD
@@ -65,8 +66,16 @@ bool decide_s2s_expired(const strata_task_t *t) {
           s2s_deadline(t) <= t->deadline_ms);
 }
 
+/* The lane of a task's queue; an unknown queue (a refused task) is
+ * reported under the default one. */
+static int task_lane(const decide_t *d, const strata_task_t *t) {
+  int lane = decide_queue_lane(d, t->queue);
+  return lane < 0 ? 0 : lane;
+}
+
 /* Checks the task against its input: a tier topic carries only its own
- * tier; a delay step any configured tier. Sets *tier. */
+ * tier; a delay step any configured tier. Sets *tier. A queue must be one
+ * this scheduler dispatches to. */
 static strata_err_t check_tier(const decide_t *d, const strata_task_t *t,
                                int input, int *tier, char *err, size_t size) {
   if (input >= d->cfg.ntiers) {
@@ -78,6 +87,11 @@ static strata_err_t check_tier(const decide_t *d, const strata_task_t *t,
                        "Task.tier: \"%s\" does not match the topic %s", t->tier,
                        d->cfg.tier_topics[input]);
   }
+  if (decide_queue_lane(d, t->queue) < 0)
+    return strata_errf(STRATA_ERR_INVALID_TASK, err, size,
+                       "Task.queue: \"%s\" is not a configured queue (see "
+                       "`queues`); replay the dead letter once it is",
+                       t->queue);
   return STRATA_OK;
 }
 
@@ -86,9 +100,13 @@ static void refuse(decide_t *d, const decide_record_t *r,
                    const strata_task_t *t, int tier, const char *why,
                    strata_epoch_ms_t now) {
   const char *topic = decide_input_topic(d, r->input);
-  subject_t who = {
-      t->id, decide_routing_key(t), t->idempotency_key != NULL, t->attempt,
-      tier,  r->partition};
+  subject_t who = {t->id,
+                   decide_routing_key(t),
+                   t->idempotency_key != NULL,
+                   t->attempt,
+                   tier,
+                   r->partition,
+                   task_lane(d, t)};
   STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": task %s refused, dead-lettered: %s",
               topic, r->partition, r->offset, t->id, why);
   decide_emit_dlq(d, STRATA_DLQ_INVALID, why, t, r->value, r->len, topic,
@@ -103,9 +121,13 @@ static void refuse(decide_t *d, const decide_record_t *r,
 static bool take_cancelled(decide_t *d, const decide_record_t *r,
                            const strata_task_t *t, int tier,
                            strata_epoch_ms_t now) {
-  subject_t who = {
-      t->id, decide_routing_key(t), t->idempotency_key != NULL, t->attempt,
-      tier,  r->partition};
+  subject_t who = {t->id,
+                   decide_routing_key(t),
+                   t->idempotency_key != NULL,
+                   t->attempt,
+                   tier,
+                   r->partition,
+                   task_lane(d, t)};
   if (!ledger_cancel_pending(d->ledger, t->id))
     return false;
   /* Cancelled before it reached this scheduler (on the ladder, not yet
@@ -177,6 +199,7 @@ static void held_fill(decide_t *d, uint64_t slot, const decide_record_t *r,
   h->attempt = t->attempt;
   h->offset = r->offset;
   h->enqueued_ms = t->enqueued_ms;
+  h->lane = decide_queue_lane(d, t->queue);
   h->heartbeat_ms = t->timeouts.has_heartbeat_ms ? t->timeouts.heartbeat_ms : 0;
   h->npools = 0;
   for (size_t i = 0; i < t->demands_count && h->npools < RUNNING_MAX_POOLS;
@@ -197,7 +220,7 @@ static strata_err_t submit(decide_t *d, const strata_task_t *t, int tier,
   strata_core_demand_t *demands =
       decide_xmalloc((t->demands_count + 1) * sizeof(*demands));
   strata_err_t rc;
-  spec_from_task(t, tier, slot, &spec, demands);
+  spec_from_task(t, tier, d->held[slot].lane, slot, &spec, demands);
   rc = strata_core_submit(d->core, &spec, now, err, size);
   free(demands);
   return rc;

@@ -14,6 +14,8 @@ struct running_table_s {
   running_t *head;
   size_t watched; /* entries holding a task record (heartbeats watched) */
   size_t begun;   /* entries a worker reported progress for */
+  /* Per lane: entries not reported started. */
+  size_t lane_unstarted[STRATA_CORE_MAX_LANES];
 };
 
 running_table_t *running_new(void) {
@@ -39,6 +41,7 @@ void running_clear(running_table_t *t) {
   }
   t->watched = 0;
   t->begun = 0;
+  memset(t->lane_unstarted, 0, sizeof(t->lane_unstarted));
 }
 
 void running_destroy(running_table_t *t) {
@@ -57,12 +60,14 @@ void running_del(running_table_t *t, running_t *r) {
     t->watched--;
   if (r->begun)
     t->begun--;
+  else
+    t->lane_unstarted[r->lane]--;
   HASH_DEL(t->head, r);
   entry_free(r);
 }
 
 running_t *running_add(running_table_t *t, const char *id, const char *key,
-                       int32_t attempt, void *value, size_t len) {
+                       int32_t attempt, int lane, void *value, size_t len) {
   running_t *r = running_find(t, id);
 
   if (r)
@@ -75,6 +80,8 @@ running_t *running_add(running_table_t *t, const char *id, const char *key,
     return NULL;
   }
   r->attempt = attempt;
+  r->lane = lane >= 0 && lane < STRATA_CORE_MAX_LANES ? lane : 0;
+  t->lane_unstarted[r->lane]++;
   r->value = value;
   r->len = len;
   if (value)
@@ -95,11 +102,17 @@ void running_begin(running_table_t *t, running_t *r) {
   if (!r->begun) {
     r->begun = true;
     t->begun++;
+    t->lane_unstarted[r->lane]--;
   }
 }
 
 size_t running_unstarted(const running_table_t *t) {
   return HASH_COUNT(t->head) - t->begun;
+}
+
+size_t running_unstarted_lane(const running_table_t *t, int lane) {
+  return lane >= 0 && lane < STRATA_CORE_MAX_LANES ? t->lane_unstarted[lane]
+                                                   : 0;
 }
 
 void running_each(running_table_t *t, void (*cb)(running_t *r, void *opaque),

@@ -93,7 +93,8 @@ static void write_exhausted(decide_t *d, running_t *r, const strata_task_t *t,
  */
 static void lost_attempt(decide_t *d, running_t *r, strata_epoch_ms_t now) {
   subject_t who = {r->id,      r->key,  strcmp(r->key, r->id) != 0,
-                   r->attempt, r->tier, r->partition};
+                   r->attempt, r->tier, r->partition,
+                   r->lane};
   strata_task_t t;
   char err[256], why[512];
   bool retry;

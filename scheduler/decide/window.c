@@ -48,51 +48,55 @@
 #define BUCKET_MS 100
 #define LATENCY_CAP_MS 60000
 
-void window_started(decide_t *d, strata_epoch_ms_t started_ms,
+void window_started(decide_t *d, int lane, strata_epoch_ms_t started_ms,
                     strata_epoch_ms_t now) {
-  d->window.starts++;
+  (void)now;
+  d->window[lane].starts++;
   if (started_ms > 0) {
     double s = (double)(now - started_ms);
     s = s < 0 ? 0 : s > LATENCY_CAP_MS ? LATENCY_CAP_MS : s;
     /* Smoothed from zero: the first starts of a fresh fleet can be read
      * late (a consumer's first fetch), and one such sample alone must not
      * open the window wide. */
-    d->window.latency_ms =
-        0.8 * (d->window.latency_ms < 0 ? 0 : d->window.latency_ms) + 0.2 * s;
+    d->window[lane].latency_ms =
+        0.8 *
+            (d->window[lane].latency_ms < 0 ? 0 : d->window[lane].latency_ms) +
+        0.2 * s;
   }
 }
 
-static void resize(decide_t *d, strata_epoch_ms_t now) {
+static void resize(decide_t *d, int lane, strata_epoch_ms_t now) {
+  window_state_t *w = &d->window[lane];
   double want, lat;
-  int64_t span = now - d->window.since;
+  int64_t span = now - w->since;
 
-  if (!d->window.since || span < 0) {
-    d->window.since = now;
-    d->window.starts = 0;
+  if (!w->since || span < 0) {
+    w->since = now;
+    w->starts = 0;
   } else if (span >= BUCKET_MS) {
-    double r = (double)d->window.starts * 1000.0 / (double)span;
-    d->window.rate = 0.5 * d->window.rate + 0.5 * r;
-    d->window.since = now;
-    d->window.starts = 0;
+    double r = (double)w->starts * 1000.0 / (double)span;
+    w->rate = 0.5 * w->rate + 0.5 * r;
+    w->since = now;
+    w->starts = 0;
   }
-  lat = d->window.latency_ms < 0 ? 0 : d->window.latency_ms;
-  want = (double)d->cfg.window_min +
-         ceil(1.5 * d->window.rate * 4.0 * lat / 1000.0);
+  lat = w->latency_ms < 0 ? 0 : w->latency_ms;
+  want = (double)d->cfg.window_min + ceil(1.5 * w->rate * 4.0 * lat / 1000.0);
   if (want > (double)d->cfg.window_max)
     want = (double)d->cfg.window_max;
-  d->window.limit = (uint64_t)want;
+  w->limit = (uint64_t)want;
 }
 
-uint64_t window_room(decide_t *d, strata_epoch_ms_t now) {
-  uint64_t unstarted = running_unstarted(d->running);
-  resize(d, now);
-  return d->window.limit > unstarted ? d->window.limit - unstarted : 0;
+uint64_t window_room(decide_t *d, int lane, strata_epoch_ms_t now) {
+  uint64_t unstarted = running_unstarted_lane(d->running, lane);
+  resize(d, lane, now);
+  return d->window[lane].limit > unstarted ? d->window[lane].limit - unstarted
+                                           : 0;
 }
 
-void decide_window(const decide_t *d, decide_window_t *out) {
+void decide_window(const decide_t *d, int lane, decide_window_t *out) {
   out->on = d->cfg.window;
-  out->limit = d->window.limit;
-  out->unstarted = running_unstarted(d->running);
-  out->start_rate = d->window.rate;
-  out->latency_ms = d->window.latency_ms;
+  out->limit = d->window[lane].limit;
+  out->unstarted = running_unstarted_lane(d->running, lane);
+  out->start_rate = d->window[lane].rate;
+  out->latency_ms = d->window[lane].latency_ms;
 }

@@ -1139,13 +1139,17 @@ static int run_loop(sim_t *s) {
 
 /* The decision layer for the policy, owning partition 0 of every topic. */
 static decide_t *new_layer(sim_t *s, char *errstr, size_t size) {
+  static const char *const queues[] = {"default"};
+  static const char *const dispatch[] = {"sim.dispatch"};
   decide_config_t c = {
       .tiers = s->tier_names,
       .ntiers = s->ntiers,
       .nparts = 1,
       .tier_topics = s->tier_topics,
       .nsteps = 0,
-      .dispatch_topic = "sim.dispatch",
+      .queues = queues,
+      .dispatch_topics = dispatch,
+      .nqueues = 1,
       .events_topic = "sim.events",
       .dlq_topic = "sim.dlq",
       .control_topic = "sim.control",

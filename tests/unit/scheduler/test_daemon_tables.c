@@ -80,13 +80,21 @@ static void test_running_table_adds_replaces_and_deletes(void **state) {
     void *rec = malloc(8);
     assert_non_null(rec);
     snprintf(id, sizeof(id), "task-%d", i);
-    assert_non_null(running_add(t, id, "key", i, rec, 8));
+    assert_non_null(running_add(t, id, "key", i, i % 2, rec, 8));
   }
   assert_int_equal(running_count(t), 10);
+  /* Unstarted attempts are counted per lane (queue). */
+  assert_int_equal(running_unstarted_lane(t, 0), 5);
+  assert_int_equal(running_unstarted_lane(t, 1), 5);
+  running_begin(t, running_find(t, "task-1"));
+  running_begin(t, running_find(t, "task-1")); /* counted once */
+  assert_int_equal(running_unstarted_lane(t, 1), 4);
+  assert_int_equal(running_unstarted(t), 9);
   assert_int_equal(running_watched(t), 10); /* all keep their record */
   /* A new attempt of the same id replaces the entry (and frees its copy). */
-  assert_non_null(running_add(t, "task-3", "key", 13, NULL, 0));
+  assert_non_null(running_add(t, "task-3", "key", 13, 1, NULL, 0));
   assert_int_equal(running_count(t), 10);
+  assert_int_equal(running_unstarted_lane(t, 1), 4);
   assert_int_equal(running_watched(t), 9);
   r = running_find(t, "task-3");
   assert_non_null(r);
@@ -104,6 +112,9 @@ static void test_running_table_adds_replaces_and_deletes(void **state) {
   running_each(t, count, &n);
   assert_int_equal(n, 5); /* attempts 1, 3 (now 13), 5, 7, 9 remain */
   assert_int_equal(running_watched(t), 4); /* 1, 5, 7, 9 */
+  /* Left in lane 1: 1 (started), 3, 5, 7, 9. */
+  assert_int_equal(running_unstarted_lane(t, 1), 4);
+  assert_int_equal(running_unstarted_lane(t, 0), 0);
   assert_null(running_find(t, "task-4"));
   assert_non_null(running_find(t, "task-3"));
   running_clear(t);

@@ -24,6 +24,8 @@ static char *tiers[] = {"critical", "low"};
 static const char *tier_topics[] = {"s.tasks.critical", "s.tasks.low"};
 static const char *step_topics[] = {"s.delay.1s", "s.delay.30s"};
 static const int64_t step_ms[] = {1000, 30000};
+static const char *const queues[] = {"default", "gpu.q"};
+static const char *const dispatch_topics[] = {"s.dispatch", "s.dispatch.gpu.q"};
 
 typedef struct {
   int late, lost, duplicates, dispatched, undecodable;
@@ -63,6 +65,7 @@ static strata_core_t *make_core(void *opaque, char *err, size_t size) {
   strata_core_config_default(&cc);
   cc.tiers = tc;
   cc.ntiers = 2;
+  cc.lanes = 2;
   if (!(core = strata_core_new(&cc, err, size)))
     return NULL;
   if (strata_core_pool_add(core, "gpu", &gpu, NULL, err, size)) {
@@ -92,7 +95,9 @@ static decide_t *new_layer_window(seen_t *seen, uint64_t wmin, uint64_t wmax) {
       .step_topics = step_topics,
       .step_ms = step_ms,
       .nsteps = 2,
-      .dispatch_topic = "s.dispatch",
+      .queues = queues,
+      .dispatch_topics = dispatch_topics,
+      .nqueues = 2,
       .events_topic = "s.events",
       .dlq_topic = "s.dlq",
       .control_topic = "s.control",
@@ -728,7 +733,9 @@ static void test_nothing_is_decided_before_the_control_history(void **state) {
                        .step_topics = step_topics,
                        .step_ms = step_ms,
                        .nsteps = 0,
-                       .dispatch_topic = "s.dispatch",
+                       .queues = queues,
+                       .dispatch_topics = dispatch_topics,
+                       .nqueues = 2,
                        .events_topic = "s.events",
                        .dlq_topic = "s.dlq",
                        .control_topic = "s.control",
@@ -776,7 +783,7 @@ static void test_window_bounds_attempts_no_worker_started(void **state) {
   assert_int_equal(turn_dispatches(d, T0), 4);
   /* Nobody started anything: nothing more leaves the core. */
   assert_int_equal(turn_dispatches(d, T0 + 10), 0);
-  decide_window(d, &w);
+  decide_window(d, 0, &w);
   assert_true(w.on);
   assert_int_equal(w.unstarted, 4);
   /* Two start: two more go. */
@@ -835,10 +842,10 @@ static void test_window_grows_to_rate_times_round_trip(void **state) {
       feed_started(d, read + 1, id, began[read], now);
       read++;
     }
-    decide_window(d, &w);
+    decide_window(d, 0, &w);
     assert_true(w.unstarted <= w.limit + 1);
   }
-  decide_window(d, &w);
+  decide_window(d, 0, &w);
   /* limit = min + ceil(1.5 * rate * 4 * latency) = 8 + 6 * 1000 * 0.020 */
   assert_true(w.start_rate > 900 && w.start_rate < 1100);
   assert_true(w.latency_ms > 19 && w.latency_ms < 21);
@@ -849,8 +856,104 @@ static void test_window_grows_to_rate_times_round_trip(void **state) {
   /* Idle, the window shrinks back to its minimum. */
   for (int ms = 4000; ms < 8000; ms += 100)
     turn_dispatches(d, T0 + ms);
-  decide_window(d, &w);
+  decide_window(d, 0, &w);
   assert_true(w.limit < 12);
+  decide_destroy(d);
+}
+
+/* ---- queues --------------------------------------------------------------*/
+
+static rec_t queued_task(const char *id, const char *queue) {
+  strata_task_t t;
+  task_init(&t, id, "low");
+  t.queue = queue ? strdup(queue) : NULL;
+  return encode_task(&t);
+}
+
+static void test_a_task_goes_to_its_queues_dispatch_topic(void **state) {
+  seen_t seen = {0};
+  decide_t *d = new_layer(&seen);
+  const decide_out_t *o;
+  strata_event_t e;
+  size_t n;
+  (void)state;
+
+  feed_task(d, 1, 0, 0, queued_task("g", "gpu.q"), T0);
+  feed_task(d, 1, 0, 1, queued_task("n", NULL), T0);
+  feed_task(d, 1, 0, 2, queued_task("x", "default"), T0);
+  decide_turn(d, T0, 100);
+  o = decide_outputs(d, &n);
+  for (size_t i = 0, k = 0; i < n; i++) {
+    if (o[i].kind != DECIDE_OUT_DISPATCH)
+      continue;
+    /* The core's order among equals is arrival order. */
+    assert_string_equal(o[i].topic, k == 0 ? "s.dispatch.gpu.q" : "s.dispatch");
+    k++;
+  }
+  assert_int_equal(count_kind(d, DECIDE_OUT_DISPATCH), 3);
+  /* The DISPATCHED event names the queue; null for the default one. */
+  for (size_t k = 0; nth_event(d, k, &e); k++) {
+    if (!strcmp(e.task_id, "g"))
+      assert_string_equal(e.queue, "gpu.q");
+    else
+      assert_null(e.queue);
+    strata_event_clear(&e);
+  }
+  decide_destroy(d);
+}
+
+static void test_an_unconfigured_queue_is_dead_lettered_naming_it(void **s) {
+  seen_t seen = {0};
+  decide_t *d = new_layer(&seen);
+  strata_event_t e;
+  (void)s;
+
+  feed_task(d, 1, 0, 0, queued_task("q", "nope"), T0);
+  decide_turn(d, T0, 100);
+  assert_int_equal(count_kind(d, DECIDE_OUT_DISPATCH), 0);
+  assert_int_equal(first_dlq_reason(d), STRATA_DLQ_INVALID);
+  assert_true(nth_event(d, 0, &e));
+  assert_int_equal(e.kind, STRATA_EVENT_DEAD_LETTERED);
+  assert_non_null(strstr(e.error, "Task.queue: \"nope\" is not a configured"));
+  strata_event_clear(&e);
+  decide_destroy(d);
+}
+
+static void test_a_full_queue_window_does_not_hold_back_another(void **s) {
+  seen_t seen = {0};
+  decide_t *d = new_layer_window(&seen, 3, 100);
+  decide_window_t w;
+  char id[32];
+  (void)s;
+
+  /* 50 gpu tasks first, then 5 default ones, all low: gpu's window takes
+   * 3, and the default queue's window its own 3 at once. */
+  for (int i = 0; i < 50; i++) {
+    snprintf(id, sizeof(id), "g-%d", i);
+    feed_task(d, 1, 0, i, queued_task(id, "gpu.q"), T0);
+  }
+  for (int i = 0; i < 5; i++) {
+    snprintf(id, sizeof(id), "d-%d", i);
+    feed_task(d, 1, 0, 50 + i, queued_task(id, NULL), T0);
+  }
+  assert_int_equal(turn_dispatches(d, T0), 6);
+  assert_int_equal(turn_dispatches(d, T0 + 1), 0);
+  decide_window(d, 0, &w);
+  assert_int_equal(w.unstarted, 3);
+  decide_window(d, 1, &w);
+  assert_int_equal(w.unstarted, 3);
+  /* A default-queue start frees room in that queue only. */
+  feed_event(d, 0, 0, STRATA_EVENT_STARTED, "d-0", 1, "w", T0 + 2);
+  decide_turn(d, T0 + 2, 1000);
+  assert_int_equal(count_kind(d, DECIDE_OUT_DISPATCH), 1);
+  assert_string_equal(decide_outputs(d, &(size_t){0})[0].topic, "s.dispatch");
+  decide_committed(d, T0 + 2);
+  /* A gpu start, a gpu dispatch. */
+  feed_event(d, 0, 1, STRATA_EVENT_STARTED, "g-0", 1, "w", T0 + 3);
+  decide_turn(d, T0 + 3, 1000);
+  assert_int_equal(count_kind(d, DECIDE_OUT_DISPATCH), 1);
+  assert_string_equal(decide_outputs(d, &(size_t){0})[0].topic,
+                      "s.dispatch.gpu.q");
   decide_destroy(d);
 }
 
@@ -875,6 +978,9 @@ int main(void) {
       cmocka_unit_test(test_window_bounds_attempts_no_worker_started),
       cmocka_unit_test(test_window_lets_a_later_critical_task_go_first),
       cmocka_unit_test(test_window_grows_to_rate_times_round_trip),
+      cmocka_unit_test(test_a_task_goes_to_its_queues_dispatch_topic),
+      cmocka_unit_test(test_an_unconfigured_queue_is_dead_lettered_naming_it),
+      cmocka_unit_test(test_a_full_queue_window_does_not_hold_back_another),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
