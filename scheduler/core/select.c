@@ -204,7 +204,7 @@ static uint32_t pick_aged(strata_core_t *c, int64_t now) {
 
 /* Drops stale entries from the top of one lane's ready queue; returns the
    entry of its most urgent ready task, or NULL. */
-static const heap_ent_t *lane_head(strata_core_t *c, rq_t *q) {
+static inline const heap_ent_t *lane_head(strata_core_t *c, rq_t *q) {
   const heap_ent_t *e;
 
   while ((e = rq_top(q)) && !core_ready_live(c, e)) {
@@ -215,17 +215,29 @@ static const heap_ent_t *lane_head(strata_core_t *c, rq_t *q) {
   return e;
 }
 
-/* The entry of the tier's most urgent ready task among its lanes with
-   room, or NULL. O(lanes with ready tasks and room). */
-static const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
+/* tier_head() over two or more lanes `m`: the smallest of their heads. */
+static const heap_ent_t *tier_head_of(strata_core_t *c, tier_t *tr,
+                                      uint32_t m) {
   const heap_ent_t *best = NULL;
 
-  for (uint32_t m = tier_open_lanes(c, tr); m; m &= m - 1) {
+  for (; m; m &= m - 1) {
     const heap_ent_t *e = lane_head(c, &tr->rq[__builtin_ctz(m)]);
     if (e && (!best || heap_less(e, best)))
       best = e;
   }
   return best;
+}
+
+/* The entry of the tier's most urgent ready task among its lanes with
+   room, or NULL. O(lanes with ready tasks and room). The rules call it for
+   every tier at every decision, so one open lane (always so with lanes =
+   1) takes the short way, which costs what a single queue cost. */
+static inline const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
+  uint32_t m = tier_open_lanes(c, tr);
+
+  if (!(m & (m - 1)))
+    return m ? lane_head(c, &tr->rq[__builtin_ctz(m)]) : NULL;
+  return tier_head_of(c, tr, m);
 }
 
 static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
@@ -288,19 +300,13 @@ static uint32_t pick_in_lane(strata_core_t *c, tier_t *tr, rq_t *q, int64_t now,
   return chosen;
 }
 
-/* The tier's most urgent task that can go now: its lanes with room are
-   tried in the order of their heads (key, then FIFO), each with look-ahead,
-   so a lane whose look-ahead finds only tasks that do not fit their pools
-   yields to the next lane before the tier gives up. */
-static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
+/* pick_in_tier() over two or more lanes `m`: they are tried in the order
+   of their heads (key, then FIFO), each with look-ahead. */
+static uint32_t pick_in_lanes(strata_core_t *c, tier_t *tr, uint32_t m,
+                              int64_t now) {
   heap_ent_t head[STRATA_CORE_MAX_LANES];
   uint32_t lane[STRATA_CORE_MAX_LANES], n = 0;
-  uint32_t m = tier_open_lanes(c, tr);
 
-  /* One lane (always so with lanes = 1): no order to find. */
-  if (!(m & (m - 1)))
-    return m ? pick_in_lane(c, tr, &tr->rq[__builtin_ctz(m)], now, 1)
-             : CORE_NIL;
   for (; m; m &= m - 1) {
     uint32_t l = (uint32_t)__builtin_ctz(m), k;
     const heap_ent_t *e = lane_head(c, &tr->rq[l]);
@@ -321,6 +327,18 @@ static uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
       return idx;
   }
   return CORE_NIL;
+}
+
+/* The tier's most urgent task that can go now, from its lanes with room: a
+   lane whose look-ahead finds only tasks that do not fit their pools yields
+   to the next lane before the tier gives up. */
+static inline uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
+  uint32_t m = tier_open_lanes(c, tr);
+
+  if (!(m & (m - 1)))
+    return m ? pick_in_lane(c, tr, &tr->rq[__builtin_ctz(m)], now, 1)
+             : CORE_NIL;
+  return pick_in_lanes(c, tr, m, now);
 }
 
 /* Serves tier `ti`, chosen by `how`: its oldest task first if that one is

@@ -34,18 +34,18 @@ static int push_ready_entry(strata_core_t *c, uint32_t idx) {
 int state_make_ready(strata_core_t *c, uint32_t idx, int64_t now) {
   task_t *t = core_task(c, idx);
   tier_t *tr = &c->tiers[t->tier];
-  uint32_t was_open;
 
   if (push_ready_entry(c, idx))
     return -1;
-  /* Idle time is lent, not banked; so is time spent with ready tasks only
-     in lanes without room (with one lane: nready was 0). */
-  was_open = tier_open_lanes(c, tr);
   tr->nready++;
-  if (tr->lane_ready[t->lane]++ == 0)
+  if (tr->lane_ready[t->lane]++ == 0) {
+    /* Idle time is lent, not banked; so is time spent with ready tasks
+       only in lanes without room (with one lane: nready was 0). */
+    uint32_t was_open = tier_open_lanes(c, tr);
     tr->busy |= 1u << t->lane;
-  if (!was_open && tier_open_lanes(c, tr) && tr->pass < c->vtime)
-    tr->pass = c->vtime;
+    if (!was_open && tier_open_lanes(c, tr) && tr->pass < c->vtime)
+      tr->pass = c->vtime;
+  }
   core_set_state(c, t, TS_READY);
   t->since = now;
   t->fnext = CORE_NIL;
