@@ -17,8 +17,12 @@
  * concurrency stalled all fetching after each small burst. Nothing is
  * paused, so no prefetched record is dropped and refetched.
  *
- * Output: one transactional producer, used by this loop only. Each turn
- * writes, in one transaction (txn_commit(), common/kafka_txn.c), the
+ * Output: one transactional producer, used by one transaction at a time,
+ * which the committer thread runs while the loop goes on taking records and
+ * starting handlers (txn_prepare/txn_apply below: a loop that waited for
+ * each commit left every slot that finished meanwhile idle). A rebalance,
+ * a producer failure and the end of run() first wait for the transaction in
+ * flight. Each transaction writes (txn_commit(), common/kafka_txn.c) the
  * STARTED/HEARTBEAT events handler threads queued, the terminal records of
  * the jobs that finished (event, retry record or dead letter: outcome.c)
  * and, per partition, the lowest unfinished dispatch offset
@@ -172,6 +176,8 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->cond, NULL);
   pthread_cond_init(&w->slot_cond, NULL);
+  pthread_mutex_init(&w->clock, NULL);
+  pthread_cond_init(&w->ccond, NULL);
   atomic_init(&w->stop, 0);
   atomic_init(&w->running, 0);
   atomic_init(&w->fatal, 0);
@@ -379,6 +385,8 @@ void strata_worker_destroy(strata_worker_t *w) {
     close(w->wake[1]);
   pthread_cond_destroy(&w->cond);
   pthread_cond_destroy(&w->slot_cond);
+  pthread_mutex_destroy(&w->clock);
+  pthread_cond_destroy(&w->ccond);
   pthread_mutex_destroy(&w->lock);
   free(w);
 }
@@ -868,26 +876,55 @@ static void recover(strata_worker_t *w) {
 }
 
 /*
- * One transaction: the queued events, the outcomes of the finished jobs and
- * the dispatch offsets that moved. Returns 0 when committed (or there was
- * nothing to write, or no producer to write with), -1 when aborted and
- * rewound, -2 when the producer failed (recover() takes over) or on an
- * unrecoverable error.
+ * The output step, in three parts. txn_prepare() (loop thread) gathers one
+ * transaction: the queued events, the outcomes of the finished jobs and the
+ * dispatch offsets that moved. The committer thread runs it (txn_commit()),
+ * so the loop goes on taking records and starting handlers while the broker
+ * commits: a commit takes several milliseconds, and a loop that waited for
+ * it left every slot whose handler ended meanwhile idle until it returned
+ * (with 1 ms handlers, most of the time). txn_apply() (loop thread) acts on
+ * the result. Records taken while a commit is in flight go into the next
+ * one; only one is in flight at a time, so commits stay in order.
  */
-static int txn_turn(strata_worker_t *w) {
+typedef struct txn_batch {
+  rd_kafka_topic_partition_list_t *offsets;
+  txn_record_t *recs;
+  size_t nrecs;
+  out_t *outs;
+  strata_job_t *done;
+  txn_result_t result;
+  char why[1024];
+} txn_batch_t;
+
+static void batch_free(txn_batch_t *b) {
+  if (!b)
+    return;
+  free(b->recs);
+  if (b->offsets)
+    rd_kafka_topic_partition_list_destroy(b->offsets);
+  free_outs(b->outs);
+  free_jobs(b->done);
+  free(b);
+}
+
+/* The next transaction, or NULL with *ret: 0 when there is nothing to write
+ * (or no producer to write with), -1 when memory ran out (rewound), -2 on
+ * an unrecoverable error. */
+static txn_batch_t *txn_prepare(strata_worker_t *w, int *ret) {
   out_t *head, *tail, *o;
   strata_job_t *done, *j;
-  rd_kafka_topic_partition_list_t *offsets = NULL;
-  txn_record_t *recs = NULL;
-  size_t nrecs = 0;
+  txn_batch_t *b;
   strata_epoch_ms_t now = strata_epoch_now_ms();
   char why[1024];
-  int ret = 0;
+  size_t n = 0;
 
-  if (atomic_load(&w->fatal))
-    return -2;
+  *ret = 0;
+  if (atomic_load(&w->fatal)) {
+    *ret = -2;
+    return NULL;
+  }
   if (!w->producer)
-    return 0; /* the outbox and done list wait for the new producer */
+    return NULL; /* the outbox and done list wait for the new producer */
   pthread_mutex_lock(&w->lock);
   head = w->out_head;
   tail = w->out_tail;
@@ -896,7 +933,7 @@ static int txn_turn(strata_worker_t *w) {
   w->done_head = w->done_tail = NULL;
   pthread_mutex_unlock(&w->lock);
   if (!head && !done && !w->commit_dirty)
-    return 0;
+    return NULL;
 
   for (j = done; j; j = j->next) {
     worker_part_t *part = part_get(w, j->partition, false);
@@ -914,14 +951,21 @@ static int txn_turn(strata_worker_t *w) {
       pthread_mutex_lock(&w->lock);
       set_fatal_locked(w, why);
       pthread_mutex_unlock(&w->lock);
-      ret = -2;
-      goto out;
+      free_outs(head);
+      free_jobs(done);
+      *ret = -2;
+      return NULL;
     }
     tracker_done_offset(&part->tracker, j->offset);
     w->commit_dirty = true;
   }
-
-  offsets = rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
+  if (!(b = calloc(1, sizeof(*b))))
+    goto oom;
+  b->outs = head;
+  b->done = done;
+  head = NULL;
+  done = NULL;
+  b->offsets = rd_kafka_topic_partition_list_new(w->nparts ? w->nparts : 1);
   for (int p = 0; p < w->nparts; p++) {
     worker_part_t *part = &w->parts[p];
     int64_t at;
@@ -929,38 +973,55 @@ static int txn_turn(strata_worker_t *w) {
       continue;
     at = tracker_commit_offset(&part->tracker);
     if (at >= 0 && at > part->committed)
-      rd_kafka_topic_partition_list_add(offsets, w->dispatch_topic, p)->offset =
-          at;
+      rd_kafka_topic_partition_list_add(b->offsets, w->dispatch_topic, p)
+          ->offset = at;
   }
   w->commit_dirty = false;
-  for (o = head; o; o = o->next)
-    nrecs++;
-  if (nrecs == 0 && offsets->cnt == 0)
-    goto out;
-  if (nrecs > 0 && !(recs = calloc(nrecs, sizeof(*recs)))) {
-    STRATA_ERROR("worker", "out of memory writing %zu record(s); rewinding",
-                 nrecs);
-    hand_back_all(w);
-    rewind_seek(w);
-    ret = -1;
-    goto out;
+  for (o = b->outs; o; o = o->next)
+    n++;
+  if (n == 0 && b->offsets->cnt == 0) {
+    batch_free(b);
+    return NULL;
   }
-  nrecs = 0;
-  for (o = head; o; o = o->next)
-    recs[nrecs++] = (txn_record_t){.topic = o->topic,
-                                   .partition = o->partition,
-                                   .key = o->key,
-                                   .keylen = strlen(o->key),
-                                   .value = o->value,
-                                   .len = o->len};
+  if (n > 0 && !(b->recs = calloc(n, sizeof(*b->recs))))
+    goto oom;
+  for (o = b->outs; o; o = o->next)
+    b->recs[b->nrecs++] = (txn_record_t){.topic = o->topic,
+                                         .partition = o->partition,
+                                         .key = o->key,
+                                         .keylen = strlen(o->key),
+                                         .value = o->value,
+                                         .len = o->len};
+  return b;
+oom:
+  STRATA_ERROR("worker", "out of memory writing a transaction; rewinding");
+  free_outs(head);
+  free_jobs(done);
+  batch_free(b);
+  hand_back_all(w);
+  rewind_seek(w);
+  *ret = -1;
+  return NULL;
+}
 
-  switch (txn_commit(w->producer, w->consumer, offsets, recs, nrecs,
-                     w->txn_timeout_ms, why, sizeof(why))) {
+static void txn_run(strata_worker_t *w, txn_batch_t *b) {
+  b->result = txn_commit(w->producer, w->consumer, b->offsets, b->recs,
+                         b->nrecs, w->txn_timeout_ms, b->why, sizeof(b->why));
+}
+
+/* What a committed (or failed) transaction means for the loop: 0 committed,
+ * -1 aborted and rewound, -2 the producer failed (recover() takes over). */
+static int txn_apply(strata_worker_t *w, txn_batch_t *b) {
+  int ret = 0;
+
+  switch (b->result) {
   case TXN_OK:
-    for (int i = 0; i < offsets->cnt; i++)
-      w->parts[offsets->elems[i].partition].committed =
-          offsets->elems[i].offset;
-    if (offsets->cnt > 0) {
+    for (int i = 0; i < b->offsets->cnt; i++) {
+      worker_part_t *part = part_get(w, b->offsets->elems[i].partition, false);
+      if (part)
+        part->committed = b->offsets->elems[i].offset;
+    }
+    if (b->offsets->cnt > 0) {
       pthread_mutex_lock(&w->lock);
       w->stats.committed++;
       pthread_mutex_unlock(&w->lock);
@@ -968,7 +1029,7 @@ static int txn_turn(strata_worker_t *w) {
     break;
   case TXN_ABORTED:
     STRATA_WARN("worker", "transaction (transactional.id %s): %s", w->txid,
-                why);
+                b->why);
     pthread_mutex_lock(&w->lock);
     w->stats.aborted++;
     pthread_mutex_unlock(&w->lock);
@@ -977,17 +1038,98 @@ static int txn_turn(strata_worker_t *w) {
     ret = -1;
     break;
   case TXN_FATAL:
-    producer_failed(w, why);
+    producer_failed(w, b->why);
     ret = -2;
     break;
   }
-out:
-  free(recs);
-  if (offsets)
-    rd_kafka_topic_partition_list_destroy(offsets);
-  free_outs(head);
-  free_jobs(done);
+  batch_free(b);
   return ret;
+}
+
+static void *committer_thread(void *arg) {
+  strata_worker_t *w = arg;
+  txn_batch_t *b;
+
+  pthread_mutex_lock(&w->clock);
+  for (;;) {
+    while (!w->cpending && !w->cquit)
+      pthread_cond_wait(&w->ccond, &w->clock);
+    if (!w->cpending)
+      break;
+    b = w->cpending;
+    pthread_mutex_unlock(&w->clock);
+    txn_run(w, b);
+    pthread_mutex_lock(&w->clock);
+    w->cpending = NULL;
+    w->cdone = b;
+    pthread_cond_broadcast(&w->ccond);
+    worker_wake(w);
+  }
+  pthread_mutex_unlock(&w->clock);
+  return NULL;
+}
+
+/* Waits for the transaction in flight, if any, and applies its result. */
+static int txn_wait(strata_worker_t *w) {
+  txn_batch_t *b;
+
+  pthread_mutex_lock(&w->clock);
+  while (w->cpending)
+    pthread_cond_wait(&w->ccond, &w->clock);
+  b = w->cdone;
+  w->cdone = NULL;
+  pthread_mutex_unlock(&w->clock);
+  return b ? txn_apply(w, b) : 0;
+}
+
+static int txn_sync(strata_worker_t *w);
+
+/* The loop's step: applies a finished transaction and hands the next one
+ * to the committer when it is idle. Never waits for the broker. */
+static int txn_turn(strata_worker_t *w) {
+  txn_batch_t *b, *next;
+  bool busy;
+  int ret = 0;
+
+  if (!w->cstarted)
+    return txn_sync(w);
+  pthread_mutex_lock(&w->clock);
+  busy = w->cpending != NULL;
+  b = w->cdone;
+  w->cdone = NULL;
+  pthread_mutex_unlock(&w->clock);
+  if (b && (ret = txn_apply(w, b)) < 0)
+    return ret;
+  if (busy || !(next = txn_prepare(w, &ret)))
+    return ret;
+  pthread_mutex_lock(&w->clock);
+  w->cpending = next;
+  pthread_cond_signal(&w->ccond);
+  pthread_mutex_unlock(&w->clock);
+  return 0;
+}
+
+/* Everything finished so far, committed before returning (a revocation, the
+ * end of run()): the transaction in flight, then one more on this thread. */
+static void stop_committer(strata_worker_t *w) {
+  if (!w->cstarted)
+    return;
+  pthread_mutex_lock(&w->clock);
+  w->cquit = true;
+  pthread_cond_broadcast(&w->ccond);
+  pthread_mutex_unlock(&w->clock);
+  pthread_join(w->committer, NULL);
+  w->cstarted = false;
+}
+
+static int txn_sync(strata_worker_t *w) {
+  txn_batch_t *b;
+  int ret = txn_wait(w);
+
+  if (ret < 0 || !(b = txn_prepare(w, &ret)))
+    return ret;
+  txn_run(w, b);
+  return txn_apply(w, b);
 }
 
 /* Delivery reports: a record that failed makes its transaction's commit fail
@@ -1112,6 +1254,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
   w->cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+  /* A transaction in flight carries offsets of the assignment that is
+   * changing: it ends first. */
+  txn_wait(w);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     for (int i = 0; i < list->cnt; i++) {
       const char *topic = list->elems[i].topic;
@@ -1143,7 +1288,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
           strata_mono_now_us() + (w->stopping ? 0 : w->shutdown_ms * 1000);
       while (parts_busy(w, list) && strata_mono_now_us() < deadline)
         serve(w, LOOP_TICK_MS);
-      txn_turn(w); /* outcomes and offsets of what finished */
+      txn_sync(w); /* outcomes and offsets of what finished */
     }
     /* Still running: handed back, since the next owner runs the record
      * again and a second outcome (or retry) must not be written. */
@@ -1380,6 +1525,13 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
     join_threads(w);
     goto out;
   }
+  if (pthread_create(&w->committer, NULL, committer_thread, w)) {
+    ret = strata_errf(STRATA_ERR_IO, errstr, size,
+                      "starting the committer thread failed");
+    join_threads(w);
+    goto out;
+  }
+  w->cstarted = true;
   /* librdkafka writes to the wake pipe when a queue becomes non-empty. */
   cq = rd_kafka_queue_get_consumer(w->consumer);
   rd_kafka_queue_io_event_enable(cq, w->wake[1], "c", 1);
@@ -1410,7 +1562,10 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
       take_record(w, m);
     if (w->producer) {
       char why[512];
-      if (rd_kafka_fatal_error(w->producer, why, sizeof(why)))
+      /* The committer may be using the producer: its transaction ends
+       * first (and may report the failure itself). */
+      if (rd_kafka_fatal_error(w->producer, why, sizeof(why)) &&
+          txn_wait(w) != -2 && w->producer)
         producer_failed(w, why);
     }
     serve(w, LOOP_TICK_MS);
@@ -1432,7 +1587,8 @@ strata_err_t strata_worker_run(strata_worker_t *w, char *errstr, size_t size) {
   pthread_mutex_unlock(&w->lock);
   wait_idle(w, w->kill_grace_ms + 2000);
   w->stopping = true;
-  txn_turn(w);
+  txn_sync(w);
+  stop_committer(w);
   if (!atomic_load(&w->fatal))
     rd_kafka_consumer_close(w->consumer);
   join_threads(w);

@@ -190,6 +190,15 @@ struct strata_worker_s {
   worker_part_t *parts;
   int nparts;
   bool commit_dirty;
+
+  /* The committer thread (worker.c, "Output"): one transaction in flight
+   * while the loop keeps taking records. Under `clock`: `cpending` is the
+   * batch it commits (NULL: idle), `cdone` the one it finished. */
+  pthread_mutex_t clock;
+  pthread_cond_t ccond;
+  struct txn_batch *cpending, *cdone;
+  bool cquit, cstarted;
+  pthread_t committer;
 };
 
 /* Wakes the consume loop; async-signal-safe. */
