@@ -3,6 +3,7 @@ topic, read back from the dispatch and events topics.
 
   test_window_keeps_the_backlog_in_the_core_so_critical_tasks_start_first
   test_without_the_window_the_backlog_waits_in_the_dispatch_topic
+  test_window_is_rebuilt_after_sigkills_of_the_scheduler_and_a_worker
 
 Usage: test_window.py BINDIR   (STRATA_TEST_BOOTSTRAP must be set)
 """
@@ -197,6 +198,63 @@ def test_without_the_window_the_backlog_waits_in_the_dispatch_topic():
           (lat[len(lat) // 2], lat[-1], held), flush=True)
 
 
+def test_window_is_rebuilt_after_sigkills_of_the_scheduler_and_a_worker():
+    # A low backlog, two workers of 2 slots, the window bound at 16. The
+    # scheduler is SIGKILLed twice and a worker once while the backlog runs.
+    # A restarted scheduler rebuilds the count of dispatched-unstarted
+    # attempts from the events topic (it adopts what its predecessor
+    # dispatched), so it does not dispatch a second window's worth; nothing
+    # is lost or dispatched twice, and the dead worker's tasks run elsewhere.
+    wmax, n = 16, 600
+    h = Harness(BIN, "winkill", ["--set", "exec.default=sleep 0.02",
+                                 "--set", "worker.concurrency=2",
+                                 "--set", "kafka.session.timeout.ms=6000"])
+    sched = ["--set", "scheduler.instance.id=winkill", "--set", "admin.listen=",
+             "--set", "scheduler.dispatch.window.min=4",
+             "--set", "scheduler.dispatch.window.max=%d" % wmax]
+    try:
+        h.ensure_topics()
+        h.start("scheduler", "strata-scheduler", *sched)
+        for i in range(2):
+            h.start("worker%d" % i, "strata-worker", "--set", "worker.instance.id=wk%d" % i)
+        low = h.submit_jsonl([{"tier": "low", "id": "low-%d" % i} for i in range(n)])
+        check(len(low) == n, "submitted %d of %d low tasks" % (len(low), n))
+        for kill_at, who in ((60, "scheduler"), (200, "worker0"), (300, "scheduler")):
+            h.wait_for("%d low tasks to succeed" % kill_at,
+                       lambda: sum(succeeded(h).values()) >= kill_at, 120)
+            h.kill(who)  # SIGKILL mid-backlog
+            if who == "scheduler":
+                h.start("scheduler", "strata-scheduler", *sched)
+        want = set(low)
+        ok = h.wait_for("all %d tasks to succeed" % n,
+                        lambda: (lambda s: s if want <= set(s) else None)(succeeded(h)), 180)
+        check(set(ok) == want, "unknown tasks succeeded: %s" % sorted(set(ok) - want)[:5])
+        dispatched = collections.Counter(r["value"]["id"] for r in h.read("dispatch")
+                                         if "value" in r)
+        twice = [t for t, c in dispatched.items() if c > 1]
+        check(not twice and set(dispatched) == want,
+              "each task dispatched exactly once; twice: %s, missing: %s" %
+              (twice[:5], sorted(want - set(dispatched))[:5]))
+        # The bound held across the restarts. The dead worker's attempts
+        # that had started count as started (they are not in the dispatch
+        # topic); those it had taken and not started stay counted until
+        # their redelivery starts, so they add nothing beyond the bound.
+        peak, at = max_unstarted(attempt_times(values(h, "events")))
+        check(peak <= wmax + 2 * SLOTS,
+              "attempts dispatched and not started never exceed window.max=%d (+%d) "
+              "across two scheduler restarts; saw %d at time_ms %d" %
+              (wmax, 2 * SLOTS, peak, at))
+        starts = collections.Counter(e["task_id"] for e in values(h, "events")
+                                     if e["kind"] == "STARTED")
+        reran = sum(1 for c in starts.values() if c > 1)
+        print("  window after kills: %d tasks each dispatched once, %d re-run after the "
+              "worker kill (started twice), max unstarted %d (window.max %d)" % (n, reran, peak, wmax),
+              flush=True)
+    finally:
+        h.stop_all()
+
+
 if __name__ == "__main__":
     run([test_window_keeps_the_backlog_in_the_core_so_critical_tasks_start_first,
-         test_without_the_window_the_backlog_waits_in_the_dispatch_topic])
+         test_without_the_window_the_backlog_waits_in_the_dispatch_topic,
+         test_window_is_rebuilt_after_sigkills_of_the_scheduler_and_a_worker])
