@@ -73,10 +73,10 @@ def get(mx, name, **labels):
     return mx.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def quantile(mx, tier, q):
+def quantile(mx, tier, q, family="strata_dispatch_latency_seconds"):
     """Upper bound of the histogram bucket holding quantile q, in ms."""
     buckets = sorted((float(dict(k[1])["le"]), v) for k, v in mx.items()
-                     if k[0] == "strata_dispatch_latency_seconds_bucket"
+                     if k[0] == family + "_bucket"
                      and dict(k[1]).get("tier") == tier)
     total = buckets[-1][1] if buckets else 0
     if not total:
@@ -222,9 +222,9 @@ def main():
         producer.join()
         elapsed = time.monotonic() - t0
         mx = metrics(port)
-        print("\n%-11s %10s %9s %7s %8s %9s %9s %8s %8s" % (
+        print("\n%-11s %10s %9s %7s %8s %9s %9s %8s %8s %9s" % (
             "tier", "dispatched", "succeeded", "failed*", "deadlttr", "soft miss",
-            "hard miss", "wait p50", "wait p99"))
+            "hard miss", "wait p50", "wait p99", "start p99"))
         tot = [0] * 6
         for t in TIERS:
             row = [get(mx, "strata_dispatched_total", tier=t),
@@ -234,8 +234,9 @@ def main():
                    get(mx, "strata_deadline_misses_total", tier=t, kind="soft"),
                    get(mx, "strata_deadline_misses_total", tier=t, kind="hard")]
             tot = [x + y for x, y in zip(tot, row)]
-            print("%-11s %10d %9d %7d %8d %9d %9d %8s %8s" % (
-                t, *row, quantile(mx, t, 0.5), quantile(mx, t, 0.99)))
+            print("%-11s %10d %9d %7d %8d %9d %9d %8s %8s %9s" % (
+                t, *row, quantile(mx, t, 0.5), quantile(mx, t, 0.99),
+                quantile(mx, t, 0.99, "strata_start_latency_seconds")))
         print("%-11s %10d %9d %7d %8d %9d %9d" % ("all", *tot))
         print("* failed attempts; a failed attempt is retried on the delay ladder "
               "until its retry policy is exhausted, then dead-lettered")
@@ -245,8 +246,16 @@ def main():
                   submitted[0], elapsed, tot[1] / elapsed, dup,
                   ", ".join("%s %d" % (dict(k[1])["reason"], v) for k, v in mx.items()
                             if k[0] == "strata_dead_letters_total") or "none"))
-        print("(wait = submission to committed dispatch; hard misses expired before "
-              "dispatch and went to the dead-letter topic with a deadline_missed event)")
+        print("(wait = submission to committed dispatch, start = submission to the "
+              "handler's start; hard misses expired before\ndispatch and went to the "
+              "dead-letter topic with a deadline_missed event)")
+        crit_started = sum(v for k, v in mx.items()
+                           if k[0] == "strata_start_latency_seconds_count"
+                           and dict(k[1]).get("tier") == "critical")
+        crit_late = get(mx, "strata_started_after_deadline_total", tier="critical")
+        print("\ncritical tasks started behind the backlog: %d, %d of them within their "
+              "deadline (%d started after it)" % (crit_started, crit_started - crit_late,
+                                                   crit_late))
         print("\nthe %d background tasks were submitted before everything else; the "
               "dispatch window kept at most %d of them\ndispatched and waiting at the "
               "workers (\"at workers\" above) and the rest in the scheduler, so each "

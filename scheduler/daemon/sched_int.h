@@ -39,6 +39,7 @@ void views_dispatched(views_t *v, int tier, double latency_s,
                       int64_t unblock_ms, bool soft_missed);
 void views_expired(views_t *v, int tier);
 void views_lateness(views_t *v, double seconds);
+void views_started(views_t *v, int tier, double latency_s, bool after_deadline);
 void views_dead_lettered(views_t *v, const char *reason);
 void views_duplicate(views_t *v);
 void views_outcome(views_t *v, const char *tier, const char *outcome);

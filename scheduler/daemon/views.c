@@ -43,6 +43,8 @@ struct views_s {
   strata_metrics_child_t *lag[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *latency[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *unblock[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *start_latency[STRATA_CORE_MAX_TIERS];
+  strata_metrics_child_t *started_late[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *lateness;
   strata_metrics_family_t *pool_avail, *pool_in_use, *dlq, *outcomes;
   strata_metrics_child_t *duplicates, *undecodable, *held, *full, *partitions,
@@ -87,7 +89,8 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
   const char *const tier_state[] = {"tier", "state"};
   views_t *v = calloc(1, sizeof(*v));
   strata_metrics_family_t *f_disp, *f_miss, *f_ratio, *f_depth, *f_starv,
-      *f_head, *f_lag, *f_lat, *f_unb, *f_paused, *f_lost, *f_pre;
+      *f_head, *f_lag, *f_lat, *f_unb, *f_paused, *f_lost, *f_pre, *f_start,
+      *f_slate;
 
   if (!v)
     return NULL;
@@ -141,6 +144,10 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
       1, tier_l)
   FAM(f_pre, counter, "strata_preemptions_total",
       "Running attempts asked to yield to a higher tier (PREEMPT).", 1, tier_l)
+  FAM(f_slate, counter, "strata_started_after_deadline_total",
+      "Attempts this instance dispatched that a worker started after the "
+      "task's deadline.",
+      1, tier_l)
   FAM(v->late, counter, "strata_late_results_total",
       "Results reported for attempts already presumed lost; recorded, not "
       "applied.",
@@ -151,6 +158,12 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
             "From submission (enqueued_ms) to the committed dispatch.", 1,
             tier_l, sizeof(lat_bounds) / sizeof(lat_bounds[0]), lat_bounds, err,
             size)) ||
+      !(f_start = strata_metrics_histogram(
+            v->reg, "strata_start_latency_seconds",
+            "From submission (enqueued_ms) to the handler's start (the "
+            "worker's STARTED time), for attempts this instance dispatched.",
+            1, tier_l, sizeof(lat_bounds) / sizeof(lat_bounds[0]), lat_bounds,
+            err, size)) ||
       !(f_unb = strata_metrics_histogram(
             v->reg, "strata_unblock_latency_seconds",
             "From the last dependency's success to the task being ready.", 1,
@@ -178,6 +191,8 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
     v->lag[t] = child1(f_lag, tiers[t]);
     v->latency[t] = child1(f_lat, tiers[t]);
     v->unblock[t] = child1(f_unb, tiers[t]);
+    v->start_latency[t] = child1(f_start, tiers[t]);
+    v->started_late[t] = child1(f_slate, tiers[t]);
     v->paused[t] = child1(f_paused, tiers[t]);
     v->lost[t] = child1(f_lost, tiers[t]);
     v->preempted[t] = child1(f_pre, tiers[t]);
@@ -249,6 +264,13 @@ void views_dispatched(views_t *v, int tier, double latency_s,
     v->miss_count[tier]++;
   }
   v->decided[tier]++;
+}
+
+void views_started(views_t *v, int tier, double latency_s,
+                   bool after_deadline) {
+  strata_metrics_histogram_observe(v->start_latency[tier], latency_s);
+  if (after_deadline)
+    strata_metrics_counter_add(v->started_late[tier], 1);
 }
 
 void views_lateness(views_t *v, double seconds) {
@@ -614,6 +636,10 @@ static void ob_preempted(void *o, int tier) {
 static void ob_control(void *o, uint32_t paused, bool draining) {
   views_control(o, paused, draining);
 }
+static void ob_started(void *o, int tier, double latency_s,
+                       bool after_deadline) {
+  views_started(o, tier, latency_s, after_deadline);
+}
 
 decide_observer_t views_observer(views_t *v) {
   return (decide_observer_t){v,
@@ -627,5 +653,6 @@ decide_observer_t views_observer(views_t *v) {
                              ob_undecodable,
                              ob_heartbeat_lost,
                              ob_preempted,
-                             ob_control};
+                             ob_control,
+                             ob_started};
 }

@@ -60,6 +60,11 @@ typedef struct {
   void (*heartbeat_lost)(void *opaque, int tier);
   void (*preempted)(void *opaque, int tier);
   void (*control)(void *opaque, uint32_t paused_tiers, bool draining);
+  /* A worker started an attempt this instance dispatched: from submission
+   * (enqueued_ms) to the worker's STARTED time, and whether that was past
+   * the task's deadline. */
+  void (*started)(void *opaque, int tier, double latency_s,
+                  bool after_deadline);
 } decide_observer_t;
 
 /* Builds a new scheduler core (tiers, pools). Called at decide_new() and

@@ -98,6 +98,8 @@ struct running_s {
   bool preempted; /* a PREEMPT was written for this attempt */
   bool begun;     /* a worker reported it started (the dispatch window) */
   int lane;       /* its queue (the dispatch window counts each apart) */
+  /* For the start-latency metric; 0: unknown (an adopted attempt). */
+  strata_epoch_ms_t enqueued_ms, deadline_ms;
 };
 
 typedef struct running_table_s running_table_t;
@@ -150,6 +152,7 @@ typedef struct {
   int32_t attempt;
   int64_t offset;
   strata_epoch_ms_t enqueued_ms;
+  strata_epoch_ms_t deadline_ms;       /* 0: none */
   int64_t heartbeat_ms;                /* Task.timeouts.heartbeat_ms; 0: none */
   int pools[RUNNING_MAX_POOLS];        /* concurrency pools it demands */
   uint32_t amounts[RUNNING_MAX_POOLS]; /* units of each */

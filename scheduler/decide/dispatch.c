@@ -35,6 +35,8 @@ static void watch_attempt(decide_t *d, const strata_core_dispatch_t *dp,
   r->npools = h->npools;
   memcpy(r->pools, h->pools, sizeof(r->pools));
   r->heartbeat_ms = copy ? h->heartbeat_ms : 0;
+  r->enqueued_ms = h->enqueued_ms;
+  r->deadline_ms = h->deadline_ms;
 }
 
 static void dispatch_one(decide_t *d, const strata_core_dispatch_t *dp,

@@ -171,6 +171,12 @@ static void on_progress(decide_t *d, const strata_event_t *e, int32_t p,
       /* Out of the dispatch topic: the window may refill. A start re-read
        * by a recovery scan says nothing about today's latency. */
       running_begin(d->running, r);
+      if (e->kind == STRATA_EVENT_STARTED && r->enqueued_ms > 0 &&
+          d->cfg.observer.started)
+        d->cfg.observer.started(d->cfg.observer.opaque, r->tier,
+                                (double)(e->time_ms - r->enqueued_ms) / 1000.0,
+                                r->deadline_ms > 0 &&
+                                    e->time_ms > r->deadline_ms);
       window_started(d, r->lane,
                      e->kind == STRATA_EVENT_STARTED && !decide_recovering(d, p)
                          ? e->time_ms

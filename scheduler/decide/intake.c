@@ -199,6 +199,7 @@ static void held_fill(decide_t *d, uint64_t slot, const decide_record_t *r,
   h->attempt = t->attempt;
   h->offset = r->offset;
   h->enqueued_ms = t->enqueued_ms;
+  h->deadline_ms = t->has_deadline_ms ? t->deadline_ms : 0;
   h->lane = decide_queue_lane(d, t->queue);
   h->heartbeat_ms = t->timeouts.has_heartbeat_ms ? t->timeouts.heartbeat_ms : 0;
   h->npools = 0;

@@ -28,7 +28,8 @@ static const char *const queues[] = {"default", "gpu.q"};
 static const char *const dispatch_topics[] = {"s.dispatch", "s.dispatch.gpu.q"};
 
 typedef struct {
-  int late, lost, duplicates, dispatched, undecodable;
+  int late, lost, duplicates, dispatched, undecodable, started, started_late;
+  double start_latency_s;
 } seen_t;
 
 static void on_late(void *o, const char *tier, const char *outcome) {
@@ -52,6 +53,12 @@ static void on_dispatched(void *o, int tier, double l, int64_t u, bool s) {
 }
 static void on_undecodable(void *o) {
   ((seen_t *)o)->undecodable++;
+}
+static void on_started(void *o, int tier, double latency_s, bool late) {
+  (void)tier;
+  ((seen_t *)o)->started++;
+  ((seen_t *)o)->started_late += late;
+  ((seen_t *)o)->start_latency_s = latency_s;
 }
 
 /* Two tiers, a one-unit concurrency pool "gpu". */
@@ -111,7 +118,8 @@ static decide_t *new_layer_window(seen_t *seen, uint64_t wmin, uint64_t wmax) {
                    .heartbeat_lost = on_lost,
                    .duplicate = on_dup,
                    .dispatched = on_dispatched,
-                   .undecodable = on_undecodable},
+                   .undecodable = on_undecodable,
+                   .started = on_started},
   };
   decide_t *d = decide_new(&c, err, sizeof(err));
   assert_non_null(d);
@@ -957,6 +965,36 @@ static void test_a_full_queue_window_does_not_hold_back_another(void **s) {
   decide_destroy(d);
 }
 
+static void test_a_start_reports_its_latency_and_a_late_one(void **s) {
+  seen_t seen = {0};
+  decide_t *d = new_layer(&seen);
+  strata_task_t t;
+  (void)s;
+
+  /* Enqueued at T0 - 10 with a deadline at T0 + 100. */
+  task_init(&t, "on-time", "low");
+  t.has_deadline_ms = true;
+  t.deadline_ms = T0 + 100;
+  feed_task(d, 1, 0, 0, encode_task(&t), T0);
+  task_init(&t, "late", "low");
+  t.has_deadline_ms = true;
+  t.deadline_ms = T0 + 100;
+  feed_task(d, 1, 0, 1, encode_task(&t), T0);
+  decide_turn(d, T0, 100);
+  decide_committed(d, T0);
+  feed_started(d, 0, "on-time", T0 + 40, T0 + 45);
+  assert_int_equal(seen.started, 1);
+  assert_int_equal(seen.started_late, 0);
+  assert_true(seen.start_latency_s > 0.049 && seen.start_latency_s < 0.051);
+  feed_started(d, 1, "late", T0 + 190, T0 + 200);
+  assert_int_equal(seen.started, 2);
+  assert_int_equal(seen.started_late, 1);
+  /* A heartbeat of a started attempt reports no second start. */
+  feed_event(d, 0, 2, STRATA_EVENT_HEARTBEAT, "late", 1, "w", T0 + 300);
+  assert_int_equal(seen.started, 2);
+  decide_destroy(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dispatch_writes_the_task_bytes_and_its_event),
@@ -979,6 +1017,7 @@ int main(void) {
       cmocka_unit_test(test_window_lets_a_later_critical_task_go_first),
       cmocka_unit_test(test_window_grows_to_rate_times_round_trip),
       cmocka_unit_test(test_a_task_goes_to_its_queues_dispatch_topic),
+      cmocka_unit_test(test_a_start_reports_its_latency_and_a_late_one),
       cmocka_unit_test(test_an_unconfigured_queue_is_dead_lettered_naming_it),
       cmocka_unit_test(test_a_full_queue_window_does_not_hold_back_another),
   };
