@@ -188,7 +188,6 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
     strata_program_oom();
   }
   ladder_drop(s);
-  tierq_drop(s);
   s->paused_full = false;
   for (size_t i = 0; i < np; i++)
     from[i] = -1;
@@ -207,7 +206,6 @@ static void on_assign(sched_t *s, rd_kafka_topic_partition_list_t *parts) {
       pstart[in] = start[in * s->nparts + p];
     decide_assign(s->decide, p, pstart, from[p], until);
     ladder_take(s, p);
-    tierq_take(s, p);
   }
   rd_kafka_assign(s->in, parts);
   pause_recovering(s, parts);
@@ -247,7 +245,6 @@ void sched_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     STRATA_INFO(COMP, "revoked %d tier partitions", parts->cnt);
     rd_kafka_assign(rk, NULL);
     ladder_drop(s);
-    tierq_drop(s);
     s->paused_full = false;
     if (decide_reset(s->decide) != STRATA_OK) {
       strata_program_oom();

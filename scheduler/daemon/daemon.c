@@ -307,8 +307,7 @@ static strata_err_t sched_setup(sched_t *s, char *err, size_t size) {
   if (!(s->aux = make_client(s, RD_KAFKA_CONSUMER, "scheduler-aux",
                              aux_defaults, false, err, size)) ||
       !(s->in = make_client(s, RD_KAFKA_CONSUMER, "scheduler", in_defaults,
-                            true, err, size)) ||
-      tierq_open(s, err, size))
+                            true, err, size)))
     return STRATA_ERR_CONFIG;
   if (!(s->tx = make_producer(s, err, size)))
     return STRATA_ERR_KAFKA;
@@ -338,7 +337,6 @@ static void sched_teardown(sched_t *s) {
   /* The queues go before the consumer; the decision layer stays until
    * after it, as closing the consumer revokes its partitions. */
   ladder_drop(s);
-  tierq_close(s);
   if (s->in) {
     rd_kafka_consumer_close(s->in);
     rd_kafka_destroy(s->in);
@@ -473,8 +471,6 @@ static void take_task(sched_t *s, const rd_kafka_message_t *m,
 static int intake_stage(sched_t *s, strata_epoch_ms_t now) {
   int work = 0;
   flow_control(s);
-  /* The consumer queue serves rebalances and errors; a tier record reaches
-   * it only if it was fetched before its partition queue was split off. */
   for (int i = 0; i < s->batch && !decide_is_full(s->decide); i++) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(s->in, 0);
     if (!m)
@@ -487,7 +483,7 @@ static int intake_stage(sched_t *s, strata_epoch_ms_t now) {
     }
     rd_kafka_message_destroy(m);
   }
-  return work + tierq_read(s, s->batch - work, now);
+  return work;
 }
 
 /* Idle: block on the tier consumer until the next timer or a tick. `now`
@@ -503,8 +499,7 @@ static void idle_wait(sched_t *s, strata_epoch_ms_t wake) {
     rd_kafka_poll(s->in, (int)wait);
     return;
   }
-  tierq_wait(s, wait);
-  if ((m = rd_kafka_consumer_poll(s->in, 0))) {
+  if ((m = rd_kafka_consumer_poll(s->in, (int)wait))) {
     if (!m->err)
       take_task(s, m, strata_epoch_now_ms());
     rd_kafka_message_destroy(m);
@@ -594,7 +589,6 @@ int sched_run(strata_config_t *cfg, volatile int *stop) {
   decide_totals_t tot;
 
   memset(&s, 0, sizeof(s));
-  s.wake[0] = s.wake[1] = -1;
   s.cfg = cfg;
   if ((rc = strata_codec_init(err, sizeof(err))) ||
       (rc = sched_setup(&s, err, sizeof(err)))) {

@@ -92,11 +92,6 @@ typedef struct {
    * ntiers) * nparts + p]. The head waits in dhead until it is due. */
   rd_kafka_queue_t **dq;
   rd_kafka_message_t **dhead;
-  /* Tier partitions, read from their own queues (intake.c): [tier * nparts
-   * + p]; `cq` is the consumer's queue (rebalances, errors). Both signal
-   * `wake`. */
-  rd_kafka_queue_t **tq, *cq;
-  int wake[2];
 
   rd_kafka_t *in;  /* tier consumer: group member */
   rd_kafka_t *aux; /* events + control: assigned, never commits */
@@ -137,18 +132,6 @@ void ladder_drop(sched_t *s);
 /* Due records off the heads of the delay partitions; returns how many;
  * *wake is lowered to the earliest due time of a waiting head. */
 int ladder_turn(sched_t *s, strata_epoch_ms_t now, strata_epoch_ms_t *wake);
-
-/* intake.c */
-int tierq_open(sched_t *s, char *err, size_t size);
-void tierq_close(sched_t *s);
-void tierq_take(sched_t *s, int32_t p);
-void tierq_drop(sched_t *s);
-/* Up to `max` tier records, one per tier partition in turn, the most urgent
- * tier first; returns how many. */
-int tierq_read(sched_t *s, int max, strata_epoch_ms_t now);
-/* Sleeps until a tier queue or the consumer queue has something, or
- * `wait_ms` passed. */
-void tierq_wait(sched_t *s, int64_t wait_ms);
 
 /* Runs the scheduler until *stop becomes non-zero. Returns an exit code. */
 int sched_run(strata_config_t *cfg, volatile int *stop);
