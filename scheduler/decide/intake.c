@@ -73,6 +73,18 @@ static int task_lane(const decide_t *d, const strata_task_t *t) {
   return lane < 0 ? 0 : lane;
 }
 
+/* Whom the events about a task record at intake are about. */
+static subject_t task_subject(const decide_t *d, const decide_record_t *r,
+                              const strata_task_t *t, int tier) {
+  return (subject_t){t->id,
+                     decide_routing_key(t),
+                     t->idempotency_key != NULL,
+                     t->attempt,
+                     tier,
+                     r->partition,
+                     task_lane(d, t)};
+}
+
 /* Checks the task against its input: a tier topic carries only its own
  * tier; a delay step any configured tier. Sets *tier. A queue must be one
  * this scheduler dispatches to. */
@@ -100,13 +112,7 @@ static void refuse(decide_t *d, const decide_record_t *r,
                    const strata_task_t *t, int tier, const char *why,
                    strata_epoch_ms_t now) {
   const char *topic = decide_input_topic(d, r->input);
-  subject_t who = {t->id,
-                   decide_routing_key(t),
-                   t->idempotency_key != NULL,
-                   t->attempt,
-                   tier,
-                   r->partition,
-                   task_lane(d, t)};
+  subject_t who = task_subject(d, r, t, tier);
   STRATA_WARN(COMP, "%s[%d]@%" PRId64 ": task %s refused, dead-lettered: %s",
               topic, r->partition, r->offset, t->id, why);
   decide_emit_dlq(d, STRATA_DLQ_INVALID, why, t, r->value, r->len, topic,
@@ -121,13 +127,7 @@ static void refuse(decide_t *d, const decide_record_t *r,
 static bool take_cancelled(decide_t *d, const decide_record_t *r,
                            const strata_task_t *t, int tier,
                            strata_epoch_ms_t now) {
-  subject_t who = {t->id,
-                   decide_routing_key(t),
-                   t->idempotency_key != NULL,
-                   t->attempt,
-                   tier,
-                   r->partition,
-                   task_lane(d, t)};
+  subject_t who = task_subject(d, r, t, tier);
   if (!ledger_cancel_pending(d->ledger, t->id))
     return false;
   /* Cancelled before it reached this scheduler (on the ladder, not yet

@@ -147,8 +147,8 @@ static void older_writer_decodes(void (*edit)(json_t *), uint64_t want_fp,
   char err[256] = "";
   char *old = task_schema_variant(edit);
   uint64_t fp;
-  assert_int_equal(strata_codec_canonical_form(old, strlen(old), NULL, &fp,
-                                               err, sizeof(err)),
+  assert_int_equal(strata_codec_canonical_form(old, strlen(old), NULL, &fp, err,
+                                               sizeof(err)),
                    0);
   /* schemas/history/ holds this schema: it is already allowed. */
   assert_true(fp == want_fp);
