@@ -56,6 +56,7 @@ void strata_core_config_default(strata_core_config_t *cfg) {
   cfg->aging_max_share_pct = DEFAULT_AGING_SHARE;
   cfg->urgency_horizon_ms = 1000;
   cfg->lanes = 1;
+  cfg->lend_feasible_first = 1;
 }
 
 /* ------------------------------------------------------------------------ */

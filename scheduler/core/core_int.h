@@ -420,9 +420,18 @@ static inline int64_t task_hard_expiry(const task_t *t) {
 }
 
 /* The ready-queue key of a task: smaller runs sooner (docs/CORE.md). */
+/* The urgency key (docs/CORE.md). An explicit deadline is least laxity:
+   the latest start, deadline - estimate. An implicit deadline (a task
+   without one, due its tier's target wait after it was submitted) is no
+   promise to anybody, and subtracting the estimate there ran the longest
+   task first among equals: it is deadline + estimate instead, so among
+   tasks due at the same time the shorter goes first, and a long task
+   counts as due later by its own length. */
 static inline int64_t core_task_key(const strata_core_t *c, const task_t *t) {
-  int64_t k = t->deadline - (int64_t)t->estimate -
-              (int64_t)t->priority * c->cfg.priority_step_ms;
+  int64_t k =
+      ((t->flags & (TF_HARD | TF_SOFT)) ? t->deadline - (int64_t)t->estimate
+                                        : t->deadline + (int64_t)t->estimate) -
+      (int64_t)t->priority * c->cfg.priority_step_ms;
 
   if (t->dnode != CORE_NIL) {
     uint32_t nd = core_dnode(c, t->dnode)->ndependents;

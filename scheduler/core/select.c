@@ -240,11 +240,6 @@ static inline const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
   return tier_head_of(c, tr, m);
 }
 
-static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
-  const heap_ent_t *e = tier_head(c, tr);
-  return e ? e->key : INT64_MAX;
-}
-
 /* Looks at up to K most urgent tasks of one lane of a tier and takes the
    first that fits its pools; the others go back unchanged (same key, same
    seq). `first`: this lane holds the tier's most urgent task, so the
@@ -397,40 +392,81 @@ static uint32_t urgent_tier(strata_core_t *c, int64_t now) {
   return bi;
 }
 
-/* Shares: a backlogged tier behind virtual time is owed. The untried one
-   furthest behind with ready tasks in a lane with room, or CORE_NIL. A
-   tier whose ready tasks are all in lanes without room is passed over, as
-   one whose heads wait on pools (its pass restarts from vtime when a lane
-   opens: strata_core_lane_room()). */
-static uint32_t owed_tier(const strata_core_t *c, uint32_t tried) {
+/* Shares: a backlogged tier behind virtual time is owed. Among the untried
+   owed tiers with ready tasks in a lane with room, the one whose head would
+   finish first in virtual time, pass + cost(head) / weight (WFQ's finish
+   tag), or CORE_NIL. Ordering by the pass alone (the start tag) held a tier
+   of short tasks behind one of long tasks: a critical 80 ms task, owed
+   since one decision, waited for a low tier's 2 s task because the low
+   tier's pass was further behind in virtual time, which is what its long
+   tasks do to it. A tier whose ready tasks are all in lanes without room
+   is passed over, as one whose heads wait on pools (its pass restarts from
+   vtime when a lane opens: strata_core_lane_room()). */
+static uint32_t owed_tier(strata_core_t *c, uint32_t tried) {
   uint32_t bi = CORE_NIL;
+  uint64_t bf = UINT64_MAX;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
-    const tier_t *tr = &c->tiers[ti];
-    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)) || tr->pass >= c->vtime)
+    tier_t *tr = &c->tiers[ti];
+    const heap_ent_t *e;
+    uint64_t f;
+    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)) || tr->pass > c->vtime)
       continue;
-    if (bi == CORE_NIL || tr->pass < c->tiers[bi].pass)
+    if (!(e = tier_head(c, tr)))
+      continue;
+    f = tr->pass +
+        ((uint64_t)task_cost(c, core_task(c, e->idx)) << CORE_VT_SHIFT) /
+            tr->weight;
+    if (bi == CORE_NIL || f < bf) {
       bi = ti;
+      bf = f;
+    }
   }
   return bi;
 }
 
+/* Whether a tier head has an explicit deadline that is at stake: it can
+   still be made if the task starts now (now + estimate <= deadline), and
+   it is due within the tier's own measure of soon (latest start, the key,
+   within the target wait). A real deadline further out than that is not
+   at stake yet and competes by key like every other head. */
+static inline int head_at_stake(strata_core_t *c, const tier_t *tr,
+                                const heap_ent_t *e, int64_t now) {
+  const task_t *t = core_task(c, e->idx);
+
+  return (t->flags & (TF_HARD | TF_SOFT)) &&
+         now + (int64_t)t->estimate <= t->deadline &&
+         e->key <= now + tr->target_wait;
+}
+
 /* Lending: the untried tier with the most urgent ready task in a lane with
    room (smallest key; ties to the smaller pass, then the lower tier), or
-   CORE_NIL. */
-static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
+   CORE_NIL. With lend_feasible_first, heads whose real deadline is at stake
+   (head_at_stake()) go before every other head, whatever their keys: an
+   overdue implicit deadline (a deadline-less task waiting past its target
+   wait) or a deadline already lost has nothing left to save, a feasible one
+   does. */
+static uint32_t lending_tier(strata_core_t *c, uint32_t tried, int64_t now) {
   uint32_t bi = CORE_NIL;
   int64_t bk = INT64_MAX;
+  int bf = 0;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     tier_t *tr = &c->tiers[ti];
+    const heap_ent_t *e;
     int64_t k;
+    int f = 0;
     if (!tier_open_lanes(c, tr) || (tried & (1u << ti)))
       continue;
-    k = tier_head_key(c, tr);
-    if (bi == CORE_NIL || k < bk || (k == bk && tr->pass < c->tiers[bi].pass)) {
+    e = tier_head(c, tr);
+    k = e ? e->key : INT64_MAX;
+    if (e && c->cfg.lend_feasible_first)
+      f = head_at_stake(c, tr, e, now);
+    if (bi == CORE_NIL || f > bf ||
+        (f == bf && (k < bk || (k == bk && tr->pass < c->tiers[bi].pass)))) {
       bi = ti;
       bk = k;
+      bf = f;
     }
   }
   return bi;
@@ -446,7 +482,16 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   now = core_clamp_now(c, now);
   state_run_timers(c, now);
 
-  /* 1. Aging across tiers, within its cap. */
+  /* 1. Urgency override: a hard deadline about to be lost goes before
+     aging, so the starvation bound never spends a worker that a deadline
+     that can still be met needs (docs/CORE.md, "Aging"). */
+  if (c->cfg.urgency_horizon_ms > 0 && (bi = urgent_tier(c, now)) != CORE_NIL) {
+    tried |= 1u << bi;
+    if (serve_tier(c, bi, now, PICK_URGENT, out))
+      return 1;
+  }
+
+  /* 2. Aging across tiers, within its cap. */
   if (c->cfg.starvation_bound_ms > 0 && c->age_credit >= 0) {
     uint32_t idx = pick_aged(c, now);
     if (idx != CORE_NIL) {
@@ -454,13 +499,6 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
       state_compact_ready(c, core_task_rq(c, core_task(c, idx)));
       return 1;
     }
-  }
-
-  /* 2. Urgency override. */
-  if (c->cfg.urgency_horizon_ms > 0 && (bi = urgent_tier(c, now)) != CORE_NIL) {
-    tried |= 1u << bi;
-    if (serve_tier(c, bi, now, PICK_URGENT, out))
-      return 1;
   }
 
   /* 3. Shares, the owed tier furthest behind first. A tier whose candidates
@@ -473,7 +511,7 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
 
   /* 4. Lending: nobody is owed, so the decision goes to the most urgent
      ready task of any tier. */
-  while ((bi = lending_tier(c, tried)) != CORE_NIL) {
+  while ((bi = lending_tier(c, tried, now)) != CORE_NIL) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_LENT, out))
       return 1;

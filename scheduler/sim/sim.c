@@ -538,12 +538,14 @@ static strata_core_t *policy_core(void *opaque, char *errstr, size_t size) {
       /* Floors: the core's shares give every backlogged tier its weight's
        * share of worker time (charged by estimate); what is left is lent
        * by the smallest key, which policy_record() makes strict tier rank
-       * then EDF. No aging, no urgency override, no dependency bonus. */
+       * then EDF. No aging, no urgency override, no dependency bonus, no
+       * preference for feasible deadlines in lending. */
       cfg.starvation_bound_ms = 0;
       cfg.urgency_horizon_ms = 0;
       cfg.dep_bonus_ms = 0;
       cfg.dep_bonus_max = 0;
       cfg.priority_step_ms = PRIORITY_RANK_STEP_MS;
+      cfg.lend_feasible_first = 0;
     }
   } else {
     /* The baselines: one tier, no aging, no dependency bonus. What orders

@@ -123,6 +123,12 @@ typedef struct {
    *  (strata_core_lane_room()), and a lane without room never holds back
    *  another lane's tasks: every tier keeps one ready queue per lane. */
   uint32_t lanes;
+  /** Lending prefers real deadlines (default 1): what no owed tier claims
+   *  goes first to the most urgent tier head with an explicit deadline it
+   *  can still make (now + estimate <= deadline), and only when there is
+   *  none to the most urgent head of any tier (implicit deadlines, late
+   *  ones). 0: the most urgent head of any tier (the rule before). */
+  int lend_feasible_first;
 } strata_core_config_t;
 
 /**
@@ -132,7 +138,8 @@ typedef struct {
  * bonus 1000 ms per dependent, at most 16; priority step 1000 ms; remember
  * 4096 succeeded ids; shares charged by estimated run time (1000 ms for a
  * task without an estimate); aging capped at 10 % of the dispatched cost;
- * urgency horizon 1000 ms; one lane.
+ * urgency horizon 1000 ms; one lane; lending prefers feasible real
+ * deadlines.
  * The tier array is static and must not be modified.
  */
 void strata_core_config_default(strata_core_config_t *cfg);
