@@ -56,7 +56,7 @@ void strata_core_config_default(strata_core_config_t *cfg) {
   cfg->aging_max_share_pct = DEFAULT_AGING_SHARE;
   cfg->urgency_horizon_ms = 1000;
   cfg->lanes = 1;
-  cfg->lend_feasible_first = 1;
+  cfg->deadlines_first = 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -169,6 +169,10 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
     snprintf(t->name, sizeof(t->name), "%s", cfg->tiers[i].name);
     t->weight = cfg->tiers[i].weight;
     t->target_wait = cfg->tiers[i].target_wait_ms;
+    t->defer_lag = ((uint64_t)(t->target_wait < CORE_COST_MAX ? t->target_wait
+                                                              : CORE_COST_MAX)
+                    << CORE_VT_SHIFT) /
+                   t->weight;
     t->urgent_lead =
         ((uint64_t)c->cfg.urgency_horizon_ms << CORE_VT_SHIFT) / t->weight;
     c->weight_sum += t->weight;

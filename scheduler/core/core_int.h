@@ -279,6 +279,10 @@ typedef struct {
      horizon's worth of this tier's own work (a constant, kept to save a
      division per tier per decision). */
   uint64_t urgent_lead;
+  /* deadlines_first defers an owed tier whose head can wait only while it
+     is owed at most its target wait of its own work (capped at
+     CORE_COST_MAX): target_wait << CORE_VT_SHIFT / weight. */
+  uint64_t defer_lag;
   /* One ready queue per lane (readyq.c), rq[0..nlanes): a lane without
      room then holds back nothing of another lane, however deep its
      backlog. */

@@ -392,31 +392,48 @@ static uint32_t urgent_tier(strata_core_t *c, int64_t now) {
   return bi;
 }
 
-/* Shares: a backlogged tier behind virtual time is owed. Among the untried
-   owed tiers with ready tasks in a lane with room, the one whose head would
+/* Whether the task has an explicit deadline it can still make if it
+   starts now. */
+static inline int task_feasible(const task_t *t, int64_t now) {
+  return (t->flags & (TF_HARD | TF_SOFT)) &&
+         now + (int64_t)t->estimate <= t->deadline;
+}
+
+/* Shares: a backlogged tier behind virtual time (or at it: WF2Q's
+   eligibility, start tag <= virtual time) is owed. Among the untried owed
+   tiers with ready tasks in a lane with room, the one whose head would
    finish first in virtual time, pass + cost(head) / weight (WFQ's finish
    tag), or CORE_NIL. Ordering by the pass alone (the start tag) held a tier
    of short tasks behind one of long tasks: a critical 80 ms task, owed
    since one decision, waited for a low tier's 2 s task because the low
    tier's pass was further behind in virtual time, which is what its long
-   tasks do to it. A tier whose ready tasks are all in lanes without room
-   is passed over, as one whose heads wait on pools (its pass restarts from
-   vtime when a lane opens: strata_core_lane_room()). */
-static uint32_t owed_tier(strata_core_t *c, uint32_t tried) {
+   tasks do to it. With `due_only` (deadlines_first), only tiers whose head
+   is due: it has no explicit deadline, or its key is within the urgency
+   horizon, or the tier is owed more than its target wait of its own work
+   (so deferring a floor is bounded: floors hold within that lag). A tier whose
+   ready tasks are all in lanes without room is passed over, as one whose heads
+   wait on pools (its pass restarts from vtime when a lane opens:
+   strata_core_lane_room()). */
+static uint32_t owed_tier(strata_core_t *c, uint32_t tried, int64_t now,
+                          int due_only) {
   uint32_t bi = CORE_NIL;
   uint64_t bf = UINT64_MAX;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     tier_t *tr = &c->tiers[ti];
     const heap_ent_t *e;
+    const task_t *t;
     uint64_t f;
     if (!tier_open_lanes(c, tr) || (tried & (1u << ti)) || tr->pass > c->vtime)
       continue;
     if (!(e = tier_head(c, tr)))
       continue;
-    f = tr->pass +
-        ((uint64_t)task_cost(c, core_task(c, e->idx)) << CORE_VT_SHIFT) /
-            tr->weight;
+    t = core_task(c, e->idx);
+    if (due_only && (t->flags & (TF_HARD | TF_SOFT)) &&
+        e->key > now + c->cfg.urgency_horizon_ms &&
+        c->vtime - tr->pass <= tr->defer_lag)
+      continue;
+    f = tr->pass + ((uint64_t)task_cost(c, t) << CORE_VT_SHIFT) / tr->weight;
     if (bi == CORE_NIL || f < bf) {
       bi = ti;
       bf = f;
@@ -425,48 +442,50 @@ static uint32_t owed_tier(strata_core_t *c, uint32_t tried) {
   return bi;
 }
 
-/* Whether a tier head has an explicit deadline that is at stake: it can
-   still be made if the task starts now (now + estimate <= deadline), and
-   it is due within the tier's own measure of soon (latest start, the key,
-   within the target wait). A real deadline further out than that is not
-   at stake yet and competes by key like every other head. */
-static inline int head_at_stake(strata_core_t *c, const tier_t *tr,
-                                const heap_ent_t *e, int64_t now) {
-  const task_t *t = core_task(c, e->idx);
+/* Deadlines before floors that can wait: the untried tier whose head has
+   an explicit deadline it can still make, smallest key first (ties to the
+   smaller pass, then the lower tier), or CORE_NIL. An owed tier whose
+   head's deadline is further out than the horizon loses nothing by
+   waiting; a flash crowd of critical tasks due in 2-10 s loses everything
+   if the others' floors go first. */
+static uint32_t deadline_tier(strata_core_t *c, uint32_t tried, int64_t now) {
+  uint32_t bi = CORE_NIL;
+  int64_t bk = INT64_MAX;
 
-  return (t->flags & (TF_HARD | TF_SOFT)) &&
-         now + (int64_t)t->estimate <= t->deadline &&
-         e->key <= now + tr->target_wait;
+  for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+    tier_t *tr = &c->tiers[ti];
+    const heap_ent_t *e;
+    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)))
+      continue;
+    if (!(e = tier_head(c, tr)) || !task_feasible(core_task(c, e->idx), now))
+      continue;
+    if (bi == CORE_NIL || e->key < bk ||
+        (e->key == bk && tr->pass < c->tiers[bi].pass)) {
+      bi = ti;
+      bk = e->key;
+    }
+  }
+  return bi;
 }
 
 /* Lending: the untried tier with the most urgent ready task in a lane with
    room (smallest key; ties to the smaller pass, then the lower tier), or
-   CORE_NIL. With lend_feasible_first, heads whose real deadline is at stake
-   (head_at_stake()) go before every other head, whatever their keys: an
-   overdue implicit deadline (a deadline-less task waiting past its target
-   wait) or a deadline already lost has nothing left to save, a feasible one
-   does. */
-static uint32_t lending_tier(strata_core_t *c, uint32_t tried, int64_t now) {
+   CORE_NIL. */
+static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
   uint32_t bi = CORE_NIL;
   int64_t bk = INT64_MAX;
-  int bf = 0;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     tier_t *tr = &c->tiers[ti];
     const heap_ent_t *e;
     int64_t k;
-    int f = 0;
     if (!tier_open_lanes(c, tr) || (tried & (1u << ti)))
       continue;
     e = tier_head(c, tr);
     k = e ? e->key : INT64_MAX;
-    if (e && c->cfg.lend_feasible_first)
-      f = head_at_stake(c, tr, e, now);
-    if (bi == CORE_NIL || f > bf ||
-        (f == bf && (k < bk || (k == bk && tr->pass < c->tiers[bi].pass)))) {
+    if (bi == CORE_NIL || k < bk || (k == bk && tr->pass < c->tiers[bi].pass)) {
       bi = ti;
       bk = k;
-      bf = f;
     }
   }
   return bi;
@@ -501,17 +520,34 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
     }
   }
 
-  /* 3. Shares, the owed tier furthest behind first. A tier whose candidates
-     all wait on pools yields to the next. */
-  while ((bi = owed_tier(c, tried)) != CORE_NIL) {
+  /* 3. Shares, the owed tier with the earliest finish tag first; with
+     deadlines_first only the owed tiers whose head is due. A tier whose
+     candidates all wait on pools yields to the next. */
+  while ((bi = owed_tier(c, tried, now, c->cfg.deadlines_first)) != CORE_NIL) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_SHARE, out))
       return 1;
   }
 
-  /* 4. Lending: nobody is owed, so the decision goes to the most urgent
+  if (c->cfg.deadlines_first) {
+    /* 4. Deadlines that can still be made, before the floors that can
+       wait: charged as lent (beyond the share, no debt). */
+    while ((bi = deadline_tier(c, tried, now)) != CORE_NIL) {
+      tried |= 1u << bi;
+      if (serve_tier(c, bi, now, PICK_LENT, out))
+        return 1;
+    }
+    /* 5. The owed tiers whose heads could wait. */
+    while ((bi = owed_tier(c, tried, now, 0)) != CORE_NIL) {
+      tried |= 1u << bi;
+      if (serve_tier(c, bi, now, PICK_SHARE, out))
+        return 1;
+    }
+  }
+
+  /* 6. Lending: nobody is owed, so the decision goes to the most urgent
      ready task of any tier. */
-  while ((bi = lending_tier(c, tried, now)) != CORE_NIL) {
+  while ((bi = lending_tier(c, tried)) != CORE_NIL) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_LENT, out))
       return 1;

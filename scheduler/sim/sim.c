@@ -545,7 +545,7 @@ static strata_core_t *policy_core(void *opaque, char *errstr, size_t size) {
       cfg.dep_bonus_ms = 0;
       cfg.dep_bonus_max = 0;
       cfg.priority_step_ms = PRIORITY_RANK_STEP_MS;
-      cfg.lend_feasible_first = 0;
+      cfg.deadlines_first = 0;
     }
   } else {
     /* The baselines: one tier, no aging, no dependency bonus. What orders
@@ -1235,8 +1235,11 @@ static int account(sim_t *s, strata_sim_result_t *res, int64_t end) {
    * tiers are the workload's (the baselines run without aging). */
   strata_core_stats(decide_core(s->d), SIM_EPOCH + end, &st);
   for (size_t k = 0; k < st.ntiers; k++) {
-    if (multi_tier(s))
+    if (multi_tier(s)) {
       res->tiers[k].aged = st.tiers[k].aged_dispatches;
+      res->tiers[k].lent = st.tiers[k].lent_dispatches;
+      res->tiers[k].urgent = st.tiers[k].urgent_dispatches;
+    }
     res->overall.aged += st.tiers[k].aged_dispatches;
   }
   for (size_t k = 0; k < res->ntiers; k++)

@@ -266,6 +266,8 @@ typedef struct {
   uint64_t failed;      /**< Dead-lettered: every attempt was lost. */
   uint64_t pending;     /**< Still held when the simulation ended. */
   uint64_t aged;        /**< Dispatched by the starvation bound. */
+  uint64_t lent;        /**< Dispatched by lending (core count, strata). */
+  uint64_t urgent;      /**< Dispatched by the urgency override (same). */
   uint64_t retried;     /**< Attempts presumed lost and retried. */
   strata_sim_samples_t wait;    /**< ms from ready to dispatch. */
   strata_sim_samples_t unblock; /**< ms from last dependency done to

@@ -51,9 +51,13 @@ static void test_drr_gives_each_backlogged_tier_its_share(void **state) {
 /* Backlogs critical (40) and low (10) with n tasks each; low's tasks carry
    explicit soft deadlines at `low_deadline`. Returns dispatches per tier
    over `total` decisions. */
-static void run_lending(int64_t low_deadline, int total, uint64_t got[5]) {
+static void run_lending(int64_t low_deadline, int total, uint64_t got[5],
+                        int deadlines_first) {
   strata_core_config_t cfg = no_aging_config();
-  strata_core_t *c = test_core(&cfg);
+  strata_core_t *c;
+
+  cfg.deadlines_first = deadlines_first;
+  c = test_core(&cfg);
   strata_core_dispatch_t d;
   char id[32];
 
@@ -82,16 +86,27 @@ static void test_idle_share_is_lent_to_the_most_urgent_tier(void **state) {
   /* Work-conserving: every decision dispatches. Each backlogged tier gets
      at least weight / Σ weights (critical 40 %, low 10 %); the idle tiers'
      50 % goes to the most urgent ready task. Critical's tasks are due at
-     1 s, low's at 10 min: the lent half goes to critical. */
-  run_lending(600000, total, got);
+     1 s, low's at 10 min: by key alone (deadlines_first off) the lent half
+     goes to critical. */
+  run_lending(600000, total, got, 0);
   assert_int_equal(got[0] + got[3], total);
   assert_true(got[3] >= 0.98 * 1000 && got[3] <= 1.02 * 1000);
-  /* Low's tasks due at 0.5 s are the more urgent: now the lent half goes
-     to low, and critical still gets its 40 %. */
+  /* With deadlines_first (the default) what critical's floor leaves goes
+     to low's real deadlines, which can still be made, not to critical's
+     implicit ones (a wish, not a promise, and overdue after 1 s):
+     critical gets exactly its 40 %. */
   memset(got, 0, sizeof(got));
-  run_lending(500, total, got);
+  run_lending(600000, total, got, 1);
   assert_int_equal(got[0] + got[3], total);
   assert_true(got[0] >= 0.98 * 4000 && got[0] <= 1.02 * 4000);
+  /* Low's tasks due at 0.5 s are the more urgent: now the lent half goes
+     to low, and critical still gets its 40 %, either way. */
+  for (int df = 0; df < 2; df++) {
+    memset(got, 0, sizeof(got));
+    run_lending(500, total, got, df);
+    assert_int_equal(got[0] + got[3], total);
+    assert_true(got[0] >= 0.98 * 4000 && got[0] <= 1.02 * 4000);
+  }
 }
 
 static void test_tier_returning_from_idle_does_not_bank_credit(void **state) {

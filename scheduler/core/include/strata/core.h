@@ -123,12 +123,15 @@ typedef struct {
    *  (strata_core_lane_room()), and a lane without room never holds back
    *  another lane's tasks: every tier keeps one ready queue per lane. */
   uint32_t lanes;
-  /** Lending prefers real deadlines (default 1): what no owed tier claims
-   *  goes first to the most urgent tier head with an explicit deadline it
-   *  can still make (now + estimate <= deadline), and only when there is
-   *  none to the most urgent head of any tier (implicit deadlines, late
-   *  ones). 0: the most urgent head of any tier (the rule before). */
-  int lend_feasible_first;
+  /** Deadlines before floors that can wait (default 1). A tier is owed its
+   *  share at once when its most urgent task has no explicit deadline (its
+   *  floor is all it has) or is due within urgency_horizon_ms; an owed tier
+   *  whose head has an explicit deadline further out waits, and before it,
+   *  and before lending, goes the most urgent tier head with an explicit
+   *  deadline it can still make (now + estimate <= deadline). 0: owed tiers
+   *  are served first whatever their deadlines, and what they leave is lent
+   *  by key alone (the rule before). */
+  int deadlines_first;
 } strata_core_config_t;
 
 /**
