@@ -325,6 +325,10 @@ struct strata_core_s {
   uint64_t room[STRATA_CORE_MAX_LANES]; /* strata_core_lane_room() */
   int64_t age_credit; /* aging cap, in cost ms x 100 (select.c) */
   int64_t age_credit_max;
+  /* Pools held for a more urgent task during one decision (bit per pool)
+     and the earliest time that task may fit (select.c). */
+  uint64_t reserved;
+  int64_t reserved_until;
   int64_t now; /* largest time seen */
 
   uint64_t held, placeholders, remembered, decisions, outcomes_lost;

@@ -38,7 +38,13 @@ static int task_fits(strata_core_t *c, const task_t *t, int64_t now, int *pool,
   *until = now;
   for (uint32_t i = 0; i < t->ndemand; i++) {
     int64_t u;
-    if (!pool_fits(&c->pools[d[i].pool], d[i].amount, now, &u)) {
+    int fits = pool_fits(&c->pools[d[i].pool], d[i].amount, now, &u);
+    if ((c->reserved >> d[i].pool) & 1) {
+      fits = 0;
+      if (u < c->reserved_until)
+        u = c->reserved_until;
+    }
+    if (!fits) {
       if (ok)
         *pool = d[i].pool;
       ok = 0;
@@ -336,6 +342,20 @@ static inline uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
   return pick_in_lanes(c, tr, m, now);
 }
 
+/* A tier chosen by a rule with something at stake (the urgency override, a
+   due share, a feasible deadline) found nothing that fits: the pool its
+   head waits on is held for it for the rest of the decision, so a less
+   urgent task cannot take what the head is waiting to accumulate. Case: a
+   critical chat turn needing 6 000 tokens waited while background
+   evaluation tasks of 1 000-3 000 took every refill, and it missed. */
+static void reserve_blocked(strata_core_t *c, const tier_t *tr) {
+  if (!tr->st.head_blocked || tr->st.blocked_pool < 0)
+    return;
+  if (!c->reserved || tr->st.blocked_until < c->reserved_until)
+    c->reserved_until = tr->st.blocked_until;
+  c->reserved |= UINT64_C(1) << tr->st.blocked_pool;
+}
+
 /* Serves tier `ti`, chosen by `how`: its oldest task first if that one is
    overdue and fits (aging inside the share), else its most urgent task that
    fits. Returns 0 when nothing of the tier fits now. */
@@ -498,6 +518,7 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   if (!c || !out)
     return 0;
   tried = c->paused; /* a paused tier is never tried */
+  c->reserved = 0;
   now = core_clamp_now(c, now);
   state_run_timers(c, now);
 
@@ -508,6 +529,7 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_URGENT, out))
       return 1;
+    reserve_blocked(c, &c->tiers[bi]);
   }
 
   /* 2. Aging across tiers, within its cap. */
@@ -527,6 +549,8 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_SHARE, out))
       return 1;
+    if (c->cfg.deadlines_first)
+      reserve_blocked(c, &c->tiers[bi]);
   }
 
   if (c->cfg.deadlines_first) {
@@ -536,6 +560,7 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
       tried |= 1u << bi;
       if (serve_tier(c, bi, now, PICK_LENT, out))
         return 1;
+      reserve_blocked(c, &c->tiers[bi]);
     }
     /* 5. The owed tiers whose heads could wait. */
     while ((bi = owed_tier(c, tried, now, 0)) != CORE_NIL) {
