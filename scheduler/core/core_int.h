@@ -169,7 +169,8 @@ enum {
   TF_ID_EXT = 1u << 3,  /* id stored out of line */
   TF_DEM_EXT = 1u << 4, /* demands stored out of line */
   TF_VISIT = 1u << 5,   /* scratch: visited by a graph walk */
-  TF_TARGET = 1u << 6   /* scratch: a dependency of the task being added */
+  TF_TARGET = 1u << 6,  /* scratch: a dependency of the task being added */
+  TF_CHARGED = 1u << 7  /* RUNNING by a dispatch of the core (select.c) */
 };
 
 typedef struct {
@@ -551,6 +552,12 @@ void state_expire(strata_core_t *c, uint32_t idx, int64_t now);
 /* Removes a held task the core can no longer track for lack of memory; the
    caller learns about it as an outcome. */
 void state_drop_oom(strata_core_t *c, uint32_t idx, int64_t now);
+
+/* ---- select.c ----------------------------------------------------------- */
+
+/* A task dispatched by the core ends at `now`: if it ran longer than its
+   dispatch was charged, its tier pays the overrun. */
+void select_settle(strata_core_t *c, task_t *t, int64_t now);
 
 /* ---- outcome.c ---------------------------------------------------------- */
 

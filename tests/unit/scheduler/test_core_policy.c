@@ -888,6 +888,45 @@ test_aging_does_not_go_ahead_of_a_feasible_hard_deadline(void **state) {
   strata_core_destroy(c);
 }
 
+/* Shares are of the worker time taken: tier a's tasks run 3x their
+   estimate, b's as estimated; with equal weights each gets half of the
+   worker's time, so b completes three tasks for each of a's. Without
+   settling the overrun, a got half of the dispatches and 3/4 of the time. */
+static void test_overrun_of_the_estimate_is_charged_to_the_tier(void **state) {
+  strata_core_tier_config_t tiers[] = {{"a", 1, 1000}, {"b", 1, 1000}};
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c;
+  strata_core_dispatch_t d;
+  uint64_t got[2] = {0}, busy[2] = {0};
+  int64_t now = 0;
+  char id[32];
+
+  (void)state;
+  cfg.tiers = tiers;
+  cfg.ntiers = 2;
+  c = test_core(&cfg);
+  for (int i = 0; i < 2000; i++)
+    for (uint32_t t = 0; t < 2; t++) {
+      strata_core_task_spec_t s;
+      snprintf(id, sizeof(id), "%c%d", t ? 'b' : 'a', i);
+      s = test_spec(id, t);
+      s.estimate_ms = 100;
+      test_submit_spec(c, &s, 0);
+    }
+  for (int i = 0; i < 1200; i++) {
+    int64_t ran;
+    assert_int_equal(strata_core_next(c, now, &d), 1);
+    ran = d.tier == 0 ? 300 : 100;
+    got[d.tier]++;
+    busy[d.tier] += (uint64_t)ran;
+    now += ran;
+    test_complete(c, d.id, STRATA_CORE_SUCCEEDED, now);
+  }
+  assert_in_range(got[1], 3 * got[0] - 12, 3 * got[0] + 12);
+  assert_in_range(busy[0], busy[1] - 400, busy[1] + 400);
+  strata_core_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_drr_gives_each_backlogged_tier_its_share),
@@ -911,6 +950,7 @@ int main(void) {
       cmocka_unit_test(test_paused_tier_is_held_until_resumed),
       cmocka_unit_test(test_equal_implicit_deadlines_take_the_shorter_first),
       cmocka_unit_test(test_equal_real_deadlines_stay_least_laxity),
+      cmocka_unit_test(test_overrun_of_the_estimate_is_charged_to_the_tier),
       cmocka_unit_test(test_backlogged_low_tier_gets_its_floor_under_overload),
       cmocka_unit_test(
           test_crowd_with_deadlines_goes_before_floors_that_can_wait),
