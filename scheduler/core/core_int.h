@@ -284,6 +284,9 @@ typedef struct {
      is owed at most its target wait of its own work (capped at
      CORE_COST_MAX): target_wait << CORE_VT_SHIFT / weight. */
   uint64_t defer_lag;
+  /* 2^CORE_VT_SHIFT / weight, for finish tags without a division per tier
+     and decision (select.c, scan_heads()). */
+  uint64_t vt_per_ms;
   /* One ready queue per lane (readyq.c), rq[0..nlanes): a lane without
      room then holds back nothing of another lane, however deep its
      backlog. */

@@ -409,30 +409,60 @@ static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
   return 1;
 }
 
+/* The most urgent ready task of each tier among its lanes with room, found
+   once per decision: every rule below reads the heads, and a decision ends
+   at its first dispatch, so they do not change in between (a failed pick
+   leaves its tier's queue in the same order and the tier is not looked at
+   again). NULL task: no such task (or a paused tier). */
+typedef struct {
+  const task_t *t;
+  int64_t key;
+  /* Owed tiers only (owed_tier()): the finish tag, and whether the head is
+     due (see owed_tier()). */
+  uint64_t fin;
+  int owed, due;
+} head_t;
+
+static void scan_heads(strata_core_t *c, head_t *h, int64_t now) {
+  for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+    tier_t *tr = &c->tiers[ti];
+    const heap_ent_t *e = NULL;
+    const task_t *t;
+    if (!(c->paused & (1u << ti)))
+      e = tier_head(c, tr);
+    h[ti].t = t = e ? core_task(c, e->idx) : NULL;
+    h[ti].key = e ? e->key : INT64_MAX;
+    h[ti].owed = t && tr->pass <= c->vtime;
+    if (!h[ti].owed)
+      continue;
+    h[ti].fin = tr->pass + (uint64_t)task_cost(c, t) * tr->vt_per_ms;
+    h[ti].due = !(t->flags & (TF_HARD | TF_SOFT)) ||
+                tr->target_wait <= c->cfg.urgency_horizon_ms ||
+                e->key <= now + c->cfg.urgency_horizon_ms ||
+                c->vtime - tr->pass > tr->defer_lag;
+  }
+}
+
 /* The urgency override: a tier whose most urgent task has a hard deadline
    it is about to lose goes ahead of the shares, charged to its own pass,
    while that pass is less than the horizon's worth of its own work ahead
    of virtual time (so the override cannot take the others' shares for
    long). The tier of the most urgent such task of all tiers, or
    CORE_NIL. */
-static uint32_t urgent_tier(strata_core_t *c, int64_t now) {
+static uint32_t urgent_tier(const strata_core_t *c, const head_t *h,
+                            uint32_t tried, int64_t now) {
   uint32_t bi = CORE_NIL;
   int64_t bk = INT64_MAX;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
-    tier_t *tr = &c->tiers[ti];
-    const heap_ent_t *e;
-    int64_t k;
-    if (!tier_open_lanes(c, tr))
+    const tier_t *tr = &c->tiers[ti];
+    int64_t k = h[ti].key;
+    if (!h[ti].t || (tried & (1u << ti)))
       continue;
     if (tr->pass >= c->vtime + tr->urgent_lead)
       continue;
-    e = tier_head(c, tr);
-    if (!e)
-      continue;
-    k = e->key;
     if (k > now + c->cfg.urgency_horizon_ms || k >= bk ||
-        !(core_task(c, e->idx)->flags & TF_HARD))
+        !(h[ti].t->flags & TF_HARD))
       continue;
     bi = ti;
     bk = k;
@@ -466,30 +496,17 @@ static inline int task_feasible(const task_t *t, int64_t now) {
    ready tasks are all in lanes without room is passed over, as one whose heads
    wait on pools (its pass restarts from vtime when a lane opens:
    strata_core_lane_room()). */
-static uint32_t owed_tier(strata_core_t *c, uint32_t tried, int64_t now,
-                          int due_only) {
+static inline uint32_t owed_tier(const strata_core_t *c, const head_t *h,
+                                 uint32_t tried, int due_only) {
   uint32_t bi = CORE_NIL;
   uint64_t bf = UINT64_MAX;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
-    tier_t *tr = &c->tiers[ti];
-    const heap_ent_t *e;
-    const task_t *t;
-    uint64_t f;
-    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)) || tr->pass > c->vtime)
+    if (!h[ti].owed || (tried & (1u << ti)) || (due_only && !h[ti].due))
       continue;
-    if (!(e = tier_head(c, tr)))
-      continue;
-    t = core_task(c, e->idx);
-    if (due_only && (t->flags & (TF_HARD | TF_SOFT)) &&
-        tr->target_wait > c->cfg.urgency_horizon_ms &&
-        e->key > now + c->cfg.urgency_horizon_ms &&
-        c->vtime - tr->pass <= tr->defer_lag)
-      continue;
-    f = tr->pass + ((uint64_t)task_cost(c, t) << CORE_VT_SHIFT) / tr->weight;
-    if (bi == CORE_NIL || f < bf) {
+    if (bi == CORE_NIL || h[ti].fin < bf) {
       bi = ti;
-      bf = f;
+      bf = h[ti].fin;
     }
   }
   return bi;
@@ -501,21 +518,19 @@ static uint32_t owed_tier(strata_core_t *c, uint32_t tried, int64_t now,
    head's deadline is further out than the horizon loses nothing by
    waiting; a flash crowd of critical tasks due in 2-10 s loses everything
    if the others' floors go first. */
-static uint32_t deadline_tier(strata_core_t *c, uint32_t tried, int64_t now) {
+static uint32_t deadline_tier(const strata_core_t *c, const head_t *h,
+                              uint32_t tried, int64_t now) {
   uint32_t bi = CORE_NIL;
   int64_t bk = INT64_MAX;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
-    tier_t *tr = &c->tiers[ti];
-    const heap_ent_t *e;
-    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)))
+    int64_t k = h[ti].key;
+    if (!h[ti].t || (tried & (1u << ti)) || !task_feasible(h[ti].t, now))
       continue;
-    if (!(e = tier_head(c, tr)) || !task_feasible(core_task(c, e->idx), now))
-      continue;
-    if (bi == CORE_NIL || e->key < bk ||
-        (e->key == bk && tr->pass < c->tiers[bi].pass)) {
+    if (bi == CORE_NIL || k < bk ||
+        (k == bk && c->tiers[ti].pass < c->tiers[bi].pass)) {
       bi = ti;
-      bk = e->key;
+      bk = k;
     }
   }
   return bi;
@@ -524,18 +539,16 @@ static uint32_t deadline_tier(strata_core_t *c, uint32_t tried, int64_t now) {
 /* Lending: the untried tier with the most urgent ready task in a lane with
    room (smallest key; ties to the smaller pass, then the lower tier), or
    CORE_NIL. */
-static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
+static uint32_t lending_tier(const strata_core_t *c, const head_t *h,
+                             uint32_t tried) {
   uint32_t bi = CORE_NIL;
   int64_t bk = INT64_MAX;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
-    tier_t *tr = &c->tiers[ti];
-    const heap_ent_t *e;
-    int64_t k;
-    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)))
+    const tier_t *tr = &c->tiers[ti];
+    int64_t k = h[ti].key;
+    if (!h[ti].t || (tried & (1u << ti)))
       continue;
-    e = tier_head(c, tr);
-    k = e ? e->key : INT64_MAX;
     if (bi == CORE_NIL || k < bk || (k == bk && tr->pass < c->tiers[bi].pass)) {
       bi = ti;
       bk = k;
@@ -546,6 +559,7 @@ static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
 
 int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
                      strata_core_dispatch_t *out) {
+  head_t heads[STRATA_CORE_MAX_TIERS];
   uint32_t tried, bi;
 
   if (!c || !out)
@@ -554,11 +568,13 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   c->reserved = 0;
   now = core_clamp_now(c, now);
   state_run_timers(c, now);
+  scan_heads(c, heads, now);
 
   /* 1. Urgency override: a hard deadline about to be lost goes before
      aging, so the starvation bound never spends a worker that a deadline
      that can still be met needs (docs/CORE.md, "Aging"). */
-  if (c->cfg.urgency_horizon_ms > 0 && (bi = urgent_tier(c, now)) != CORE_NIL) {
+  if (c->cfg.urgency_horizon_ms > 0 &&
+      (bi = urgent_tier(c, heads, tried, now)) != CORE_NIL) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_URGENT, out))
       return 1;
@@ -578,7 +594,8 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   /* 3. Shares, the owed tier with the earliest finish tag first; with
      deadlines_first only the owed tiers whose head is due. A tier whose
      candidates all wait on pools yields to the next. */
-  while ((bi = owed_tier(c, tried, now, c->cfg.deadlines_first)) != CORE_NIL) {
+  while ((bi = owed_tier(c, heads, tried, c->cfg.deadlines_first)) !=
+         CORE_NIL) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_SHARE, out))
       return 1;
@@ -589,14 +606,14 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   if (c->cfg.deadlines_first) {
     /* 4. Deadlines that can still be made, before the floors that can
        wait: charged as lent (beyond the share, no debt). */
-    while ((bi = deadline_tier(c, tried, now)) != CORE_NIL) {
+    while ((bi = deadline_tier(c, heads, tried, now)) != CORE_NIL) {
       tried |= 1u << bi;
       if (serve_tier(c, bi, now, PICK_LENT, out))
         return 1;
       reserve_blocked(c, &c->tiers[bi]);
     }
     /* 5. The owed tiers whose heads could wait. */
-    while ((bi = owed_tier(c, tried, now, 0)) != CORE_NIL) {
+    while ((bi = owed_tier(c, heads, tried, 0)) != CORE_NIL) {
       tried |= 1u << bi;
       if (serve_tier(c, bi, now, PICK_SHARE, out))
         return 1;
@@ -605,7 +622,7 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
 
   /* 6. Lending: nobody is owed, so the decision goes to the most urgent
      ready task of any tier. */
-  while ((bi = lending_tier(c, tried)) != CORE_NIL) {
+  while ((bi = lending_tier(c, heads, tried)) != CORE_NIL) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_LENT, out))
       return 1;
