@@ -423,7 +423,24 @@ typedef struct {
   int owed, due;
 } head_t;
 
-static void scan_heads(strata_core_t *c, head_t *h, int64_t now) {
+/* The first candidates of rules 1 and 3, found in the same pass as the
+   heads. `urgent`, the urgency override: a tier whose most urgent task has
+   a hard deadline it is about to lose goes ahead of the shares, charged to
+   its own pass, while that pass is less than the horizon's worth of its
+   own work ahead of virtual time (so the override cannot take the others'
+   shares for long); the most urgent such head of all tiers. `owed`: the
+   tier owed_tier() would choose with nothing tried but the paused tiers,
+   which stays its choice while that tier is untried. */
+typedef struct {
+  uint32_t urgent, owed;
+} first_t;
+
+static void scan_heads(strata_core_t *c, head_t *h, int64_t now,
+                       first_t *first) {
+  int64_t bk = INT64_MAX;
+  uint64_t bf = UINT64_MAX;
+
+  first->urgent = first->owed = CORE_NIL;
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     tier_t *tr = &c->tiers[ti];
     const heap_ent_t *e = NULL;
@@ -432,6 +449,12 @@ static void scan_heads(strata_core_t *c, head_t *h, int64_t now) {
       e = tier_head(c, tr);
     h[ti].t = t = e ? core_task(c, e->idx) : NULL;
     h[ti].key = e ? e->key : INT64_MAX;
+    if (t && (t->flags & TF_HARD) && h[ti].key < bk &&
+        h[ti].key <= now + c->cfg.urgency_horizon_ms &&
+        tr->pass < c->vtime + tr->urgent_lead) {
+      first->urgent = ti;
+      bk = h[ti].key;
+    }
     h[ti].owed = t && tr->pass <= c->vtime;
     if (!h[ti].owed)
       continue;
@@ -440,34 +463,12 @@ static void scan_heads(strata_core_t *c, head_t *h, int64_t now) {
                 tr->target_wait <= c->cfg.urgency_horizon_ms ||
                 e->key <= now + c->cfg.urgency_horizon_ms ||
                 c->vtime - tr->pass > tr->defer_lag;
+    if ((h[ti].due || !c->cfg.deadlines_first) &&
+        (first->owed == CORE_NIL || h[ti].fin < bf)) {
+      first->owed = ti;
+      bf = h[ti].fin;
+    }
   }
-}
-
-/* The urgency override: a tier whose most urgent task has a hard deadline
-   it is about to lose goes ahead of the shares, charged to its own pass,
-   while that pass is less than the horizon's worth of its own work ahead
-   of virtual time (so the override cannot take the others' shares for
-   long). The tier of the most urgent such task of all tiers, or
-   CORE_NIL. */
-static uint32_t urgent_tier(const strata_core_t *c, const head_t *h,
-                            uint32_t tried, int64_t now) {
-  uint32_t bi = CORE_NIL;
-  int64_t bk = INT64_MAX;
-
-  for (uint32_t ti = 0; ti < c->ntiers; ti++) {
-    const tier_t *tr = &c->tiers[ti];
-    int64_t k = h[ti].key;
-    if (!h[ti].t || (tried & (1u << ti)))
-      continue;
-    if (tr->pass >= c->vtime + tr->urgent_lead)
-      continue;
-    if (k > now + c->cfg.urgency_horizon_ms || k >= bk ||
-        !(h[ti].t->flags & TF_HARD))
-      continue;
-    bi = ti;
-    bk = k;
-  }
-  return bi;
 }
 
 /* Whether the task has an explicit deadline it can still make if it
@@ -560,6 +561,7 @@ static uint32_t lending_tier(const strata_core_t *c, const head_t *h,
 int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
                      strata_core_dispatch_t *out) {
   head_t heads[STRATA_CORE_MAX_TIERS];
+  first_t first;
   uint32_t tried, bi;
 
   if (!c || !out)
@@ -568,13 +570,12 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   c->reserved = 0;
   now = core_clamp_now(c, now);
   state_run_timers(c, now);
-  scan_heads(c, heads, now);
+  scan_heads(c, heads, now, &first);
 
   /* 1. Urgency override: a hard deadline about to be lost goes before
      aging, so the starvation bound never spends a worker that a deadline
      that can still be met needs (docs/CORE.md, "Aging"). */
-  if (c->cfg.urgency_horizon_ms > 0 &&
-      (bi = urgent_tier(c, heads, tried, now)) != CORE_NIL) {
+  if (c->cfg.urgency_horizon_ms > 0 && (bi = first.urgent) != CORE_NIL) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_URGENT, out))
       return 1;
@@ -594,8 +595,11 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
   /* 3. Shares, the owed tier with the earliest finish tag first; with
      deadlines_first only the owed tiers whose head is due. A tier whose
      candidates all wait on pools yields to the next. */
-  while ((bi = owed_tier(c, heads, tried, c->cfg.deadlines_first)) !=
-         CORE_NIL) {
+  bi = first.owed;
+  if (bi != CORE_NIL && (tried & (1u << bi)))
+    bi = owed_tier(c, heads, tried, c->cfg.deadlines_first);
+  for (; bi != CORE_NIL;
+       bi = owed_tier(c, heads, tried, c->cfg.deadlines_first)) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_SHARE, out))
       return 1;
