@@ -37,7 +37,7 @@ static int task_fits(strata_core_t *c, const task_t *t, int64_t now, int *pool,
 
   *until = now;
   for (uint32_t i = 0; i < t->ndemand; i++) {
-    int64_t u;
+    int64_t u = now; /* pool_fits() sets it only when it does not fit */
     int fits = pool_fits(&c->pools[d[i].pool], d[i].amount, now, &u);
     if ((c->reserved >> d[i].pool) & 1) {
       fits = 0;
