@@ -75,6 +75,8 @@ static strata_err_t complete_running(strata_core_t *c, uint32_t idx,
   }
 
   reconcile(c, t, upool, usage, nusage, now);
+  if (t->flags & TF_CHARGED)
+    select_settle(c, t, now);
 
   switch (result) {
   case STRATA_CORE_SUCCEEDED:

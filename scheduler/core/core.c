@@ -56,6 +56,7 @@ void strata_core_config_default(strata_core_config_t *cfg) {
   cfg->aging_max_share_pct = DEFAULT_AGING_SHARE;
   cfg->urgency_horizon_ms = 1000;
   cfg->lanes = 1;
+  cfg->deadlines_first = 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -168,6 +169,11 @@ strata_core_t *strata_core_new(const strata_core_config_t *cfg, char *errstr,
     snprintf(t->name, sizeof(t->name), "%s", cfg->tiers[i].name);
     t->weight = cfg->tiers[i].weight;
     t->target_wait = cfg->tiers[i].target_wait_ms;
+    t->vt_per_ms = (UINT64_C(1) << CORE_VT_SHIFT) / t->weight;
+    t->defer_lag = ((uint64_t)(t->target_wait < CORE_COST_MAX ? t->target_wait
+                                                              : CORE_COST_MAX)
+                    << CORE_VT_SHIFT) /
+                   t->weight;
     t->urgent_lead =
         ((uint64_t)c->cfg.urgency_horizon_ms << CORE_VT_SHIFT) / t->weight;
     c->weight_sum += t->weight;
@@ -380,8 +386,10 @@ strata_err_t strata_core_pool_add(strata_core_t *c, const char *name,
 int strata_core_pool_id(const strata_core_t *c, const char *name) {
   if (!c || !name)
     return -1;
+  /* The first byte decides most mismatches without a call (every demand
+     of every submission comes through here). */
   for (uint32_t i = 0; i < c->npools; i++)
-    if (!strcmp(c->pools[i].name, name))
+    if (c->pools[i].name[0] == name[0] && !strcmp(c->pools[i].name, name))
       return (int)i;
   return -1;
 }

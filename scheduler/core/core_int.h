@@ -169,7 +169,8 @@ enum {
   TF_ID_EXT = 1u << 3,  /* id stored out of line */
   TF_DEM_EXT = 1u << 4, /* demands stored out of line */
   TF_VISIT = 1u << 5,   /* scratch: visited by a graph walk */
-  TF_TARGET = 1u << 6   /* scratch: a dependency of the task being added */
+  TF_TARGET = 1u << 6,  /* scratch: a dependency of the task being added */
+  TF_CHARGED = 1u << 7  /* RUNNING by a dispatch of the core (select.c) */
 };
 
 typedef struct {
@@ -279,6 +280,13 @@ typedef struct {
      horizon's worth of this tier's own work (a constant, kept to save a
      division per tier per decision). */
   uint64_t urgent_lead;
+  /* deadlines_first defers an owed tier whose head can wait only while it
+     is owed at most its target wait of its own work (capped at
+     CORE_COST_MAX): target_wait << CORE_VT_SHIFT / weight. */
+  uint64_t defer_lag;
+  /* 2^CORE_VT_SHIFT / weight, for finish tags without a division per tier
+     and decision (select.c, scan_heads()). */
+  uint64_t vt_per_ms;
   /* One ready queue per lane (readyq.c), rq[0..nlanes): a lane without
      room then holds back nothing of another lane, however deep its
      backlog. */
@@ -321,6 +329,10 @@ struct strata_core_s {
   uint64_t room[STRATA_CORE_MAX_LANES]; /* strata_core_lane_room() */
   int64_t age_credit; /* aging cap, in cost ms x 100 (select.c) */
   int64_t age_credit_max;
+  /* Pools held for a more urgent task during one decision (bit per pool)
+     and the earliest time that task may fit (select.c). */
+  uint64_t reserved;
+  int64_t reserved_until;
   int64_t now; /* largest time seen */
 
   uint64_t held, placeholders, remembered, decisions, outcomes_lost;
@@ -420,9 +432,18 @@ static inline int64_t task_hard_expiry(const task_t *t) {
 }
 
 /* The ready-queue key of a task: smaller runs sooner (docs/CORE.md). */
+/* The urgency key (docs/CORE.md). An explicit deadline is least laxity:
+   the latest start, deadline - estimate. An implicit deadline (a task
+   without one, due its tier's target wait after it was submitted) is no
+   promise to anybody, and subtracting the estimate there ran the longest
+   task first among equals: it is deadline + estimate instead, so among
+   tasks due at the same time the shorter goes first, and a long task
+   counts as due later by its own length. */
 static inline int64_t core_task_key(const strata_core_t *c, const task_t *t) {
-  int64_t k = t->deadline - (int64_t)t->estimate -
-              (int64_t)t->priority * c->cfg.priority_step_ms;
+  int64_t k =
+      ((t->flags & (TF_HARD | TF_SOFT)) ? t->deadline - (int64_t)t->estimate
+                                        : t->deadline + (int64_t)t->estimate) -
+      (int64_t)t->priority * c->cfg.priority_step_ms;
 
   if (t->dnode != CORE_NIL) {
     uint32_t nd = core_dnode(c, t->dnode)->ndependents;
@@ -534,6 +555,12 @@ void state_expire(strata_core_t *c, uint32_t idx, int64_t now);
 /* Removes a held task the core can no longer track for lack of memory; the
    caller learns about it as an outcome. */
 void state_drop_oom(strata_core_t *c, uint32_t idx, int64_t now);
+
+/* ---- select.c ----------------------------------------------------------- */
+
+/* A task dispatched by the core ends at `now`: if it ran longer than its
+   dispatch was charged, its tier pays the overrun. */
+void select_settle(strata_core_t *c, task_t *t, int64_t now);
 
 /* ---- outcome.c ---------------------------------------------------------- */
 

@@ -37,8 +37,14 @@ static int task_fits(strata_core_t *c, const task_t *t, int64_t now, int *pool,
 
   *until = now;
   for (uint32_t i = 0; i < t->ndemand; i++) {
-    int64_t u;
-    if (!pool_fits(&c->pools[d[i].pool], d[i].amount, now, &u)) {
+    int64_t u = now; /* pool_fits() sets it only when it does not fit */
+    int fits = pool_fits(&c->pools[d[i].pool], d[i].amount, now, &u);
+    if ((c->reserved >> d[i].pool) & 1) {
+      fits = 0;
+      if (u < c->reserved_until)
+        u = c->reserved_until;
+    }
+    if (!fits) {
       if (ok)
         *pool = d[i].pool;
       ok = 0;
@@ -105,6 +111,33 @@ static void charge(strata_core_t *c, tier_t *tr, int64_t cost, int how) {
     vt_rebase(c);
 }
 
+/* Settles a dispatch at its end: a task that ran longer than its dispatch
+   was charged (its estimate) costs its tier the difference, on its pass
+   and on vtime, so shares are shares of the worker time actually taken.
+   Case: a class running 3x its estimate took 3x the worker time its tier
+   was charged for and the other tiers' floors paid for it (low 7 % and
+   background 3 % against floors of 10 and 5 %). Only overruns: refunding
+   shorter runs gave heavy-tailed classes, whose estimate is the mean and
+   whose typical run is far shorter, credit they then spent ahead of
+   everyone. Not done for shares of dispatches (charge_by_estimate 0). */
+void select_settle(strata_core_t *c, task_t *t, int64_t now) {
+  tier_t *tr = &c->tiers[t->tier];
+  int64_t over = now - t->since;
+
+  t->flags &= (uint8_t)~TF_CHARGED;
+  if (!c->cfg.charge_by_estimate)
+    return;
+  if (over > CORE_COST_MAX)
+    over = CORE_COST_MAX;
+  over -= task_cost(c, t);
+  if (over <= 0)
+    return;
+  tr->pass += ((uint64_t)over << CORE_VT_SHIFT) / tr->weight;
+  c->vtime += ((uint64_t)over << CORE_VT_SHIFT) / c->weight_sum;
+  if (c->vtime > VT_RENORM)
+    vt_rebase(c);
+}
+
 /* `popped`: the task's heap entry was already removed (else it turns
    stale). */
 static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int how,
@@ -153,6 +186,7 @@ static void dispatch(strata_core_t *c, uint32_t idx, int64_t now, int how,
     tr->st.urgent_dispatches++;
   tr->st.dispatched++;
   charge(c, tr, task_cost(c, t), how);
+  t->flags |= TF_CHARGED;
   core_set_state(c, t, TS_RUNNING);
   t->since = now;
   c->decisions++;
@@ -238,11 +272,6 @@ static inline const heap_ent_t *tier_head(strata_core_t *c, tier_t *tr) {
   if (!(m & (m - 1)))
     return m ? lane_head(c, &tr->rq[__builtin_ctz(m)]) : NULL;
   return tier_head_of(c, tr, m);
-}
-
-static int64_t tier_head_key(strata_core_t *c, tier_t *tr) {
-  const heap_ent_t *e = tier_head(c, tr);
-  return e ? e->key : INT64_MAX;
 }
 
 /* Looks at up to K most urgent tasks of one lane of a tier and takes the
@@ -341,6 +370,20 @@ static inline uint32_t pick_in_tier(strata_core_t *c, tier_t *tr, int64_t now) {
   return pick_in_lanes(c, tr, m, now);
 }
 
+/* A tier chosen by a rule with something at stake (the urgency override, a
+   due share, a feasible deadline) found nothing that fits: the pool its
+   head waits on is held for it for the rest of the decision, so a less
+   urgent task cannot take what the head is waiting to accumulate. Case: a
+   critical chat turn needing 6 000 tokens waited while background
+   evaluation tasks of 1 000-3 000 took every refill, and it missed. */
+static void reserve_blocked(strata_core_t *c, const tier_t *tr) {
+  if (!tr->st.head_blocked || tr->st.blocked_pool < 0)
+    return;
+  if (!c->reserved || tr->st.blocked_until < c->reserved_until)
+    c->reserved_until = tr->st.blocked_until;
+  c->reserved |= UINT64_C(1) << tr->st.blocked_pool;
+}
+
 /* Serves tier `ti`, chosen by `how`: its oldest task first if that one is
    overdue and fits (aging inside the share), else its most urgent task that
    fits. Returns 0 when nothing of the tier fits now. */
@@ -366,51 +409,130 @@ static int serve_tier(strata_core_t *c, uint32_t ti, int64_t now, int how,
   return 1;
 }
 
-/* The urgency override: a tier whose most urgent task has a hard deadline
-   it is about to lose goes ahead of the shares, charged to its own pass,
-   while that pass is less than the horizon's worth of its own work ahead
-   of virtual time (so the override cannot take the others' shares for
-   long). The tier of the most urgent such task of all tiers, or
-   CORE_NIL. */
-static uint32_t urgent_tier(strata_core_t *c, int64_t now) {
-  uint32_t bi = CORE_NIL;
-  int64_t bk = INT64_MAX;
+/* The most urgent ready task of each tier among its lanes with room, found
+   once per decision: every rule below reads the heads, and a decision ends
+   at its first dispatch, so they do not change in between (a failed pick
+   leaves its tier's queue in the same order and the tier is not looked at
+   again). NULL task: no such task (or a paused tier). */
+typedef struct {
+  const task_t *t;
+  int64_t key;
+  /* Owed tiers only (owed_tier()): the finish tag, and whether the head is
+     due (see owed_tier()). */
+  uint64_t fin;
+  int owed, due;
+} head_t;
 
+/* The first candidates of rules 1 and 3, found in the same pass as the
+   heads. `urgent`, the urgency override: a tier whose most urgent task has
+   a hard deadline it is about to lose goes ahead of the shares, charged to
+   its own pass, while that pass is less than the horizon's worth of its
+   own work ahead of virtual time (so the override cannot take the others'
+   shares for long); the most urgent such head of all tiers. `owed`: the
+   tier owed_tier() would choose with nothing tried but the paused tiers,
+   which stays its choice while that tier is untried. */
+typedef struct {
+  uint32_t urgent, owed;
+} first_t;
+
+static void scan_heads(strata_core_t *c, head_t *h, int64_t now,
+                       first_t *first) {
+  int64_t bk = INT64_MAX;
+  uint64_t bf = UINT64_MAX;
+
+  first->urgent = first->owed = CORE_NIL;
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
     tier_t *tr = &c->tiers[ti];
-    const heap_ent_t *e;
-    int64_t k;
-    if (!tier_open_lanes(c, tr))
+    const heap_ent_t *e = NULL;
+    const task_t *t;
+    if (!(c->paused & (1u << ti)))
+      e = tier_head(c, tr);
+    h[ti].t = t = e ? core_task(c, e->idx) : NULL;
+    h[ti].key = e ? e->key : INT64_MAX;
+    if (t && (t->flags & TF_HARD) && h[ti].key < bk &&
+        h[ti].key <= now + c->cfg.urgency_horizon_ms &&
+        tr->pass < c->vtime + tr->urgent_lead) {
+      first->urgent = ti;
+      bk = h[ti].key;
+    }
+    h[ti].owed = t && tr->pass <= c->vtime;
+    if (!h[ti].owed)
       continue;
-    if (tr->pass >= c->vtime + tr->urgent_lead)
+    h[ti].fin = tr->pass + (uint64_t)task_cost(c, t) * tr->vt_per_ms;
+    h[ti].due = !(t->flags & (TF_HARD | TF_SOFT)) ||
+                tr->target_wait <= c->cfg.urgency_horizon_ms ||
+                e->key <= now + c->cfg.urgency_horizon_ms ||
+                c->vtime - tr->pass > tr->defer_lag;
+    if ((h[ti].due || !c->cfg.deadlines_first) &&
+        (first->owed == CORE_NIL || h[ti].fin < bf)) {
+      first->owed = ti;
+      bf = h[ti].fin;
+    }
+  }
+}
+
+/* Whether the task has an explicit deadline it can still make if it
+   starts now. */
+static inline int task_feasible(const task_t *t, int64_t now) {
+  return (t->flags & (TF_HARD | TF_SOFT)) &&
+         now + (int64_t)t->estimate <= t->deadline;
+}
+
+/* Shares: a backlogged tier behind virtual time (or at it: WF2Q's
+   eligibility, start tag <= virtual time) is owed. Among the untried owed
+   tiers with ready tasks in a lane with room, the one whose head would
+   finish first in virtual time, pass + cost(head) / weight (WFQ's finish
+   tag), or CORE_NIL. Ordering by the pass alone (the start tag) held a tier
+   of short tasks behind one of long tasks: a critical 80 ms task, owed
+   since one decision, waited for a low tier's 2 s task because the low
+   tier's pass was further behind in virtual time, which is what its long
+   tasks do to it. With `due_only` (deadlines_first), only tiers whose head
+   is due: it has no explicit deadline, or its key is within the urgency
+   horizon, or the tier is owed more than its target wait of its own work
+   (so deferring a floor is bounded: floors hold within that lag), or its
+   target wait is within the horizon (its tasks are meant to start at once:
+   deferring them gained the others little, critical's demand being far
+   below its floor, and cost critical its floor while backlogged and its
+   wait). A tier whose
+   ready tasks are all in lanes without room is passed over, as one whose heads
+   wait on pools (its pass restarts from vtime when a lane opens:
+   strata_core_lane_room()). */
+static inline uint32_t owed_tier(const strata_core_t *c, const head_t *h,
+                                 uint32_t tried, int due_only) {
+  uint32_t bi = CORE_NIL;
+  uint64_t bf = UINT64_MAX;
+
+  for (uint32_t ti = 0; ti < c->ntiers; ti++) {
+    if (!h[ti].owed || (tried & (1u << ti)) || (due_only && !h[ti].due))
       continue;
-    e = tier_head(c, tr);
-    if (!e)
-      continue;
-    k = e->key;
-    if (k > now + c->cfg.urgency_horizon_ms || k >= bk ||
-        !(core_task(c, e->idx)->flags & TF_HARD))
-      continue;
-    bi = ti;
-    bk = k;
+    if (bi == CORE_NIL || h[ti].fin < bf) {
+      bi = ti;
+      bf = h[ti].fin;
+    }
   }
   return bi;
 }
 
-/* Shares: a backlogged tier behind virtual time is owed. The untried one
-   furthest behind with ready tasks in a lane with room, or CORE_NIL. A
-   tier whose ready tasks are all in lanes without room is passed over, as
-   one whose heads wait on pools (its pass restarts from vtime when a lane
-   opens: strata_core_lane_room()). */
-static uint32_t owed_tier(const strata_core_t *c, uint32_t tried) {
+/* Deadlines before floors that can wait: the untried tier whose head has
+   an explicit deadline it can still make, smallest key first (ties to the
+   smaller pass, then the lower tier), or CORE_NIL. An owed tier whose
+   head's deadline is further out than the horizon loses nothing by
+   waiting; a flash crowd of critical tasks due in 2-10 s loses everything
+   if the others' floors go first. */
+static uint32_t deadline_tier(const strata_core_t *c, const head_t *h,
+                              uint32_t tried, int64_t now) {
   uint32_t bi = CORE_NIL;
+  int64_t bk = INT64_MAX;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
-    const tier_t *tr = &c->tiers[ti];
-    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)) || tr->pass >= c->vtime)
+    int64_t k = h[ti].key;
+    if (!h[ti].t || (tried & (1u << ti)) || !task_feasible(h[ti].t, now))
       continue;
-    if (bi == CORE_NIL || tr->pass < c->tiers[bi].pass)
+    if (bi == CORE_NIL || k < bk ||
+        (k == bk && c->tiers[ti].pass < c->tiers[bi].pass)) {
       bi = ti;
+      bk = k;
+    }
   }
   return bi;
 }
@@ -418,16 +540,16 @@ static uint32_t owed_tier(const strata_core_t *c, uint32_t tried) {
 /* Lending: the untried tier with the most urgent ready task in a lane with
    room (smallest key; ties to the smaller pass, then the lower tier), or
    CORE_NIL. */
-static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
+static uint32_t lending_tier(const strata_core_t *c, const head_t *h,
+                             uint32_t tried) {
   uint32_t bi = CORE_NIL;
   int64_t bk = INT64_MAX;
 
   for (uint32_t ti = 0; ti < c->ntiers; ti++) {
-    tier_t *tr = &c->tiers[ti];
-    int64_t k;
-    if (!tier_open_lanes(c, tr) || (tried & (1u << ti)))
+    const tier_t *tr = &c->tiers[ti];
+    int64_t k = h[ti].key;
+    if (!h[ti].t || (tried & (1u << ti)))
       continue;
-    k = tier_head_key(c, tr);
     if (bi == CORE_NIL || k < bk || (k == bk && tr->pass < c->tiers[bi].pass)) {
       bi = ti;
       bk = k;
@@ -438,15 +560,29 @@ static uint32_t lending_tier(strata_core_t *c, uint32_t tried) {
 
 int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
                      strata_core_dispatch_t *out) {
+  head_t heads[STRATA_CORE_MAX_TIERS];
+  first_t first;
   uint32_t tried, bi;
 
   if (!c || !out)
     return 0;
   tried = c->paused; /* a paused tier is never tried */
+  c->reserved = 0;
   now = core_clamp_now(c, now);
   state_run_timers(c, now);
+  scan_heads(c, heads, now, &first);
 
-  /* 1. Aging across tiers, within its cap. */
+  /* 1. Urgency override: a hard deadline about to be lost goes before
+     aging, so the starvation bound never spends a worker that a deadline
+     that can still be met needs (docs/CORE.md, "Aging"). */
+  if (c->cfg.urgency_horizon_ms > 0 && (bi = first.urgent) != CORE_NIL) {
+    tried |= 1u << bi;
+    if (serve_tier(c, bi, now, PICK_URGENT, out))
+      return 1;
+    reserve_blocked(c, &c->tiers[bi]);
+  }
+
+  /* 2. Aging across tiers, within its cap. */
   if (c->cfg.starvation_bound_ms > 0 && c->age_credit >= 0) {
     uint32_t idx = pick_aged(c, now);
     if (idx != CORE_NIL) {
@@ -456,24 +592,41 @@ int strata_core_next(strata_core_t *c, strata_epoch_ms_t now,
     }
   }
 
-  /* 2. Urgency override. */
-  if (c->cfg.urgency_horizon_ms > 0 && (bi = urgent_tier(c, now)) != CORE_NIL) {
-    tried |= 1u << bi;
-    if (serve_tier(c, bi, now, PICK_URGENT, out))
-      return 1;
-  }
-
-  /* 3. Shares, the owed tier furthest behind first. A tier whose candidates
-     all wait on pools yields to the next. */
-  while ((bi = owed_tier(c, tried)) != CORE_NIL) {
+  /* 3. Shares, the owed tier with the earliest finish tag first; with
+     deadlines_first only the owed tiers whose head is due. A tier whose
+     candidates all wait on pools yields to the next. */
+  bi = first.owed;
+  if (bi != CORE_NIL && (tried & (1u << bi)))
+    bi = owed_tier(c, heads, tried, c->cfg.deadlines_first);
+  for (; bi != CORE_NIL;
+       bi = owed_tier(c, heads, tried, c->cfg.deadlines_first)) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_SHARE, out))
       return 1;
+    if (c->cfg.deadlines_first)
+      reserve_blocked(c, &c->tiers[bi]);
   }
 
-  /* 4. Lending: nobody is owed, so the decision goes to the most urgent
+  if (c->cfg.deadlines_first) {
+    /* 4. Deadlines that can still be made, before the floors that can
+       wait: charged as lent (beyond the share, no debt). */
+    while ((bi = deadline_tier(c, heads, tried, now)) != CORE_NIL) {
+      tried |= 1u << bi;
+      if (serve_tier(c, bi, now, PICK_LENT, out))
+        return 1;
+      reserve_blocked(c, &c->tiers[bi]);
+    }
+    /* 5. The owed tiers whose heads could wait. */
+    while ((bi = owed_tier(c, heads, tried, 0)) != CORE_NIL) {
+      tried |= 1u << bi;
+      if (serve_tier(c, bi, now, PICK_SHARE, out))
+        return 1;
+    }
+  }
+
+  /* 6. Lending: nobody is owed, so the decision goes to the most urgent
      ready task of any tier. */
-  while ((bi = lending_tier(c, tried)) != CORE_NIL) {
+  while ((bi = lending_tier(c, heads, tried)) != CORE_NIL) {
     tried |= 1u << bi;
     if (serve_tier(c, bi, now, PICK_LENT, out))
       return 1;

@@ -60,6 +60,20 @@ static json_t *tier_json(strata_sim_tier_result_t *t, uint64_t all_dispatched,
                       json_real(ratio(t->dispatched, all_dispatched)));
   json_object_set_new(o, "wait_ms", w ? w : json_null());
   json_object_set_new(o, "unblock_ms", u ? u : json_null());
+  /* Added fields, after the original ones so a reader of the old order
+   * finds what it always found. */
+  w = json_pack("{sIsIsI}", "p50",
+                (json_int_t)strata_sim_samples_pct(&t->wait_censored, 50),
+                "p99",
+                (json_int_t)strata_sim_samples_pct(&t->wait_censored, 99),
+                "max", (json_int_t)max_of(&t->wait_censored));
+  json_object_set_new(o, "wait_censored_ms", w ? w : json_null());
+  json_object_set_new(o, "lent", json_integer((json_int_t)t->lent));
+  json_object_set_new(o, "urgent", json_integer((json_int_t)t->urgent));
+  json_object_set_new(o, "backlogged_work_s",
+                      json_real((double)t->backlog_ms / 1000.0));
+  json_object_set_new(o, "backlogged_share",
+                      json_real(ratio(t->backlog_run_ms, t->backlog_ms)));
   return o;
 }
 

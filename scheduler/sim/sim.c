@@ -96,10 +96,14 @@ typedef struct {
   uint32_t dep_first; /* into sim_t.deps */
   uint32_t ndeps;
   uint32_t dem_first;     /* into sim_t.amount / sim_t.usage */
+  uint32_t left;          /* dependencies not yet succeeded */
+  int64_t ready_at;       /* when it last became ready (backlog, waits) */
   int32_t worker_attempt; /* the attempt a live worker runs; 0: none */
   uint8_t nlost;          /* attempts 1..nlost lose their worker */
   uint8_t kind;           /* strata_core_deadline_kind_t */
   uint8_t state;
+  uint8_t ready;      /* ready and waiting: counted in sim_t.nready */
+  uint8_t dispatched; /* some attempt was dispatched */
 } task_t;
 
 /* Something a worker does at a time. */
@@ -140,6 +144,12 @@ typedef struct {
   size_t nheap, heapcap;
   uint64_t seq;
   int priority_of_tier[STRATA_CORE_MAX_TIERS];
+  /* Dependents of each task (CSR: dep_of[dep_start[i] .. dep_start[i+1])). */
+  uint32_t *dep_start, *dep_of;
+  /* wfq: each tier's last virtual-clock tag (ms). */
+  double vc_tag[STRATA_CORE_MAX_TIERS];
+  /* Per workload tier: ready tasks waiting. */
+  uint32_t nready[STRATA_CORE_MAX_TIERS];
 
   /* The decision layer and the topics it reads and writes. */
   decide_t *d;
@@ -321,8 +331,12 @@ static int gen_tasks(sim_t *s) {
         t->kind = kind;
         /* The end-to-end deadline is split evenly over the stages, the way
          * a caller that knows only the workflow's deadline would budget
-         * its steps; the last stage gets the workflow's own deadline. */
-        if (kind != STRATA_CORE_DEADLINE_NONE)
+         * its steps; the last stage gets the workflow's own deadline.
+         * With leaf_only the earlier stages have none: what a caller that
+         * leaves the budgeting to the scheduler would submit. */
+        if (cl->deadline_leaf_only && st + 1 < cl->nstages)
+          t->kind = STRATA_CORE_DEADLINE_NONE;
+        else if (kind != STRATA_CORE_DEADLINE_NONE)
           t->deadline =
               t->arrival +
               round_at_least(rel * (double)(st + 1) / (double)cl->nstages, 1);
@@ -366,6 +380,50 @@ static int gen_tasks(sim_t *s) {
 oom:
   free(flows);
   return -1;
+}
+
+/* The dependents of every task, for readiness (CSR arrays). */
+static int build_dependents(sim_t *s) {
+  size_t n = s->ntasks;
+  uint32_t *pos;
+
+  s->dep_start = calloc(n + 1, sizeof(uint32_t));
+  s->dep_of = malloc((s->ndeps ? s->ndeps : 1) * sizeof(uint32_t));
+  pos = malloc((n ? n : 1) * sizeof(uint32_t));
+  if (!s->dep_start || !s->dep_of || !pos) {
+    free(pos);
+    return -1;
+  }
+  for (size_t k = 0; k < s->ndeps; k++)
+    s->dep_start[s->deps[k] + 1]++;
+  for (size_t i = 0; i < n; i++) {
+    s->dep_start[i + 1] += s->dep_start[i];
+    pos[i] = s->dep_start[i];
+  }
+  for (size_t i = 0; i < n; i++) {
+    const task_t *t = &s->tasks[i];
+    for (uint32_t k = 0; k < t->ndeps; k++)
+      s->dep_of[pos[s->deps[t->dep_first + k]]++] = (uint32_t)i;
+  }
+  free(pos);
+  return 0;
+}
+
+/* Readiness: a task whose record was read and whose dependencies all
+ * succeeded waits for a worker; the backlog shares count those. */
+static void set_ready(sim_t *s, size_t i, int ready, int64_t now) {
+  task_t *t = &s->tasks[i];
+  uint32_t tier = (uint32_t)s->wl->classes[t->cls].tier;
+
+  if (ready == (int)t->ready)
+    return;
+  t->ready = (uint8_t)ready;
+  if (ready) {
+    s->nready[tier]++;
+    t->ready_at = now;
+  } else {
+    s->nready[tier]--;
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -421,10 +479,13 @@ static sim_ev_t heap_pop(sim_t *s) {
 /* Policies: how each one configures the core and describes a task to it    */
 /* ------------------------------------------------------------------------ */
 
+static const char *const policy_names[STRATA_SIM_NPOLICIES] = {
+    "fifo",   "priority", "edf", "strata",
+    "floors", "wfq",      "llf", "priority-edf"};
+
 int strata_sim_policy_parse(const char *name, strata_sim_policy_t *out) {
-  static const char *const names[] = {"fifo", "priority", "edf", "strata"};
-  for (int i = 0; i < 4; i++)
-    if (!strcmp(name, names[i])) {
+  for (int i = 0; i < STRATA_SIM_NPOLICIES; i++)
+    if (!strcmp(name, policy_names[i])) {
       *out = (strata_sim_policy_t)i;
       return 0;
     }
@@ -432,17 +493,14 @@ int strata_sim_policy_parse(const char *name, strata_sim_policy_t *out) {
 }
 
 const char *strata_sim_policy_name(strata_sim_policy_t policy) {
-  switch (policy) {
-  case STRATA_SIM_POLICY_FIFO:
-    return "fifo";
-  case STRATA_SIM_POLICY_PRIORITY:
-    return "priority";
-  case STRATA_SIM_POLICY_EDF:
-    return "edf";
-  case STRATA_SIM_POLICY_STRATA:
-    return "strata";
-  }
-  return "?";
+  return (unsigned)policy < STRATA_SIM_NPOLICIES ? policy_names[policy] : "?";
+}
+
+/* Whether the policy's core has the workload's tiers (else one tier,
+ * "all"). */
+static int multi_tier(const sim_t *s) {
+  return s->policy == STRATA_SIM_POLICY_STRATA ||
+         s->policy == STRATA_SIM_POLICY_FLOORS;
 }
 
 /* The decision layer's core factory (decide_core_new_fn): the policy's core
@@ -458,7 +516,7 @@ static strata_core_t *policy_core(void *opaque, char *errstr, size_t size) {
   strata_core_config_default(&cfg);
   if (need > cfg.max_tasks)
     cfg.max_tasks = need;
-  if (s->policy == STRATA_SIM_POLICY_STRATA) {
+  if (multi_tier(s)) {
     for (size_t i = 0; i < wl->ntiers; i++) {
       tiers[i].name = wl->tiers[i].name;
       tiers[i].weight = wl->tiers[i].weight;
@@ -476,6 +534,19 @@ static strata_core_t *policy_core(void *opaque, char *errstr, size_t size) {
       cfg.dep_bonus_max = (uint32_t)wl->dep_bonus_max;
     if (wl->priority_step_ms >= 0)
       cfg.priority_step_ms = wl->priority_step_ms;
+    if (s->policy == STRATA_SIM_POLICY_FLOORS) {
+      /* Floors: the core's shares give every backlogged tier its weight's
+       * share of worker time (charged by estimate); what is left is lent
+       * by the smallest key, which policy_record() makes strict tier rank
+       * then EDF. No aging, no urgency override, no dependency bonus, no
+       * preference for feasible deadlines in lending. */
+      cfg.starvation_bound_ms = 0;
+      cfg.urgency_horizon_ms = 0;
+      cfg.dep_bonus_ms = 0;
+      cfg.dep_bonus_max = 0;
+      cfg.priority_step_ms = PRIORITY_RANK_STEP_MS;
+      cfg.deadlines_first = 0;
+    }
   } else {
     /* The baselines: one tier, no aging, no dependency bonus. What orders
      * the tier is the urgency key, set per task in policy_record(). Skipping
@@ -491,8 +562,10 @@ static strata_core_t *policy_core(void *opaque, char *errstr, size_t size) {
     cfg.starvation_bound_ms = 0;
     cfg.dep_bonus_ms = 0;
     cfg.dep_bonus_max = 0;
-    cfg.priority_step_ms =
-        s->policy == STRATA_SIM_POLICY_PRIORITY ? PRIORITY_RANK_STEP_MS : 0;
+    cfg.priority_step_ms = s->policy == STRATA_SIM_POLICY_PRIORITY ||
+                                   s->policy == STRATA_SIM_POLICY_PRIORITY_EDF
+                               ? PRIORITY_RANK_STEP_MS
+                               : 0;
     {
       uint64_t k = wl->lookahead >= 0 ? (uint64_t)wl->lookahead
                                       : (uint64_t)cfg.lookahead;
@@ -523,10 +596,10 @@ static strata_core_t *policy_core(void *opaque, char *errstr, size_t size) {
 static void policy_tiers(sim_t *s) {
   const strata_sim_workload_t *wl = s->wl;
 
-  s->ntiers = s->policy == STRATA_SIM_POLICY_STRATA ? (int)wl->ntiers : 1;
+  s->ntiers = multi_tier(s) ? (int)wl->ntiers : 1;
   for (int i = 0; i < s->ntiers; i++) {
     snprintf(s->tier_buf[i], sizeof(s->tier_buf[i]), "%s",
-             s->policy == STRATA_SIM_POLICY_STRATA ? wl->tiers[i].name : "all");
+             multi_tier(s) ? wl->tiers[i].name : "all");
     snprintf(s->topic_buf[i], sizeof(s->topic_buf[i]), "sim.tasks.%s",
              s->tier_buf[i]);
     s->tier_names[i] = s->tier_buf[i];
@@ -544,8 +617,12 @@ static void policy_tiers(sim_t *s) {
 
 /* Fills the policy-dependent fields of a task record; returns the input
  * (tier topic) it is written to. */
-static int policy_record(const sim_t *s, const task_t *t, strata_task_t *rec) {
+static int policy_record(sim_t *s, const task_t *t, strata_task_t *rec) {
   const strata_sim_class_t *cl = &s->wl->classes[t->cls];
+  /* The explicit deadline, else the tier's target wait after arrival. */
+  const int64_t due = t->kind != STRATA_CORE_DEADLINE_NONE
+                          ? t->deadline
+                          : t->arrival + s->wl->tiers[cl->tier].target_wait_ms;
   int tier = 0;
 
   switch (s->policy) {
@@ -560,12 +637,56 @@ static int policy_record(const sim_t *s, const task_t *t, strata_task_t *rec) {
      * the explicit one, or its tier's target wait after arrival. No
      * estimate, so the key is the deadline itself (EDF, not least laxity). */
     rec->has_deadline_ms = true;
-    rec->deadline_ms =
-        SIM_EPOCH + (t->kind != STRATA_CORE_DEADLINE_NONE
-                         ? t->deadline
-                         : t->arrival + s->wl->tiers[cl->tier].target_wait_ms);
+    rec->deadline_ms = SIM_EPOCH + due;
+    break;
+  case STRATA_SIM_POLICY_LLF:
+    /* As edf, with the estimate: the key is the latest start. */
+    rec->has_deadline_ms = true;
+    rec->deadline_ms = SIM_EPOCH + due;
+    rec->has_estimate_ms = t->estimate_ms > 0;
+    rec->estimate_ms = t->estimate_ms;
+    break;
+  case STRATA_SIM_POLICY_PRIORITY_EDF:
+    /* Rank as priority, then the deadline as edf. */
+    rec->priority = s->priority_of_tier[cl->tier];
+    rec->has_deadline_ms = true;
+    rec->deadline_ms = SIM_EPOCH + due;
+    break;
+  case STRATA_SIM_POLICY_WFQ: {
+    /* Virtual Clock (Zhang 1990), the fair-queueing discipline whose tags
+     * are known at arrival: a tier's next tag is max(arrival, its last
+     * tag) + work x sum of weights / its weight, work the estimate (1 s
+     * when unknown); one queue by tag. WFQ proper needs the GPS virtual
+     * time, which depends on which tiers are backlogged at each instant:
+     * not something a per-task key fixed at submission can carry. */
+    double w = (double)s->wl->tiers[cl->tier].weight, sum = 0;
+    double work = t->estimate_ms > 0 ? (double)t->estimate_ms : 1000.0;
+    double *tag = &s->vc_tag[cl->tier];
+    for (size_t k = 0; k < s->wl->ntiers; k++)
+      sum += (double)s->wl->tiers[k].weight;
+    if (*tag < (double)t->arrival)
+      *tag = (double)t->arrival;
+    *tag += work * sum / w;
+    rec->has_deadline_ms = true;
+    rec->deadline_ms = SIM_EPOCH + (int64_t)llround(*tag);
+    break;
+  }
+  case STRATA_SIM_POLICY_FLOORS:
+    /* Core tiers with the workload's weights (the floors); strict rank
+     * through the priority shift, the same in every task of a tier so it
+     * orders only across tiers (lending); EDF inside a tier. The estimate
+     * is given so shares are charged by work; the soft deadline carries
+     * it back (deadline + estimate), so the key is the deadline itself,
+     * not the latest start. */
+    tier = cl->tier;
+    rec->priority = s->priority_of_tier[cl->tier];
+    rec->has_deadline_ms = true;
+    rec->deadline_ms = SIM_EPOCH + due + t->estimate_ms;
+    rec->has_estimate_ms = t->estimate_ms > 0;
+    rec->estimate_ms = t->estimate_ms;
     break;
   case STRATA_SIM_POLICY_STRATA:
+  case STRATA_SIM_NPOLICIES:
     tier = cl->tier;
     rec->priority = cl->priority;
     rec->has_deadline_ms = t->kind != STRATA_CORE_DEADLINE_NONE;
@@ -610,8 +731,7 @@ static int64_t task_index(const sim_t *s, const char *id) {
 
 /* The tier topic (input) of a task's records under the policy. */
 static int task_input(const sim_t *s, const task_t *t) {
-  return s->policy == STRATA_SIM_POLICY_STRATA ? s->wl->classes[t->cls].tier
-                                               : 0;
+  return multi_tier(s) ? s->wl->classes[t->cls].tier : 0;
 }
 
 /* A heartbeat every half timeout keeps a live attempt from being presumed
@@ -664,6 +784,12 @@ static int arrive(sim_t *s, size_t i, int64_t now) {
                     err);
   t->state = T_HELD;
   t->ready_from = now;
+  t->left = 0;
+  for (uint32_t k = 0; k < t->ndeps; k++)
+    if (s->tasks[s->deps[t->dep_first + k]].state != T_DONE)
+      t->left++;
+  if (!t->left)
+    set_ready(s, i, 1, now);
   decide_task(s->d,
               &(decide_record_t){input, 0, s->next_offset[input]++, buf, len},
               SIM_EPOCH + now);
@@ -768,6 +894,13 @@ static int on_worker(sim_t *s, sim_ev_t ev, int64_t now) {
   end_work(s, t, now);
   t->state = T_DONE;
   t->finished_at = now;
+  for (uint32_t k = s->dep_start[ev.task]; k < s->dep_start[ev.task + 1]; k++) {
+    task_t *w = &s->tasks[s->dep_of[k]];
+    if (w->state == T_WAITING || !w->left)
+      continue;
+    if (--w->left == 0 && w->state == T_HELD)
+      set_ready(s, s->dep_of[k], 1, now);
+  }
   return worker_writes(s, STRATA_EVENT_SUCCEEDED, ev.task, ev.attempt, use,
                        nuse, now);
 }
@@ -794,8 +927,18 @@ static int record_dispatch(sim_t *s, size_t i, int64_t now) {
   strata_sim_tier_result_t *tr = &res->tiers[s->wl->classes[t->cls].tier];
   int64_t ready = t->ready_from, last = 0;
 
+  /* Shares while backlogged: this dispatch's work is service that every
+   * tier with a ready task waiting (this one's included) competed for. */
+  for (size_t k = 0; k < s->wl->ntiers; k++)
+    if (s->nready[k]) {
+      res->tiers[k].backlog_ms += (uint64_t)t->run_ms;
+      if ((int)k == s->wl->classes[t->cls].tier)
+        res->tiers[k].backlog_run_ms += (uint64_t)t->run_ms;
+    }
+  set_ready(s, i, 0, now);
   t->state = T_RUNNING;
   t->dispatched_at = now;
+  t->dispatched = 1;
   tr->dispatched++;
   res->overall.dispatched++;
   for (uint32_t k = 0; k < t->ndeps; k++) {
@@ -806,7 +949,9 @@ static int record_dispatch(sim_t *s, size_t i, int64_t now) {
   if (t->ndeps && last > ready)
     ready = last;
   if (strata_sim_samples_add(&tr->wait, now - ready) ||
-      strata_sim_samples_add(&res->overall.wait, now - ready))
+      strata_sim_samples_add(&res->overall.wait, now - ready) ||
+      strata_sim_samples_add(&tr->wait_censored, now - ready) ||
+      strata_sim_samples_add(&res->overall.wait_censored, now - ready))
     return sim_fail(s, "out of memory");
   if (t->ndeps && (strata_sim_samples_add(&tr->unblock, now - last) ||
                    strata_sim_samples_add(&res->overall.unblock, now - last)))
@@ -859,6 +1004,17 @@ static int read_dispatch(sim_t *s, const decide_out_t *o) {
   return rc;
 }
 
+/* A task that was ready and never dispatched waited from ready to `end`:
+ * its sample of the censored waits. */
+static int censor(sim_t *s, const task_t *t, int64_t end) {
+  strata_sim_tier_result_t *tr = &s->res->tiers[s->wl->classes[t->cls].tier];
+
+  if (strata_sim_samples_add(&tr->wait_censored, end - t->ready_at) ||
+      strata_sim_samples_add(&s->res->overall.wait_censored, end - t->ready_at))
+    return sim_fail(s, "out of memory");
+  return 0;
+}
+
 /* A dead letter ends a task; its reason says how. */
 static int read_dead_letter(sim_t *s, const decide_out_t *o, int64_t now) {
   strata_deadletter_t dl;
@@ -891,6 +1047,9 @@ static int read_dead_letter(sim_t *s, const decide_out_t *o, int64_t now) {
       break;
     }
     t->finished_at = now;
+    if (t->ready && !t->dispatched && censor(s, t, now))
+      rc = -1;
+    set_ready(s, (size_t)i, 0, now);
   }
   strata_deadletter_clear(&dl);
   return rc;
@@ -915,6 +1074,7 @@ static int keep_retry(sim_t *s, const decide_out_t *o, int64_t now) {
     strata_task_clear(&rec);
     return -1;
   }
+  set_ready(s, (size_t)i, 1, now);
   s->tasks[i].ready_from =
       rec.has_not_before_ms && rec.not_before_ms - SIM_EPOCH > now
           ? rec.not_before_ms - SIM_EPOCH
@@ -1009,7 +1169,7 @@ static int turn(sim_t *s, int64_t now, int may_watch) {
 }
 
 /* Judges every task once the run has stopped at `end`. */
-static void account(sim_t *s, strata_sim_result_t *res, int64_t end) {
+static int account(sim_t *s, strata_sim_result_t *res, int64_t end) {
   strata_core_stats_t st;
 
   for (size_t i = 0; i < s->ntasks; i++) {
@@ -1022,6 +1182,8 @@ static void account(sim_t *s, strata_sim_result_t *res, int64_t end) {
      * the end counts only its part inside the run. */
     if (t->worker_attempt)
       s->busy_ms += (uint64_t)(end - t->dispatched_at);
+    if (t->ready && !t->dispatched && censor(s, t, end))
+      return -1;
     switch (t->state) {
     case T_DONE:
       missed =
@@ -1073,14 +1235,18 @@ static void account(sim_t *s, strata_sim_result_t *res, int64_t end) {
    * tiers are the workload's (the baselines run without aging). */
   strata_core_stats(decide_core(s->d), SIM_EPOCH + end, &st);
   for (size_t k = 0; k < st.ntiers; k++) {
-    if (s->policy == STRATA_SIM_POLICY_STRATA)
+    if (multi_tier(s)) {
       res->tiers[k].aged = st.tiers[k].aged_dispatches;
+      res->tiers[k].lent = st.tiers[k].lent_dispatches;
+      res->tiers[k].urgent = st.tiers[k].urgent_dispatches;
+    }
     res->overall.aged += st.tiers[k].aged_dispatches;
   }
   for (size_t k = 0; k < res->ntiers; k++)
     res->weighted_misses +=
         (uint64_t)res->tiers[k].weight *
         (res->tiers[k].misses_hard + res->tiers[k].misses_soft);
+  return 0;
 }
 
 static int run_loop(sim_t *s) {
@@ -1180,6 +1346,8 @@ static void sim_free(sim_t *s) {
   free(s->amount);
   free(s->usage);
   free(s->heap);
+  free(s->dep_start);
+  free(s->dep_of);
 }
 
 strata_sim_result_t *strata_sim_run(const strata_sim_workload_t *wl,
@@ -1214,7 +1382,7 @@ strata_sim_result_t *strata_sim_run(const strata_sim_workload_t *wl,
   res->utilisation = strata_sim_workload_utilisation(wl);
   tier_names(&s, res);
   policy_tiers(&s);
-  if (gen_tasks(&s)) {
+  if (gen_tasks(&s) || build_dependents(&s)) {
     snprintf(errstr, size, "out of memory generating tasks");
     goto fail;
   }
@@ -1227,7 +1395,8 @@ strata_sim_result_t *strata_sim_run(const strata_sim_workload_t *wl,
   strata_log_set_level(STRATA_LOG_ERROR);
   if (!(s.d = new_layer(&s, errstr, size)) || run_loop(&s))
     goto fail;
-  account(&s, res, res->end_ms);
+  if (account(&s, res, res->end_ms))
+    goto fail;
   strata_log_set_level(level);
   sim_free(&s);
   return res;
@@ -1244,7 +1413,9 @@ void strata_sim_result_destroy(strata_sim_result_t *res) {
   for (size_t i = 0; i < STRATA_CORE_MAX_TIERS; i++) {
     strata_sim_samples_clear(&res->tiers[i].wait);
     strata_sim_samples_clear(&res->tiers[i].unblock);
+    strata_sim_samples_clear(&res->tiers[i].wait_censored);
   }
+  strata_sim_samples_clear(&res->overall.wait_censored);
   strata_sim_samples_clear(&res->overall.wait);
   strata_sim_samples_clear(&res->overall.unblock);
   free(res);

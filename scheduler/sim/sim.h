@@ -101,6 +101,9 @@ typedef struct {
   int has_deadline;
   strata_sim_dist_t deadline_ms; /**< Relative to arrival (end-to-end). */
   double hard_share;             /**< Share of workflows with hard deadlines. */
+  /** 1: only the last stage carries the workflow's deadline (the earlier
+   *  stages have none); 0: the deadline is split evenly over the stages. */
+  int deadline_leaf_only;
   strata_sim_demand_t demands[STRATA_SIM_MAX_DEMANDS];
   size_t ndemands;
   /** Workflow shape: stage widths; each task of stage k depends on every
@@ -156,6 +159,46 @@ void strata_sim_workload_destroy(strata_sim_workload_t *wl);
 double strata_sim_workload_utilisation(const strata_sim_workload_t *wl);
 
 /* ------------------------------------------------------------------------ */
+/* Generated workloads (gen.c)                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+  STRATA_SIM_FAMILY_FLASH = 0, /**< steady mix plus one flash crowd */
+  STRATA_SIM_FAMILY_OVERLOAD,  /**< sustained overload 90-160 % */
+  STRATA_SIM_FAMILY_ESTIMATE,  /**< a class at 3x its estimate, heavy tails */
+  STRATA_SIM_FAMILY_BACKLOG,   /**< deep deadline-less backlog, then traffic */
+  STRATA_SIM_FAMILY_LLM,       /**< token quota squeeze, DAGs, leaf deadline */
+  STRATA_SIM_NFAMILIES
+} strata_sim_family_t;
+
+/** Parses a family name ("flash", "overload", "estimate", "backlog",
+ *  "llm"). Returns -1 if unknown. */
+int strata_sim_family_parse(const char *name, strata_sim_family_t *out);
+
+/** The family's name as strata_sim_family_parse() accepts it. */
+const char *strata_sim_family_name(strata_sim_family_t family);
+
+/** The range [lo, hi] of the offered utilisation of a generated workload's
+ *  steady classes (strata_sim_workload_steady_utilisation()). */
+void strata_sim_family_load_range(strata_sim_family_t family, double *lo,
+                                  double *hi);
+
+/**
+ * Generates a workload of `family` from `seed` with arrivals over
+ * `duration_ms`: same arguments, same workload. Returns a new workload
+ * (caller owns it, free with strata_sim_workload_destroy()) or NULL with a
+ * message in `errstr`.
+ */
+strata_sim_workload_t *strata_sim_workload_generate(strata_sim_family_t family,
+                                                    uint64_t seed,
+                                                    int64_t duration_ms,
+                                                    char *errstr, size_t size);
+
+/** Offered utilisation of every class except one named "backlog" (the
+ *  backlog family's burst at 0, whose load depends on the duration). */
+double strata_sim_workload_steady_utilisation(const strata_sim_workload_t *wl);
+
+/* ------------------------------------------------------------------------ */
 /* Statistics                                                               */
 /* ------------------------------------------------------------------------ */
 
@@ -185,10 +228,16 @@ typedef enum {
   STRATA_SIM_POLICY_FIFO = 0,
   STRATA_SIM_POLICY_PRIORITY,
   STRATA_SIM_POLICY_EDF,
-  STRATA_SIM_POLICY_STRATA
+  STRATA_SIM_POLICY_STRATA,
+  STRATA_SIM_POLICY_FLOORS,       /**< floors, then strict rank; EDF inside */
+  STRATA_SIM_POLICY_WFQ,          /**< fair queueing by tier weight */
+  STRATA_SIM_POLICY_LLF,          /**< global least laxity */
+  STRATA_SIM_POLICY_PRIORITY_EDF, /**< strict tier rank, EDF inside a tier */
+  STRATA_SIM_NPOLICIES
 } strata_sim_policy_t;
 
-/** Parses "fifo", "priority", "edf" or "strata". Returns -1 if unknown. */
+/** Parses "fifo", "priority", "edf", "strata", "floors", "wfq", "llf" or
+ *  "priority-edf". Returns -1 if unknown. */
 int strata_sim_policy_parse(const char *name, strata_sim_policy_t *out);
 
 /** The policy's name as strata_sim_policy_parse() accepts it. */
@@ -217,10 +266,21 @@ typedef struct {
   uint64_t failed;      /**< Dead-lettered: every attempt was lost. */
   uint64_t pending;     /**< Still held when the simulation ended. */
   uint64_t aged;        /**< Dispatched by the starvation bound. */
+  uint64_t lent;        /**< Dispatched by lending (core count, strata). */
+  uint64_t urgent;      /**< Dispatched by the urgency override (same). */
   uint64_t retried;     /**< Attempts presumed lost and retried. */
   strata_sim_samples_t wait;    /**< ms from ready to dispatch. */
   strata_sim_samples_t unblock; /**< ms from last dependency done to
                                      dispatch, tasks with dependencies. */
+  /** Waits including tasks never dispatched: a task that became ready and
+   *  was never dispatched counts its time from ready to its end (expiry,
+   *  failure) or to the end of the run. First attempts only. */
+  strata_sim_samples_t wait_censored;
+  /** Work (ms of run time) dispatched while the tier had a ready task
+   *  waiting, and the part of it that was the tier's own: their ratio is
+   *  the tier's share while backlogged. */
+  uint64_t backlog_ms;
+  uint64_t backlog_run_ms;
 } strata_sim_tier_result_t;
 
 /** Everything a run measured. Owned by the caller; free with
@@ -261,6 +321,27 @@ char *strata_sim_result_json(strata_sim_result_t *res);
 
 /** Writes the human table. */
 void strata_sim_result_print(strata_sim_result_t *res, FILE *fp);
+
+/* ------------------------------------------------------------------------ */
+/* Tournament (tournament.c)                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  size_t workloads;    /**< Generated workloads per family. */
+  uint32_t families;   /**< Bit (1 << strata_sim_family_t) per family. */
+  int64_t duration_ms; /**< Arrival period of each workload. */
+  uint64_t first_seed; /**< Workload k has seed first_seed + k. */
+} strata_sim_tournament_opts_t;
+
+/**
+ * Runs every policy on `workloads` generated workloads of each selected
+ * family, one run at a time, and writes to `fp` one line per workload, a
+ * table per family (wins, losses and ties of strata against the best other
+ * policy on each workload, per metric) and as the last line one JSON
+ * object. Returns 0, or -1 with a message in `errstr`.
+ */
+int strata_sim_tournament(const strata_sim_tournament_opts_t *opt, FILE *fp,
+                          char *errstr, size_t size);
 
 #ifdef __cplusplus
 }

@@ -512,10 +512,12 @@ static int parse_class(pctx_t *c, json_t *o, const char *path,
   static const char *const keys[] = {
       "name",     "tier",    "priority", "arrival", "run_ms", "estimate_factor",
       "deadline", "demands", "stages",   "lost",    NULL};
-  static const char *const kd[] = {"relative_ms", "hard_share", NULL};
+  static const char *const kd[] = {"relative_ms", "hard_share", "leaf_only",
+                                   NULL};
   static const char *const kl[] = {"share", "heartbeat_ms", NULL};
   char tier[STRATA_SIM_NAME_MAX + 1];
   char p[PATH_MAX_LEN];
+  int64_t leaf = 0;
   json_t *v;
   json_t *st;
   int64_t prio = 0;
@@ -556,8 +558,10 @@ static int parse_class(pctx_t *c, json_t *o, const char *path,
     cl->has_deadline = 1;
     if (want_object(c, v, p) || check_keys(c, v, p, kd) ||
         get_dist(c, v, p, "relative_ms", 1, 1, 1e10, &cl->deadline_ms) ||
-        get_number(c, v, p, "hard_share", 0, 0, 1, &cl->hard_share))
+        get_number(c, v, p, "hard_share", 0, 0, 1, &cl->hard_share) ||
+        get_int(c, v, p, "leaf_only", 0, 0, 1, &leaf))
       return -1;
+    cl->deadline_leaf_only = (int)leaf;
   }
   v = json_object_get(o, "lost");
   if (v) {

@@ -417,12 +417,14 @@ static void test_iteration_follows_dispatch_order(void **state) {
   assert_string_equal(seen.ids[6], "d10");
   assert_string_equal(seen.ids[7], "d20");
 
-  /* The order within a tier is the order strata_core_next() follows. No
-     tier is owed a share at the first decision, so it goes to the most
-     urgent key of any tier (300 before other-tier's implicit 1000); after
-     it the critical tier is behind its share and goes next. */
-  test_expect_next(c, 1, "r300a");
+  /* The order within a tier is the order strata_core_next() follows.
+     Every tier that became backlogged at the current virtual time is
+     eligible for its share at once (WF2Q: start tag <= virtual time), and
+     the owed tier whose head finishes first in virtual time goes first:
+     critical (cost 1000 / weight 40) before tier 2 (1000 / 20). Then tier
+     2 in key order. */
   test_expect_next(c, 1, "other-tier");
+  test_expect_next(c, 1, "r300a");
   test_expect_next(c, 1, "r300b");
   test_expect_next(c, 1, "r400");
   strata_core_destroy(c);

@@ -51,9 +51,13 @@ static void test_drr_gives_each_backlogged_tier_its_share(void **state) {
 /* Backlogs critical (40) and low (10) with n tasks each; low's tasks carry
    explicit soft deadlines at `low_deadline`. Returns dispatches per tier
    over `total` decisions. */
-static void run_lending(int64_t low_deadline, int total, uint64_t got[5]) {
+static void run_lending(int64_t low_deadline, int total, uint64_t got[5],
+                        int deadlines_first) {
   strata_core_config_t cfg = no_aging_config();
-  strata_core_t *c = test_core(&cfg);
+  strata_core_t *c;
+
+  cfg.deadlines_first = deadlines_first;
+  c = test_core(&cfg);
   strata_core_dispatch_t d;
   char id[32];
 
@@ -82,16 +86,27 @@ static void test_idle_share_is_lent_to_the_most_urgent_tier(void **state) {
   /* Work-conserving: every decision dispatches. Each backlogged tier gets
      at least weight / Σ weights (critical 40 %, low 10 %); the idle tiers'
      50 % goes to the most urgent ready task. Critical's tasks are due at
-     1 s, low's at 10 min: the lent half goes to critical. */
-  run_lending(600000, total, got);
+     1 s, low's at 10 min: by key alone (deadlines_first off) the lent half
+     goes to critical. */
+  run_lending(600000, total, got, 0);
   assert_int_equal(got[0] + got[3], total);
   assert_true(got[3] >= 0.98 * 1000 && got[3] <= 1.02 * 1000);
-  /* Low's tasks due at 0.5 s are the more urgent: now the lent half goes
-     to low, and critical still gets its 40 %. */
+  /* With deadlines_first (the default) what critical's floor leaves goes
+     to low's real deadlines, which can still be made, not to critical's
+     implicit ones (a wish, not a promise, and overdue after 1 s):
+     critical gets exactly its 40 %. */
   memset(got, 0, sizeof(got));
-  run_lending(500, total, got);
+  run_lending(600000, total, got, 1);
   assert_int_equal(got[0] + got[3], total);
   assert_true(got[0] >= 0.98 * 4000 && got[0] <= 1.02 * 4000);
+  /* Low's tasks due at 0.5 s are the more urgent: now the lent half goes
+     to low, and critical still gets its 40 %, either way. */
+  for (int df = 0; df < 2; df++) {
+    memset(got, 0, sizeof(got));
+    run_lending(500, total, got, df);
+    assert_int_equal(got[0] + got[3], total);
+    assert_true(got[0] >= 0.98 * 4000 && got[0] <= 1.02 * 4000);
+  }
 }
 
 static void test_tier_returning_from_idle_does_not_bank_credit(void **state) {
@@ -722,6 +737,196 @@ static void test_paused_tier_is_held_until_resumed(void **state) {
   assert_in_range(n0, 1, 59);
 }
 
+/* No longest-first: among tasks without a deadline submitted together (equal
+   implicit deadlines) the shorter estimate goes first. The old key, the
+   implicit deadline minus the estimate, started the 15 s task first. */
+static void test_equal_implicit_deadlines_take_the_shorter_first(void **state) {
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c = test_core(&cfg);
+  const char *ids[] = {"long", "mid", "short"};
+  const int64_t est[] = {15000, 5000, 200};
+
+  (void)state;
+  for (int i = 0; i < 3; i++) {
+    strata_core_task_spec_t s = test_spec(ids[i], 4);
+    s.estimate_ms = est[i];
+    test_submit_spec(c, &s, 0);
+  }
+  test_expect_next(c, 1, "short");
+  test_expect_next(c, 1, "mid");
+  test_expect_next(c, 1, "long");
+  strata_core_destroy(c);
+}
+
+/* Explicit deadlines stay least laxity: of two tasks due at the same time
+   the longer must start sooner, and does. */
+static void test_equal_real_deadlines_stay_least_laxity(void **state) {
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c = test_core(&cfg);
+
+  (void)state;
+  submit_deadline(c, "short", 10000, 100, 0);
+  submit_deadline(c, "long", 10000, 3000, 0);
+  test_expect_next(c, 1, "long");
+  test_expect_next(c, 1, "short");
+  strata_core_destroy(c);
+}
+
+/* Floors are floors: under overload, while the high tier always has a
+   feasible deadline waiting (which deadlines_first serves before floors
+   that can wait), the low tier's deadline-less backlog still gets its 10 %
+   (of Σ weights 100) of the dispatched cost, every tier backlogged. */
+static void
+test_backlogged_low_tier_gets_its_floor_under_overload(void **state) {
+  const double weights[] = {40, 25, 20, 10, 5};
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c = test_core(&cfg);
+  strata_core_dispatch_t d;
+  uint64_t got[5] = {0};
+  char id[32];
+  const int total = 4000;
+
+  (void)state;
+  for (int i = 0; i < total; i++)
+    for (uint32_t t = 0; t < 5; t++) {
+      strata_core_task_spec_t s;
+      snprintf(id, sizeof(id), "t%u-%d", (unsigned)t, i);
+      s = test_spec(id, t);
+      if (t < 3) { /* real deadlines, feasible for the whole run */
+        s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+        s.deadline = 3600000 + i;
+      }
+      test_submit_spec(c, &s, 0);
+    }
+  for (int i = 0; i < total; i++) {
+    assert_int_equal(strata_core_next(c, 1 + i, &d), 1);
+    got[d.tier]++;
+  }
+  for (uint32_t t = 3; t < 5; t++)
+    if (got[t] < 0.98 * total * weights[t] / 100.0)
+      fail_msg("tier %u got %llu of %d, floor %.0f", (unsigned)t,
+               (unsigned long long)got[t], total, total * weights[t] / 100.0);
+  strata_core_destroy(c);
+}
+
+/* Deadlines before floors that can wait: a crowd of critical tasks due in
+   5 s arrives while every other tier is backlogged with deadlines an hour
+   out. The crowd takes every decision (the others lose nothing by waiting);
+   with strict floors (deadlines_first = 0) it gets its 40 % and no more. */
+static void
+test_crowd_with_deadlines_goes_before_floors_that_can_wait(void **state) {
+  for (int df = 1; df >= 0; df--) {
+    strata_core_config_t cfg = no_aging_config();
+    strata_core_t *c;
+    strata_core_dispatch_t d;
+    uint64_t crit = 0;
+    char id[32];
+
+    (void)state;
+    cfg.deadlines_first = df;
+    c = test_core(&cfg);
+    for (int i = 0; i < 200; i++)
+      for (uint32_t t = 1; t < 5; t++) {
+        strata_core_task_spec_t s;
+        snprintf(id, sizeof(id), "t%u-%d", (unsigned)t, i);
+        s = test_spec(id, t);
+        s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+        s.deadline = 3600000;
+        s.estimate_ms = 100;
+        test_submit_spec(c, &s, 0);
+      }
+    for (int i = 0; i < 100; i++) {
+      strata_core_task_spec_t s;
+      snprintf(id, sizeof(id), "crowd-%d", i);
+      s = test_spec(id, 0);
+      s.deadline_kind = STRATA_CORE_DEADLINE_SOFT;
+      s.deadline = 5000;
+      s.estimate_ms = 100;
+      test_submit_spec(c, &s, 0);
+    }
+    for (int i = 0; i < 100; i++) {
+      assert_int_equal(strata_core_next(c, 1, &d), 1);
+      crit += d.tier == 0;
+    }
+    if (df)
+      assert_int_equal(crit, 100);
+    else
+      assert_in_range(crit, 38, 42);
+    strata_core_destroy(c);
+  }
+}
+
+/* Aging cannot take a backlog task ahead of a hard deadline that can still
+   be met: a deadline-less background task overdue by far, and a critical
+   task that must start within 300 ms. The critical task goes first (the
+   urgency override is tried before aging); the aged one next. */
+static void
+test_aging_does_not_go_ahead_of_a_feasible_hard_deadline(void **state) {
+  strata_core_config_t cfg;
+  strata_core_t *c;
+  strata_core_task_spec_t s;
+  strata_core_dispatch_t d;
+
+  (void)state;
+  strata_core_config_default(&cfg);
+  cfg.starvation_bound_ms = 1000;
+  c = test_core(&cfg);
+  s = test_spec("old", 4);
+  s.estimate_ms = 12000;
+  test_submit_spec(c, &s, 0);
+  s = test_spec("hard", 0);
+  s.deadline_kind = STRATA_CORE_DEADLINE_HARD;
+  s.deadline = 10000 + 500;
+  s.estimate_ms = 200;
+  test_submit_spec(c, &s, 10000);
+  assert_int_equal(strata_core_next(c, 10000, &d), 1);
+  assert_string_equal(d.id, "hard");
+  assert_int_equal(d.urgent, 1);
+  assert_int_equal(strata_core_next(c, 10000, &d), 1);
+  assert_string_equal(d.id, "old");
+  assert_int_equal(d.aged, 1);
+  strata_core_destroy(c);
+}
+
+/* Shares are of the worker time taken: tier a's tasks run 3x their
+   estimate, b's as estimated; with equal weights each gets half of the
+   worker's time, so b completes three tasks for each of a's. Without
+   settling the overrun, a got half of the dispatches and 3/4 of the time. */
+static void test_overrun_of_the_estimate_is_charged_to_the_tier(void **state) {
+  strata_core_tier_config_t tiers[] = {{"a", 1, 1000}, {"b", 1, 1000}};
+  strata_core_config_t cfg = no_aging_config();
+  strata_core_t *c;
+  strata_core_dispatch_t d;
+  uint64_t got[2] = {0}, busy[2] = {0};
+  int64_t now = 0;
+  char id[32];
+
+  (void)state;
+  cfg.tiers = tiers;
+  cfg.ntiers = 2;
+  c = test_core(&cfg);
+  for (int i = 0; i < 2000; i++)
+    for (uint32_t t = 0; t < 2; t++) {
+      strata_core_task_spec_t s;
+      snprintf(id, sizeof(id), "%c%d", t ? 'b' : 'a', i);
+      s = test_spec(id, t);
+      s.estimate_ms = 100;
+      test_submit_spec(c, &s, 0);
+    }
+  for (int i = 0; i < 1200; i++) {
+    int64_t ran;
+    assert_int_equal(strata_core_next(c, now, &d), 1);
+    ran = d.tier == 0 ? 300 : 100;
+    got[d.tier]++;
+    busy[d.tier] += (uint64_t)ran;
+    now += ran;
+    test_complete(c, d.id, STRATA_CORE_SUCCEEDED, now);
+  }
+  assert_in_range(got[1], 3 * got[0] - 12, 3 * got[0] + 12);
+  assert_in_range(busy[0], busy[1] - 400, busy[1] + 400);
+  strata_core_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_drr_gives_each_backlogged_tier_its_share),
@@ -743,6 +948,14 @@ int main(void) {
       cmocka_unit_test(test_large_backlog_leaves_in_key_then_fifo_order),
       cmocka_unit_test(test_lookahead_over_a_large_backlog_keeps_order),
       cmocka_unit_test(test_paused_tier_is_held_until_resumed),
+      cmocka_unit_test(test_equal_implicit_deadlines_take_the_shorter_first),
+      cmocka_unit_test(test_equal_real_deadlines_stay_least_laxity),
+      cmocka_unit_test(test_overrun_of_the_estimate_is_charged_to_the_tier),
+      cmocka_unit_test(test_backlogged_low_tier_gets_its_floor_under_overload),
+      cmocka_unit_test(
+          test_crowd_with_deadlines_goes_before_floors_that_can_wait),
+      cmocka_unit_test(
+          test_aging_does_not_go_ahead_of_a_feasible_hard_deadline),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

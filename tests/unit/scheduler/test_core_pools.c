@@ -357,10 +357,46 @@ test_adoption_fills_a_placeholder_and_refuses_known_ids(void **state) {
   strata_core_destroy(c);
 }
 
+/* A pool the most urgent candidate waits on is held for it for the rest
+   of the decision: a background task that would fit cannot take the tokens
+   a critical task is waiting to accumulate. Without it, small demands of
+   lower tiers took every refill and the large critical demand starved. */
+static void test_blocked_urgent_head_holds_its_pool(void **state) {
+  strata_core_t *c = test_core(NULL);
+  int tpm = add_bucket(c, "llm.tpm", 6, 6000, 6); /* 1 token per second */
+  strata_core_demand_t four[] = {{"llm.tpm", 4}};
+  strata_core_demand_t six[] = {{"llm.tpm", 6}};
+  strata_core_demand_t two[] = {{"llm.tpm", 2}};
+
+  strata_core_task_spec_t s = test_spec("normal", 2);
+
+  (void)state;
+  /* crit-a takes 4 tokens; a normal task of 1.5 s brings virtual time up
+     to critical's pass, so critical is owed again (and ahead of bg by
+     finish tag) when crit-b and bg arrive. */
+  submit_demanding(c, "crit-a", 0, four, 1, 0);
+  s.estimate_ms = 1500;
+  test_submit_spec(c, &s, 0);
+  test_expect_next(c, 0, "crit-a");
+  test_expect_next(c, 0, "normal");
+  submit_demanding(c, "crit-b", 0, six, 1, 0);
+  submit_demanding(c, "bg", 4, two, 1, 0);
+  /* 2 tokens left: bg would fit, crit-b would not. Nothing goes. */
+  test_expect_none(c, 0);
+  assert_int_equal(available(c, tpm, 0), 2);
+  /* After 4 s of refill crit-b fits and goes first. */
+  test_expect_none(c, 3999);
+  test_expect_next(c, 4000, "crit-b");
+  test_expect_none(c, 4000);
+  test_expect_next(c, 6000, "bg");
+  strata_core_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reservation_is_atomic_across_pools),
       cmocka_unit_test(test_token_refill_timing_and_next_wakeup),
+      cmocka_unit_test(test_blocked_urgent_head_holds_its_pool),
       cmocka_unit_test(test_completion_reconciles_actual_usage),
       cmocka_unit_test(test_concurrency_slots_are_released_on_completion),
       cmocka_unit_test(

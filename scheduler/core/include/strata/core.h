@@ -123,6 +123,15 @@ typedef struct {
    *  (strata_core_lane_room()), and a lane without room never holds back
    *  another lane's tasks: every tier keeps one ready queue per lane. */
   uint32_t lanes;
+  /** Deadlines before floors that can wait (default 1). A tier is owed its
+   *  share at once when its most urgent task has no explicit deadline (its
+   *  floor is all it has) or is due within urgency_horizon_ms; an owed tier
+   *  whose head has an explicit deadline further out waits, and before it,
+   *  and before lending, goes the most urgent tier head with an explicit
+   *  deadline it can still make (now + estimate <= deadline). 0: owed tiers
+   *  are served first whatever their deadlines, and what they leave is lent
+   *  by key alone (the rule before). */
+  int deadlines_first;
 } strata_core_config_t;
 
 /**
@@ -132,7 +141,8 @@ typedef struct {
  * bonus 1000 ms per dependent, at most 16; priority step 1000 ms; remember
  * 4096 succeeded ids; shares charged by estimated run time (1000 ms for a
  * task without an estimate); aging capped at 10 % of the dispatched cost;
- * urgency horizon 1000 ms; one lane.
+ * urgency horizon 1000 ms; one lane; lending prefers feasible real
+ * deadlines.
  * The tier array is static and must not be modified.
  */
 void strata_core_config_default(strata_core_config_t *cfg);
