@@ -41,8 +41,8 @@ bool strata_parse_duration_ms(const char *s, int64_t *out_ms) {
   static const struct {
     const char *unit;
     int64_t ms;
-  } units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
-               {"h", 3600000}, {"d", 86400000}, {"", 1}};
+  } units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
   char *end;
   long long v;
 
@@ -52,6 +52,12 @@ bool strata_parse_duration_ms(const char *s, int64_t *out_ms) {
   v = strtoll(s, &end, 10);
   if (errno || v < 0)
     return false;
+  /* A unit is required ("30" could mean seconds as well as milliseconds),
+   * except for zero, which means the same in every unit. */
+  if (!*end && v == 0) {
+    *out_ms = 0;
+    return true;
+  }
   for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
     if (!strcmp(end, units[i].unit)) {
       if (v > INT64_MAX / units[i].ms)
@@ -63,18 +69,12 @@ bool strata_parse_duration_ms(const char *s, int64_t *out_ms) {
   return false;
 }
 
+/* Exactly "true" or "false": a setting that reads "yes", "on" or "TRUE"
+ * in one tool and something else in another is a trap. */
 static bool parse_bool(const char *s, int64_t *out) {
-  static const char *const yes[] = {"true", "1", "yes", "on"};
-  static const char *const no[] = {"false", "0", "no", "off"};
-  for (int i = 0; i < 4; i++) {
-    if (!strcasecmp(s, yes[i])) {
-      *out = 1;
-      return true;
-    }
-    if (!strcasecmp(s, no[i])) {
-      *out = 0;
-      return true;
-    }
+  if (!strcmp(s, "true") || !strcmp(s, "false")) {
+    *out = !strcmp(s, "true");
+    return true;
   }
   return false;
 }
@@ -230,15 +230,61 @@ static const char *namespace_of(const char *key) {
   return NULL;
 }
 
+/* librdkafka properties Strata sets itself because its guarantees rest on
+ * them (exactly-once dispatch, outcomes committed with their offsets): a
+ * user value would silently defeat them. The value each must keep, or NULL
+ * when no user value is accepted at all. */
+static const struct {
+  const char *prop, *keep, *why;
+} guarded[] = {
+    {"kafka.isolation.level", "read_committed",
+     "every consumer must read only committed records (aborted dispatches "
+     "and outcomes would otherwise run or count)"},
+    {"kafka.transactional.id", NULL,
+     "each process derives its own from scheduler.instance.id or "
+     "worker.instance.id; a shared one fences processes against each other"},
+    {"kafka.enable.idempotence", "true",
+     "transactions and duplicate-free producing need the idempotent "
+     "producer"},
+    {"kafka.acks", "all",
+     "a record acknowledged by fewer than the in-sync replicas can be lost"},
+    {"kafka.enable.auto.commit", "false",
+     "offsets are committed in the transactions that consume them"},
+    {"kafka.group.id", NULL,
+     "set scheduler.group.id or worker.group.id instead"},
+};
+
+static strata_err_t check_guarded(const char *prop, const char *value,
+                                  char *errstr, size_t size) {
+  for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++) {
+    if (strcmp(prop, guarded[i].prop))
+      continue;
+    if (guarded[i].keep && !strcmp(value, guarded[i].keep))
+      return STRATA_OK;
+    if (guarded[i].keep)
+      return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                         "%s: \"%s\" is refused; only %s is allowed, because "
+                         "%s",
+                         prop, value, guarded[i].keep, guarded[i].why);
+    return strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                       "%s: refused (\"%s\"), because %s", prop, value,
+                       guarded[i].why);
+  }
+  return STRATA_OK;
+}
+
 static strata_err_t set_kafka(strata_config_t *cfg, const char *prop,
                               const char *value, char *errstr, size_t size) {
   const char *dot = strchr(prop, '.');
+  strata_err_t err;
   char *v;
 
   if (!dot[1])
     return strata_errf(STRATA_ERR_CONFIG, errstr, size,
                        "%s: missing %s after \"%.*s\"", prop,
                        namespace_of(prop), (int)(dot - prop + 1), prop);
+  if ((err = check_guarded(prop, value, errstr, size)))
+    return err;
   if (!(v = strdup(value)))
     return STRATA_ERR_NOMEM;
   for (int i = 0; i < cfg->nkafka; i++) {
@@ -341,6 +387,10 @@ strata_err_t strata_config_load_file(strata_config_t *cfg, const char *path,
       break;
     }
   }
+  /* A directory opens, then fails to read (EISDIR): never "no settings". */
+  if (!err && ferror(f))
+    err = strata_errf(STRATA_ERR_CONFIG, errstr, size, "%s: cannot read: %s",
+                      path, strerror(errno));
   fclose(f);
   return err;
 }
@@ -467,7 +517,17 @@ void strata_config_write_markdown(FILE *out) {
           "allowed. `strata-scheduler --check` and `strata-worker --check` "
           "refuse a bad key, pool, tier list or exec command exactly as a "
           "start does, before connecting to Kafka, then check the topic "
-          "layout on the cluster.\n\n"
+          "layout on the cluster. Booleans are exactly `true` or `false`; "
+          "durations need a unit (`250ms`, `5s`, `2m`, `1h`, `1d`; `0` "
+          "alone is allowed).\n\n"
+          "librdkafka properties Strata's guarantees rest on are refused "
+          "with another value: `kafka.isolation.level` (only "
+          "`read_committed`), `kafka.enable.idempotence` (only `true`), "
+          "`kafka.acks` (only `all`), `kafka.enable.auto.commit` (only "
+          "`false`); `kafka.transactional.id` and `kafka.group.id` are "
+          "refused whatever their value (each process derives its "
+          "transactional id from its instance id; the groups are "
+          "`scheduler.group.id` and `worker.group.id`).\n\n"
           "Namespaced keys, any number of each:\n\n"
           "| namespace | read by | value |\n|---|---|---|\n"
           "| `kafka.<property>` | all | a librdkafka property, e.g. "

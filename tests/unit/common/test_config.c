@@ -68,7 +68,9 @@ static void test_config_parses_durations_with_units(void **state) {
   assert_true(strata_parse_duration_ms("2s", &ms) && ms == 2000);
   assert_true(strata_parse_duration_ms("5m", &ms) && ms == 300000);
   assert_true(strata_parse_duration_ms("1h", &ms) && ms == 3600000);
-  assert_true(strata_parse_duration_ms("7", &ms) && ms == 7);
+  /* A unit is required, except for zero. */
+  assert_false(strata_parse_duration_ms("7", &ms));
+  assert_true(strata_parse_duration_ms("0", &ms) && ms == 0);
   assert_false(strata_parse_duration_ms("-1s", &ms));
   assert_false(strata_parse_duration_ms("1y", &ms));
   assert_false(strata_parse_duration_ms("", &ms));
@@ -80,6 +82,80 @@ static void test_config_parses_durations_with_units(void **state) {
       strata_config_set(cfg, "scheduler.tick", "20ms", err, sizeof(err)),
       STRATA_OK);
   assert_int_equal(strata_config_get_int(cfg, "scheduler.tick"), 20);
+  strata_config_destroy(cfg);
+}
+
+static void test_config_file_that_cannot_be_read_is_an_error(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  char err[256];
+  (void)state;
+  assert_int_equal(strata_config_load_file(cfg, "/", err, sizeof(err)),
+                   STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "/: cannot read"));
+  assert_int_equal(
+      strata_config_load_file(cfg, "/nonexistent/x", err, sizeof(err)),
+      STRATA_ERR_CONFIG);
+  assert_non_null(strstr(err, "cannot open"));
+  strata_config_destroy(cfg);
+}
+
+static void test_config_booleans_are_strict(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  char err[256];
+  (void)state;
+  assert_int_equal(
+      strata_config_set(cfg, "scheduler.preemption", "false", err, sizeof(err)),
+      STRATA_OK);
+  assert_false(strata_config_get_bool(cfg, "scheduler.preemption"));
+  assert_int_equal(
+      strata_config_set(cfg, "scheduler.preemption", "true", err, sizeof(err)),
+      STRATA_OK);
+  assert_true(strata_config_get_bool(cfg, "scheduler.preemption"));
+  const char *bad[] = {"yes", "TRUE", "1", "on", "False", ""};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(strata_config_set(cfg, "scheduler.preemption", bad[i], err,
+                                       sizeof(err)),
+                     STRATA_ERR_CONFIG);
+    assert_non_null(strstr(err, "scheduler.preemption"));
+    assert_non_null(strstr(err, "allowed: true|false"));
+  }
+  strata_config_destroy(cfg);
+}
+
+static void
+test_config_refuses_kafka_settings_that_break_guarantees(void **state) {
+  strata_config_t *cfg = strata_config_new();
+  char err[512];
+  (void)state;
+  static const struct {
+    const char *prop, *value, *names;
+  } refused[] = {
+      {"kafka.isolation.level", "read_uncommitted", "only read_committed"},
+      {"kafka.transactional.id", "shared", "scheduler.instance.id"},
+      {"kafka.enable.idempotence", "false", "only true"},
+      {"kafka.acks", "1", "only all"},
+      {"kafka.acks", "banana", "\"banana\" is refused"},
+      {"kafka.enable.auto.commit", "true", "only false"},
+      {"kafka.group.id", "g", "scheduler.group.id"},
+  };
+  for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+    assert_int_equal(strata_config_set(cfg, refused[i].prop, refused[i].value,
+                                       err, sizeof(err)),
+                     STRATA_ERR_CONFIG);
+    assert_non_null(strstr(err, refused[i].prop));
+    if (!strstr(err, refused[i].names))
+      fail_msg("%s=%s: \"%s\" lacks \"%s\"", refused[i].prop, refused[i].value,
+               err, refused[i].names);
+  }
+  /* The values Strata itself uses pass, and other properties too. */
+  assert_int_equal(strata_config_set(cfg, "kafka.isolation.level",
+                                     "read_committed", err, sizeof(err)),
+                   STRATA_OK);
+  assert_int_equal(
+      strata_config_set(cfg, "kafka.acks", "all", err, sizeof(err)), STRATA_OK);
+  assert_int_equal(
+      strata_config_set(cfg, "kafka.linger.ms", "3", err, sizeof(err)),
+      STRATA_OK);
   strata_config_destroy(cfg);
 }
 
@@ -295,6 +371,10 @@ int main(void) {
           test_config_rejects_out_of_range_int_naming_key_and_range),
       cmocka_unit_test(test_config_rejects_unknown_key),
       cmocka_unit_test(test_config_parses_durations_with_units),
+      cmocka_unit_test(test_config_file_that_cannot_be_read_is_an_error),
+      cmocka_unit_test(test_config_booleans_are_strict),
+      cmocka_unit_test(
+          test_config_refuses_kafka_settings_that_break_guarantees),
       cmocka_unit_test(test_config_enum_and_list_validation),
       cmocka_unit_test(test_config_file_and_overrides_and_kafka_passthrough),
       cmocka_unit_test(test_kafka_conf_names_the_rejected_librdkafka_property),
