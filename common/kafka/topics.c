@@ -195,6 +195,14 @@ strata_err_t strata_layout_build(const strata_config_t *cfg,
                     NULL);
   if (!err)
     err = add_topic(out, prefix, "dlq", STRATA_TOPIC_DLQ, parts, 0, NULL, NULL);
+  /* Kafka refuses a topic name over 249 characters. */
+  for (int i = 0; i < out->count && !err; i++)
+    if (strlen(out->topics[i].name) > 249)
+      err = strata_errf(STRATA_ERR_CONFIG, errstr, size,
+                        "topic.prefix, tiers, delay.steps, queues: the topic "
+                        "name \"%.40s...\" is %zu characters; Kafka allows "
+                        "249",
+                        out->topics[i].name, strlen(out->topics[i].name));
 done:
   for (int i = 0; i < nqueues; i++)
     free(queues[i]);

@@ -332,6 +332,20 @@ static void test_layout_has_one_dispatch_topic_per_queue(void **state) {
   assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)),
                    STRATA_ERR_CONFIG);
   assert_non_null(strstr(err, "\"gpu\" appears twice"));
+  {
+    /* 100 + "dispatch." + 180: over Kafka's 249 characters. */
+    char prefix[101], queue[181];
+    memset(prefix, 'p', 100);
+    prefix[100] = '\0';
+    memset(queue, 'q', 180);
+    queue[180] = '\0';
+    strata_config_set(cfg, "topic.prefix", prefix, err, sizeof(err));
+    strata_config_set(cfg, "queues", queue, err, sizeof(err));
+    assert_int_equal(strata_layout_build(cfg, &l, err, sizeof(err)),
+                     STRATA_ERR_CONFIG);
+    assert_non_null(strstr(err, "is 289 characters; Kafka allows 249"));
+    strata_config_set(cfg, "topic.prefix", "strata.", err, sizeof(err));
+  }
   strata_config_set(cfg, "queues",
                     "default,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11,q12,q13,q14,"
                     "q15,q16",
