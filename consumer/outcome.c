@@ -94,8 +94,17 @@ static strata_err_t encode_next(strata_task_t *t, const char *prefix,
 
   if (!hist || (err = strata_task_next_attempt(t, prefix, hist, now)))
     err = strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
-  else
-    err = strata_task_encode(t, value, len, errstr, size);
+  else if (!(err = strata_task_encode(t, value, len, errstr, size)) &&
+           *len > strata_record_budget()) {
+    /* It would fit the codec but not, with its key, a topic's record
+     * limit: a record the broker refuses would abort every transaction. */
+    err = strata_errf(STRATA_ERR_TOO_LARGE, errstr, size,
+                      "the next attempt's record would be %zu bytes, above "
+                      "the %zu a topic takes",
+                      *len, strata_record_budget());
+    free(*value);
+    *value = NULL;
+  }
   free(hist);
   return err;
 }
@@ -200,7 +209,7 @@ static strata_err_t build_deadletter(strata_worker_t *w, strata_job_t *job,
   d.original_len = job->orig_len;
   if ((err = history_of(job, outcome, error, &d)))
     goto out;
-  err = strata_deadletter_encode(&d, value, len, errstr, size);
+  err = strata_deadletter_encode_bounded(&d, 0, value, len, errstr, size);
 out:
   if (err == STRATA_ERR_NOMEM)
     strata_errf(err, errstr, size, "out of memory");
@@ -356,8 +365,11 @@ strata_err_t outcome_build(strata_worker_t *w, strata_job_t *job,
                      job->task.id, errstr);
         return STRATA_ERR_ENCODE;
       }
-      if (!(extra = out_new(w->dlq_topic, job->partition, job->task.id, value,
-                            len)))
+      char key[STRATA_DLQ_ID_MAX + 1];
+      if (!(extra =
+                out_new(w->dlq_topic, job->partition,
+                        strata_deadletter_key(job->task.id, key, sizeof(key)),
+                        value, len)))
         return STRATA_ERR_NOMEM;
       snprintf(dlbuf, sizeof(dlbuf), "%s: %.200s", strata_dlq_reason_name(dlq),
                detail);

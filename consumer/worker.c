@@ -235,6 +235,10 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
    * open transaction can hold back read_committed readers when no successor
    * with the same worker.instance.id fences it sooner. */
   {
+    /* Above every record it writes (librdkafka's default, 1 000 000, is
+     * below the codec's 1 MiB). */
+    char mmb[32];
+    snprintf(mmb, sizeof(mmb), "%zu", strata_codec_max_record_size() + 65536);
     const char *const defaults[] = {"transactional.id",
                                     w->txid,
                                     "enable.idempotence",
@@ -247,6 +251,8 @@ strata_worker_t *strata_worker_new(const strata_config_t *cfg, char *errstr,
                                     "5",
                                     "retry.backoff.ms",
                                     "10",
+                                    "message.max.bytes",
+                                    mmb,
                                     NULL};
     char tmo[32];
     size_t tmo_size = sizeof(tmo);

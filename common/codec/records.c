@@ -254,6 +254,7 @@ static const codec_row_t deadletter_rows[] = {
     REQ(strata_deadletter_t, original_offset, CODEC_F_LONG),
     REQ(strata_deadletter_t, dead_lettered_ms, CODEC_F_LONG),
     ROW(strata_deadletter_t, replayed, CODEC_F_INT),
+    ROW(strata_deadletter_t, original_truncated, CODEC_F_BOOL),
 };
 const codec_desc_t codec_deadletter_desc =
     DESC(strata_deadletter_t, "DeadLetter", "io.strata.DeadLetter",

@@ -139,6 +139,35 @@ strata_err_t strata_deadletter_decode(const void *data, size_t len,
                                       strata_deadletter_t *out, char *errstr,
                                       size_t size);
 
+/* The largest record value Strata writes to a topic (a dispatch, a retry, a
+ * dead letter): the codec's maximum record size less 1 KiB, which leaves
+ * room for the record's key and Kafka's per-record overhead within a
+ * topic's max.message.bytes (Kafka's default, 1 MiB + 12, matches the
+ * default maximum record size). A task record above it is dead-lettered at
+ * intake instead of dispatched. */
+size_t strata_record_budget(void);
+
+/* Longest task id a dead letter carries whole (and its Kafka key): a longer
+ * one is shortened to a prefix and a hash (strata_deadletter_key()). */
+#define STRATA_DLQ_ID_MAX 512
+
+/* As strata_deadletter_encode(), but never too large: when the dead letter
+ * would exceed `max` bytes (0 or above strata_record_budget(): that budget),
+ * it is written without its decoded task, with texts, the id and
+ * the attempt list shortened, and if need be with only a prefix of the
+ * original (original_truncated true). The reason and where the original
+ * is (topic, partition, offset) are always kept. Errors: STRATA_ERR_NOMEM,
+ * and those of strata_deadletter_encode() other than TOO_LARGE. */
+strata_err_t strata_deadletter_encode_bounded(const strata_deadletter_t *in,
+                                              size_t max, void **out,
+                                              size_t *outlen, char *errstr,
+                                              size_t size);
+
+/* The Kafka key (and task_id) of a dead letter for `task_id`: the id when it
+ * has at most STRATA_DLQ_ID_MAX bytes, else a prefix and a hash of it
+ * written to `buf` (at least STRATA_DLQ_ID_MAX + 1 bytes). "" for NULL. */
+const char *strata_deadletter_key(const char *task_id, char *buf, size_t size);
+
 /* Longest error or reason text kept in a history header, in bytes (cut on
  * a UTF-8 boundary). */
 #define STRATA_HISTORY_TEXT_MAX 512

@@ -219,6 +219,9 @@ typedef struct strata_deadletter {
   int64_t original_offset;
   strata_epoch_ms_t dead_lettered_ms;
   int32_t replayed; /* times replayed; default 0 */
+  /* `original` is only a prefix of the record (the dead letter would not
+   * fit the maximum record size otherwise); default false. */
+  bool original_truncated;
 } strata_deadletter_t;
 
 /*

@@ -126,10 +126,14 @@ static rd_kafka_t *make_client(sched_t *s, rd_kafka_type_t type,
 
 /* The transactional producer, transactions initialised. */
 static rd_kafka_t *make_producer(sched_t *s, char *err, size_t size) {
-  char txid[300];
+  char txid[300], mmb[32];
   rd_kafka_conf_t *conf;
   snprintf(txid, sizeof(txid), "strata-scheduler-%s", s->instance);
-  const char *const tx_defaults[] = {"transactional.id", txid,
+  /* Above every record it writes (librdkafka's default, 1 000 000, is below
+   * the codec's 1 MiB: a valid large task could not be dispatched). */
+  snprintf(mmb, sizeof(mmb), "%zu", strata_codec_max_record_size() + 65536);
+  const char *const tx_defaults[] = {"transactional.id",       txid,
+                                     "message.max.bytes",      mmb,
                                      STRATA_SCHED_TX_SETTINGS, NULL};
   if (!(conf = strata_kafka_conf_new(s->cfg, "scheduler-tx", tx_defaults, err,
                                      size)))

@@ -189,7 +189,8 @@ void decide_emit_dlq(decide_t *d, strata_dlq_reason_t reason,
   strata_task_t copy;
   void *buf;
   size_t len;
-  char err[256];
+  char err[256], key[STRATA_DLQ_ID_MAX + 1];
+  strata_err_t rc;
 
   strata_deadletter_init(&dl);
   dl.reason = reason;
@@ -209,13 +210,19 @@ void decide_emit_dlq(decide_t *d, strata_dlq_reason_t reason,
     strata_deadletter_set_history(&dl, task, last);
   if (last && last->error)
     dl.last_error = borrow(last->error);
-  if (strata_deadletter_encode(&dl, &buf, &len, err, sizeof(err)))
+  /* Bounded: a dead letter too large for a record would be one lost. */
+  rc = strata_deadletter_encode_bounded(&dl, 0, &buf, &len, err, sizeof(err));
+  if (rc == STRATA_ERR_NOMEM)
+    decide_oom();
+  if (rc)
     STRATA_ERROR(COMP,
                  "encoding a dead letter for %s[%" PRId32 "]@%" PRId64 ": %s",
                  topic, p, offset, err);
   else
-    decide_out_add(d, DECIDE_OUT_DLQ, d->cfg.dlq_topic, p, task ? task->id : "",
-                   buf, len);
+    decide_out_add(
+        d, DECIDE_OUT_DLQ, d->cfg.dlq_topic, p,
+        strata_deadletter_key(task ? task->id : NULL, key, sizeof(key)), buf,
+        len);
   strata_task_clear(&copy);
   for (size_t i = 0; i < dl.attempts_count; i++) {
     free(dl.attempts[i].outcome);

@@ -107,6 +107,18 @@ static strata_err_t check_tier(const decide_t *d, const strata_task_t *t,
   return STRATA_OK;
 }
 
+/* A record the dispatch topic could not take (with its key, within the
+ * topic's record limit) would abort every turn's transaction. */
+static strata_err_t check_size(size_t len, char *err, size_t size) {
+  if (len <= strata_record_budget())
+    return STRATA_OK;
+  return strata_errf(STRATA_ERR_INVALID_TASK, err, size,
+                     "Task: the record is %zu bytes; at most %zu can be "
+                     "dispatched (codec.max.record.bytes less 1 KiB for its "
+                     "key and Kafka's record overhead)",
+                     len, strata_record_budget());
+}
+
 /* Dead-letters a task record the scheduler refuses, with its event. */
 static void refuse(decide_t *d, const decide_record_t *r,
                    const strata_task_t *t, int tier, const char *why,
@@ -287,7 +299,8 @@ void decide_task(decide_t *d, const decide_record_t *r, strata_epoch_ms_t now) {
     if (d->cfg.observer.undecodable)
       d->cfg.observer.undecodable(d->cfg.observer.opaque);
   } else if (strata_task_validate(&t, err, sizeof(err)) ||
-             check_tier(d, &t, r->input, &tier, err, sizeof(err))) {
+             check_tier(d, &t, r->input, &tier, err, sizeof(err)) ||
+             check_size(r->len, err, sizeof(err))) {
     refuse(d, r, &t, tier, err, now);
   } else if (!take_cancelled(d, r, &t, tier, now) &&
              !take_duplicate(d, r, &t, now) && !take_far_delay(d, r, &t, now)) {

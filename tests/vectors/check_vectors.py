@@ -208,7 +208,8 @@ def emit(by_fp, current, out):
             "detail": "Task.tier: must not be empty", "last_error": None,
             "attempts": [], "task": None, "original": "AAE=",
             "original_topic": "strata.tasks.low", "original_partition": 1,
-            "original_offset": 0, "dead_lettered_ms": 6, "replayed": 0}),
+            "original_offset": 0, "dead_lettered_ms": 6, "replayed": 0,
+            "original_truncated": False}),
     }
     # Older producers: written with schemas/history/task-v*.avsc, which lack
     # the later fields (checkpoint, queue); the C reader fills them with their

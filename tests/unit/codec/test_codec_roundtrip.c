@@ -369,9 +369,82 @@ static void test_next_attempt_records_the_history_header(void **state) {
   strata_task_clear(&t);
 }
 
+/* A dead letter that fits is written exactly as strata_deadletter_encode()
+ * writes it; one that does not fit the record budget is written without
+ * its task, with short texts and id and a prefix of the original, and
+ * still names where the original is. */
+static void test_bounded_deadletter_always_fits(void **state) {
+  (void)state;
+  char err[256];
+  strata_deadletter_t d, out;
+  void *a, *b;
+  size_t alen, blen;
+
+  fixture_deadletter_full(&d);
+  assert_int_equal(strata_deadletter_encode(&d, &a, &alen, err, sizeof(err)),
+                   STRATA_OK);
+  assert_int_equal(
+      strata_deadletter_encode_bounded(&d, 0, &b, &blen, err, sizeof(err)),
+      STRATA_OK);
+  assert_int_equal(alen, blen);
+  assert_memory_equal(a, b, alen);
+  free(a);
+  free(b);
+
+  /* 64 KiB records: a 70 KB original and a 60 KB decoded payload. */
+  strata_codec_set_max_record_size(65536);
+  free(d.original);
+  d.original_len = 70000;
+  d.original = malloc(d.original_len);
+  for (size_t i = 0; i < d.original_len; i++)
+    d.original[i] = (uint8_t)(i * 7);
+  free(d.task->payload);
+  d.task->payload_len = 60000;
+  d.task->payload = calloc(1, d.task->payload_len);
+  free(d.task_id);
+  d.task_id = malloc(2001);
+  memset(d.task_id, 'i', 2000);
+  d.task_id[2000] = '\0';
+  free(d.detail);
+  d.detail = malloc(10001);
+  memset(d.detail, 'x', 10000);
+  d.detail[10000] = '\0';
+  assert_int_equal(strata_deadletter_encode(&d, &a, &alen, err, sizeof(err)),
+                   STRATA_ERR_TOO_LARGE);
+  assert_int_equal(
+      strata_deadletter_encode_bounded(&d, 0, &b, &blen, err, sizeof(err)),
+      STRATA_OK);
+  assert_true(blen <= strata_record_budget());
+  assert_true(blen > strata_record_budget() - 1024); /* the room is used */
+  strata_deadletter_init(&out);
+  assert_int_equal(strata_deadletter_decode(b, blen, &out, err, sizeof(err)),
+                   STRATA_OK);
+  assert_true(out.original_truncated);
+  assert_null(out.task);
+  assert_true(out.original_len > 60000 && out.original_len < 70000);
+  assert_memory_equal(out.original, d.original, out.original_len);
+  char key[STRATA_DLQ_ID_MAX + 1];
+  assert_string_equal(out.task_id,
+                      strata_deadletter_key(d.task_id, key, sizeof(key)));
+  assert_true(strlen(out.task_id) <= STRATA_DLQ_ID_MAX);
+  assert_non_null(strstr(out.task_id, "...#"));
+  assert_true(strlen(out.detail) <= 2048);
+  assert_non_null(strstr(out.detail, "(cut)"));
+  assert_int_equal(out.reason, d.reason);
+  assert_string_equal(out.original_topic, d.original_topic);
+  assert_int_equal(out.original_partition, d.original_partition);
+  assert_true(out.original_offset == d.original_offset);
+  assert_int_equal(out.attempts_count, d.attempts_count);
+  free(b);
+  strata_deadletter_clear(&out);
+  strata_deadletter_clear(&d);
+  strata_codec_set_max_record_size(0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_kind_round_trips_with_all_fields_set),
+      cmocka_unit_test(test_bounded_deadletter_always_fits),
       cmocka_unit_test(test_deadletter_history_from_task_headers),
       cmocka_unit_test(test_next_attempt_records_the_history_header),
       cmocka_unit_test(test_every_kind_round_trips_with_only_required_fields),

@@ -995,6 +995,46 @@ static void test_a_start_reports_its_latency_and_a_late_one(void **s) {
   decide_destroy(d);
 }
 
+/* A task record too large to dispatch (above strata_record_budget()) is
+ * dead-lettered at intake, and its dead letter fits a record: good tasks
+ * around it go on. */
+static void test_a_task_too_large_to_dispatch_is_dead_lettered(void **s) {
+  seen_t seen = {0};
+  decide_t *d;
+  strata_task_t t;
+  const decide_out_t *o;
+  strata_event_t e;
+  size_t n, dl = 0;
+  (void)s;
+
+  strata_codec_set_max_record_size(16384);
+  d = new_layer(&seen);
+  feed_task(d, 1, 0, 0, simple_task("before", "low"), T0);
+  task_init(&t, "big", "low");
+  t.payload_len = strata_record_budget() + 200 - 100;
+  t.payload = calloc(1, t.payload_len);
+  feed_task(d, 1, 0, 1, encode_task(&t), T0);
+  feed_task(d, 1, 0, 2, simple_task("after", "low"), T0);
+  decide_turn(d, T0, 100);
+  assert_int_equal(count_kind(d, DECIDE_OUT_DISPATCH), 2);
+  assert_int_equal(first_dlq_reason(d), STRATA_DLQ_INVALID);
+  o = decide_outputs(d, &n);
+  for (size_t i = 0; i < n; i++)
+    if (o[i].kind == DECIDE_OUT_DLQ) {
+      assert_true(o[i].len <= strata_record_budget());
+      dl++;
+    }
+  assert_int_equal(dl, 1);
+  assert_true(has_event(d, STRATA_EVENT_DEAD_LETTERED, "big"));
+  for (size_t k = 0; nth_event(d, k, &e); k++) {
+    if (e.kind == STRATA_EVENT_DEAD_LETTERED)
+      assert_non_null(strstr(e.error, "can be dispatched"));
+    strata_event_clear(&e);
+  }
+  decide_destroy(d);
+  strata_codec_set_max_record_size(0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dispatch_writes_the_task_bytes_and_its_event),
@@ -1017,6 +1057,7 @@ int main(void) {
       cmocka_unit_test(test_window_lets_a_later_critical_task_go_first),
       cmocka_unit_test(test_window_grows_to_rate_times_round_trip),
       cmocka_unit_test(test_a_task_goes_to_its_queues_dispatch_topic),
+      cmocka_unit_test(test_a_task_too_large_to_dispatch_is_dead_lettered),
       cmocka_unit_test(test_a_start_reports_its_latency_and_a_late_one),
       cmocka_unit_test(test_an_unconfigured_queue_is_dead_lettered_naming_it),
       cmocka_unit_test(test_a_full_queue_window_does_not_hold_back_another),
