@@ -32,9 +32,9 @@ struct strata_producer_s {
 /* Idempotent (no duplicates from internal retries, acks=all), and the
  * partitioner Java's default client uses, so every client agrees on where a
  * routing key lives. */
-static const char *const producer_defaults[] = {
-    "enable.idempotence", "true", "partitioner", "murmur2_random",
-    "linger.ms",          "5",    NULL};
+#define PRODUCER_DEFAULTS                                                      \
+  "enable.idempotence", "true", "partitioner", "murmur2_random", "linger.ms",  \
+      "5"
 
 typedef struct {
   strata_delivery_cb cb;
@@ -81,7 +81,9 @@ strata_producer_t *strata_producer_new(const strata_config_t *cfg, char *errstr,
                                        size_t size) {
   strata_producer_t *p = calloc(1, sizeof(*p));
   rd_kafka_conf_t *conf = NULL;
-  char reason[512];
+  char reason[512], mmb[32];
+  const char *const defaults[] = {PRODUCER_DEFAULTS, "message.max.bytes", mmb,
+                                  NULL};
 
   if (!p) {
     strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
@@ -108,8 +110,10 @@ strata_producer_t *strata_producer_new(const strata_config_t *cfg, char *errstr,
     goto err;
   if (strata_layout_build(cfg, &p->layout, errstr, size))
     goto err;
-  if (!(conf = strata_kafka_conf_new(cfg, "producer", producer_defaults, errstr,
-                                     size)))
+  /* message.max.bytes above the codec's max record size: librdkafka's
+   * default (1 000 000) is below it, so a valid large task was refused. */
+  snprintf(mmb, sizeof(mmb), "%zu", strata_codec_max_record_size() + 65536);
+  if (!(conf = strata_kafka_conf_new(cfg, "producer", defaults, errstr, size)))
     goto err;
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   if (!(p->rk =
@@ -252,6 +256,14 @@ static strata_err_t send_prepared(strata_producer_t *p,
 
   if ((err = strata_task_encode(task, &buf, &len, errstr, size)))
     return err;
+  if (len > strata_record_budget()) {
+    free(buf);
+    return strata_errf(STRATA_ERR_INVALID_TASK, errstr, size,
+                       "Task: the record is %zu bytes; at most %zu can be "
+                       "dispatched (codec.max.record.bytes less 1 KiB for its "
+                       "key and Kafka's record overhead)",
+                       len, strata_record_budget());
+  }
   /* A task delayed by at least the smallest step waits on the delay ladder
    * (the same partition number, as the key is the same); a shorter delay
    * waits in the scheduler's timers. */

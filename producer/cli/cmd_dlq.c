@@ -352,7 +352,7 @@ static json_t *summary_json(const dlq_entry_t *e, const char *topic) {
   cli_format_time(d->dead_lettered_ms, when);
   return json_pack(
       "{s:s, s:s?, s:s?, s:s, s:o, s:i, s:I, s:s, s:i, s:s, s:s?, s:s?, "
-      "s:i, s:I, s:s, s:i, s:I}",
+      "s:i, s:I, s:b, s:s, s:i, s:I}",
       "id", e->ident, "task_id", d->task_id, "tier",
       d->task ? d->task->tier : NULL, "reason",
       strata_dlq_reason_name(d->reason), "attempt",
@@ -362,8 +362,9 @@ static json_t *summary_json(const dlq_entry_t *e, const char *topic) {
       (int)d->replayed, "detail", d->detail ? d->detail : "", "last_error",
       d->last_error, "original_topic", d->original_topic, "original_partition",
       (int)d->original_partition, "original_offset",
-      (json_int_t)d->original_offset, "topic", topic, "partition",
-      (int)e->pos.partition, "offset", (json_int_t)e->pos.offset);
+      (json_int_t)d->original_offset, "original_truncated",
+      d->original_truncated, "topic", topic, "partition", (int)e->pos.partition,
+      "offset", (json_int_t)e->pos.offset);
 }
 
 static void print_list(dlq_entry_t **sel, size_t n, bool json,
@@ -554,6 +555,16 @@ static int run_replay(const strata_config_t *cfg, dlq_entry_t *table,
     replay_t *r = &rs[nr];
     bool removed;
 
+    if (!e->d.task && e->d.original_truncated) {
+      printf("not replayable: %s (%s): the dead letter holds only the first "
+             "%zu bytes of the record, which is at %s [%" PRId32 "] offset "
+             "%" PRId64 " while Kafka retains it\n",
+             e->ident, strata_dlq_reason_name(e->d.reason), e->d.original_len,
+             e->d.original_topic, e->d.original_partition,
+             e->d.original_offset);
+      unreplayable++;
+      continue;
+    }
     if (!e->d.task) {
       printf("not replayable: %s (%s): the original record did not decode\n",
              e->ident, strata_dlq_reason_name(e->d.reason));

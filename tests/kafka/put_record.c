@@ -85,6 +85,8 @@ int main(int argc, char **argv) {
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], err, sizeof(err)) ||
       rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
+      rd_kafka_conf_set(conf, "message.max.bytes", "1100000", err,
+                        sizeof(err)) ||
       !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)))) {
     fprintf(stderr, "put_record: %s\n", err);
     free(buf);

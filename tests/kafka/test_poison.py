@@ -1,0 +1,93 @@
+"""Poison records on a real broker: records too large to dispatch or to
+dead-letter whole neither wedge nor crash anything, and none is lost.
+
+  test_oversized_records_are_dead_lettered_and_good_tasks_around_them_run
+
+Among good tasks: a valid task of 1 009 882 bytes (above librdkafka's
+default message.max.bytes, below the broker's record limit: it runs), one
+of 1 048 000 bytes (above what the dispatch topic takes with its key: it is
+dead-lettered, with a prefix of the original), a 600 KB task past its hard
+deadline (its dead letter would carry 1.2 MB), and a 600 KB task whose
+handler fails with no retries left (the worker's dead letter would carry
+1.2 MB). Each lands in the dead-letter topic, bounded; every other task
+runs; the scheduler and the worker stay up.
+
+Usage: test_poison.py BINDIR PUT_RECORD   (STRATA_TEST_BOOTSTRAP must be set)
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from harness import Harness, check, run
+
+BIN, PUT_RECORD = sys.argv[1], sys.argv[2]
+
+
+def put_task(h, topic, partition, task):
+    r = subprocess.run([PUT_RECORD, h.bootstrap, h.prefix + topic, str(partition),
+                        task["id"], "task"], input=json.dumps(task),
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "put_record: %s" % r.stderr.strip())
+
+
+def dead_letters(h):
+    out = h.strata("dlq", "list", "--json")
+    return {d["task_id"]: d for d in (json.loads(l) for l in out.splitlines() if l.strip())}
+
+
+def test_oversized_records_are_dead_lettered_and_good_tasks_around_them_run():
+    h = Harness(BIN, "poison", ["--set", "exec.default=cat >/dev/null",
+                                "--set", "exec.fails=cat >/dev/null; exit 3"])
+    try:
+        h.ensure_topics()
+        h.start("scheduler", "strata-scheduler", "--set", "admin.listen=")
+        h.start("worker", "strata-worker")
+        now = int(time.time() * 1000)
+        before = h.submit_jsonl([{"tier": "normal", "id": "good-a%d" % i}
+                                 for i in range(20)])
+        for tid, size in (("big-ok", 1009882), ("big-refused", 1048000)):
+            task = {"id": tid, "tier": "normal", "created_ms": now, "enqueued_ms": now,
+                    "payload": "A" * ((size - 64) // 3 * 4)}
+            put_task(h, "tasks.normal", 0, task)
+        pad = os.path.join(h.logdir, h.prefix + "pad")
+        with open(pad, "w") as f:
+            f.write("x" * 600000)
+        h.strata("submit", "--id", "late-big", "--tier", "normal", "--deadline", "1s",
+                 "--hard", "--estimate", "5s", "--payload", "@" + pad)
+        h.strata("submit", "--id", "fail-big", "--tier", "normal", "--type", "fails",
+                 "--retry", "max=1", "--payload", "@" + pad)
+        after = h.submit_jsonl([{"tier": "normal", "id": "good-b%d" % i}
+                                for i in range(20)])
+        good = set(before) | set(after) | {"big-ok"}
+
+        def succeeded():
+            ok = {r["value"]["task_id"] for r in h.read("events")
+                  if "value" in r and r["value"]["kind"] == "SUCCEEDED"}
+            return ok if good <= ok else None
+        h.wait_for("the %d good tasks to succeed" % len(good), succeeded, 120)
+        dl = h.wait_for("three dead letters", lambda: (
+            lambda d: d if {"big-refused", "late-big", "fail-big"} <= set(d) else None)(
+                dead_letters(h)), 60)
+        check("big-ok" not in dl, "the 1 009 882-byte task ran, not dead-lettered")
+        br = dl["big-refused"]
+        check(br["reason"] == "INVALID" and "can be dispatched" in br["detail"],
+              "the oversized task is dead-lettered as INVALID, naming the limit: %s" % br)
+        check(br["original_truncated"],
+              "its dead letter holds a prefix of the 1 MB original: %s" % br)
+        check(dl["late-big"]["reason"] == "DEADLINE_EXPIRED",
+              "the 600 KB late task is dead-lettered: %s" % dl["late-big"])
+        check(dl["fail-big"]["reason"] in ("EXHAUSTED", "NON_RETRYABLE"),
+              "the 600 KB failing task is dead-lettered by the worker: %s" % dl["fail-big"])
+        for name in ("scheduler", "worker"):
+            check(h.alive(name), "the %s is still running" % name)
+        print("  poison: 40 good tasks and a 1 009 882-byte one ran around a 1 048 000-byte "
+              "task and two 600 KB ones; three bounded dead letters; scheduler and worker "
+              "up", flush=True)
+    finally:
+        h.stop_all()
+
+
+if __name__ == "__main__":
+    run([test_oversized_records_are_dead_lettered_and_good_tasks_around_them_run])
