@@ -6,6 +6,7 @@
  *
  *   put_record BOOTSTRAP TOPIC PARTITION KEY task|control < record.json
  *
+ * KEY "=id" takes the record's "id" (a key too long for a command line).
  * The record is converted with the codec's JSON form, encoded, produced with
  * an idempotent producer and flushed; exit 0 only once the broker
  * acknowledged it.
@@ -56,6 +57,7 @@ int main(int argc, char **argv) {
   json_error_t jerr;
   json_t *j;
   void *buf = NULL;
+  char *key = NULL;
   size_t len = 0;
   rd_kafka_conf_t *conf;
   rd_kafka_t *rk;
@@ -80,6 +82,19 @@ int main(int argc, char **argv) {
     json_decref(j);
     return 1;
   }
+  if (!strcmp(argv[4], "=id")) {
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (!id || !(key = strdup(id))) {
+      fprintf(stderr, "put_record: KEY =id needs an \"id\" string\n");
+      json_decref(j);
+      free(buf);
+      return 1;
+    }
+  } else if (!(key = strdup(argv[4]))) {
+    json_decref(j);
+    free(buf);
+    return 1;
+  }
   json_decref(j);
   conf = rd_kafka_conf_new();
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -94,7 +109,7 @@ int main(int argc, char **argv) {
   }
   kerr = rd_kafka_producev(
       rk, RD_KAFKA_V_TOPIC(argv[2]), RD_KAFKA_V_PARTITION(atoi(argv[3])),
-      RD_KAFKA_V_KEY(argv[4], strlen(argv[4])), RD_KAFKA_V_VALUE(buf, len),
+      RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(buf, len),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
   if (kerr)
     fprintf(stderr, "put_record: produce: %s\n", rd_kafka_err2str(kerr));
@@ -107,5 +122,6 @@ int main(int argc, char **argv) {
     rc = 0;
   rd_kafka_destroy(rk);
   free(buf);
+  free(key);
   return rc;
 }

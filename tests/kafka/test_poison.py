@@ -3,7 +3,8 @@ dead-letter whole neither wedge nor crash anything, and none is lost.
 
   test_oversized_records_are_dead_lettered_and_good_tasks_around_them_run
 
-Among good tasks: a valid task of 1 009 882 bytes (above librdkafka's
+Among good tasks: a task with a 300 KB id, one with 100 000 dependencies,
+a valid task of 1 009 882 bytes (above librdkafka's
 default message.max.bytes, below the broker's record limit: it runs), one
 of 1 048 000 bytes (above what the dispatch topic takes with its key: it is
 dead-lettered, with a prefix of the original), a 600 KB task past its hard
@@ -27,7 +28,7 @@ BIN, PUT_RECORD = sys.argv[1], sys.argv[2]
 
 def put_task(h, topic, partition, task):
     r = subprocess.run([PUT_RECORD, h.bootstrap, h.prefix + topic, str(partition),
-                        task["id"], "task"], input=json.dumps(task),
+                        "=id", "task"], input=json.dumps(task),
                        capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, "put_record: %s" % r.stderr.strip())
 
@@ -51,6 +52,15 @@ def test_oversized_records_are_dead_lettered_and_good_tasks_around_them_run():
             task = {"id": tid, "tier": "normal", "created_ms": now, "enqueued_ms": now,
                     "payload": "A" * ((size - 64) // 3 * 4)}
             put_task(h, "tasks.normal", 0, task)
+        # A 300 KB id (the core takes at most 255 bytes) and 100 000
+        # dependencies: refused, and their dead letters (keyed by the id,
+        # carrying it twice) must still fit.
+        long_id = "L" * 300000
+        put_task(h, "tasks.normal", 1, {"id": long_id, "tier": "normal",
+                                        "created_ms": now, "enqueued_ms": now})
+        put_task(h, "tasks.normal", 2, {
+            "id": "many-deps", "tier": "normal", "created_ms": now, "enqueued_ms": now,
+            "depends_on": ["d%06d" % i for i in range(100000)]})
         pad = os.path.join(h.logdir, h.prefix + "pad")
         with open(pad, "w") as f:
             f.write("x" * 600000)
@@ -67,9 +77,17 @@ def test_oversized_records_are_dead_lettered_and_good_tasks_around_them_run():
                   if "value" in r and r["value"]["kind"] == "SUCCEEDED"}
             return ok if good <= ok else None
         h.wait_for("the %d good tasks to succeed" % len(good), succeeded, 120)
-        dl = h.wait_for("three dead letters", lambda: (
-            lambda d: d if {"big-refused", "late-big", "fail-big"} <= set(d) else None)(
-                dead_letters(h)), 60)
+        want_dl = {"big-refused", "late-big", "fail-big", "many-deps"}
+        dl = h.wait_for("the dead letters", lambda: (
+            lambda d: d if want_dl <= set(d) and any(
+                k.startswith("L" * 100) for k in d) else None)(dead_letters(h)), 60)
+        long_dl = [v for k, v in dl.items() if k.startswith("L" * 100)]
+        check(len(long_dl) == 1 and long_dl[0]["reason"] == "INVALID",
+              "the task with a 300 KB id is dead-lettered once, as INVALID: %s" %
+              [(v["task_id"][-20:], v["reason"]) for v in long_dl])
+        check(dl["many-deps"]["reason"] == "INVALID",
+              "the task with 100 000 dependencies is dead-lettered: %s" %
+              {k: v for k, v in dl["many-deps"].items() if k != "detail"})
         check("big-ok" not in dl, "the 1 009 882-byte task ran, not dead-lettered")
         br = dl["big-refused"]
         check(br["reason"] == "INVALID" and "can be dispatched" in br["detail"],
@@ -83,8 +101,8 @@ def test_oversized_records_are_dead_lettered_and_good_tasks_around_them_run():
         for name in ("scheduler", "worker"):
             check(h.alive(name), "the %s is still running" % name)
         print("  poison: 40 good tasks and a 1 009 882-byte one ran around a 1 048 000-byte "
-              "task and two 600 KB ones; three bounded dead letters; scheduler and worker "
-              "up", flush=True)
+              "task and two 600 KB ones; five bounded dead letters (with a 300 KB id and 100 000 "
+              "dependencies); scheduler and worker up", flush=True)
     finally:
         h.stop_all()
 
