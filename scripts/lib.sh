@@ -11,10 +11,11 @@ STRATA_BUILD_PKGS="build-essential cmake ninja-build pkg-config python3 librdkaf
   libavro-dev libjansson-dev libmicrohttpd-dev uthash-dev libcurl4-openssl-dev"
 # Extra packages for the test suite: cmocka, clang + its libFuzzer runtime,
 # valgrind, Python venv for the cross-language vectors, Java and Maven for
-# the local Apache Kafka broker.
+# the local Apache Kafka broker, systemd (systemd-analyze) and curl for the
+# deploy/systemd units.
 STRATA_TEST_PKGS="libcmocka-dev prometheus clang valgrind clang-format
   python3 python3-venv
-  openjdk-17-jdk-headless maven"
+  openjdk-17-jdk-headless maven systemd curl"
 
 # The libFuzzer runtime is in a differently named package per release.
 fuzzer_runtime_pkg() {
