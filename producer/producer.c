@@ -25,6 +25,7 @@ struct strata_producer_s {
   char *prefix;
   char *tiers[MAX_TIERS];
   int ntiers;
+  int nparts;             /* topic.partitions */
   strata_layout_t layout; /* for the delay ladder and the queues */
   char *queues;           /* the `queues` setting, for error messages */
 };
@@ -105,6 +106,7 @@ strata_producer_t *strata_producer_new(const strata_config_t *cfg, char *errstr,
                 MAX_TIERS);
     goto err;
   }
+  p->nparts = (int)strata_config_get_int(cfg, "topic.partitions");
   if (!(p->prefix = strdup(strata_config_get_str(cfg, "topic.prefix"))) ||
       !(p->queues = strdup(strata_config_get_str(cfg, "queues"))))
     goto err;
@@ -204,9 +206,9 @@ strata_err_t strata_producer_prepare(strata_producer_t *p, strata_task_t *task,
 
 /* Produces an encoded value; takes ownership of `value` in every case. */
 static strata_err_t produce(strata_producer_t *p, const char *topic,
-                            const char *key, void *value, size_t len,
-                            const char *id, strata_delivery_cb cb, void *opaque,
-                            char *errstr, size_t size) {
+                            int32_t partition, const char *key, void *value,
+                            size_t len, const char *id, strata_delivery_cb cb,
+                            void *opaque, char *errstr, size_t size) {
   size_t idlen = strlen(id);
   delivery_t *d = malloc(sizeof(*d) + idlen + 1);
   rd_kafka_resp_err_t kerr;
@@ -225,9 +227,10 @@ static strata_err_t produce(strata_producer_t *p, const char *topic,
     void *m;
   } k = {key};
   kerr = rd_kafka_producev(
-      p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(k.m, strlen(key)),
-      RD_KAFKA_V_VALUE(value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-      RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+      p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+      RD_KAFKA_V_KEY(k.m, strlen(key)), RD_KAFKA_V_VALUE(value, len),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(d),
+      RD_KAFKA_V_END);
   if (kerr) {
     free(value);
     free(d);
@@ -244,6 +247,7 @@ static strata_err_t send_prepared(strata_producer_t *p,
                                   strata_delivery_cb cb, void *opaque,
                                   char *errstr, size_t size) {
   char topic[512];
+  const char *key;
   void *buf;
   size_t len;
   strata_err_t err;
@@ -271,9 +275,15 @@ static strata_err_t send_prepared(strata_producer_t *p,
     snprintf(topic, sizeof(topic), "%s", step->name);
   else
     snprintf(topic, sizeof(topic), "%stasks.%s", p->prefix, task->tier);
+  /* The partition is the key's murmur2 hash over the configured
+   * topic.partitions, not over what the topic has: partitions added to a
+   * topic later are never read by the scheduler, and a task sent there
+   * would never run. */
+  key = task->idempotency_key ? task->idempotency_key : task->id;
   return produce(p, topic,
-                 task->idempotency_key ? task->idempotency_key : task->id, buf,
-                 len, task->id, cb, opaque, errstr, size);
+                 rd_kafka_msg_partitioner_murmur2_random(NULL, key, strlen(key),
+                                                         p->nparts, NULL, NULL),
+                 key, buf, len, task->id, cb, opaque, errstr, size);
 }
 
 strata_err_t strata_producer_submit(strata_producer_t *p, strata_task_t *task,
@@ -354,7 +364,8 @@ strata_err_t strata_producer_control(strata_producer_t *p,
     return err;
   snprintf(topic, sizeof(topic), "%scontrol", p->prefix);
   key = by_task || by_tier ? target : strata_control_kind_name(kind);
-  return produce(p, topic, key, buf, len, key, cb, opaque, errstr, size);
+  return produce(p, topic, RD_KAFKA_PARTITION_UA, key, buf, len, key, cb,
+                 opaque, errstr, size);
 }
 
 strata_err_t strata_producer_cancel(strata_producer_t *p, const char *task_id,

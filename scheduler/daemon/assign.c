@@ -115,13 +115,27 @@ static void read_committed(sched_t *s, rd_kafka_topic_partition_list_t *parts,
                 "fetching committed offsets: %s; starting from the earliest "
                 "offsets",
                 rd_kafka_err2str(kerr));
+  int unread = 0;
   for (int i = 0; i < parts->cnt; i++) {
     rd_kafka_topic_partition_t *tp = &parts->elems[i];
     int32_t p = tp->partition;
     int in = sched_input_of_topic(s, tp->topic);
     int64_t mark = mark_of(tp);
-    if (p >= s->nparts)
+    if (p >= s->nparts) {
+      /* Partitions added to a topic after the layout: co-partitioning
+       * (events, dispatch) and idempotency need every topic at one count,
+       * so they are not read. Loud, since their tasks would never run. */
+      STRATA_ERROR(COMP,
+                   "%s has partition %d but topic.partitions is %d: its "
+                   "records are never read. Tasks written there by a client "
+                   "that partitions over the topic's own count do not run; "
+                   "Strata's clients write only to the configured "
+                   "partitions. Remedy: a new layout (topic.prefix) with the "
+                   "count wanted, and the backlog replayed onto it",
+                   tp->topic, (int)p, s->nparts);
+      unread++;
       continue;
+    }
     mine[p] = true;
     if (mark >= 0 && (from[p] < 0 || mark < from[p]))
       from[p] = mark;
@@ -130,6 +144,7 @@ static void read_committed(sched_t *s, rd_kafka_topic_partition_list_t *parts,
     else if (in >= 0)
       start[in * s->nparts + p] = tp->offset;
   }
+  views_unread_partitions(s->views, unread);
 }
 
 /* Where the recovery scan of partition p starts and ends, from its

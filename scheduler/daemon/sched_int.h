@@ -60,6 +60,7 @@ void views_preempted(views_t *v, int tier);
 void views_kafka_state(views_t *v, bool recovering);
 void views_set_stall(views_t *v, int64_t ms);
 void views_window(views_t *v, const decide_window_t *w);
+void views_unread_partitions(views_t *v, int n);
 /* The decision layer's observer that feeds these views. */
 decide_observer_t views_observer(views_t *v);
 

@@ -48,7 +48,7 @@ struct views_s {
   strata_metrics_child_t *lateness;
   strata_metrics_family_t *pool_avail, *pool_in_use, *dlq, *outcomes;
   strata_metrics_child_t *duplicates, *undecodable, *held, *full, *partitions,
-      *recovering, *draining, *running, *window, *unstarted;
+      *recovering, *draining, *running, *window, *unstarted, *unread;
   strata_metrics_child_t *paused[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *lost[STRATA_CORE_MAX_TIERS];
   strata_metrics_child_t *preempted[STRATA_CORE_MAX_TIERS];
@@ -224,6 +224,9 @@ views_t *views_new(const char *listen, char **tiers, int ntiers, char *err,
            "Bound on attempts dispatched and not yet started (0: off).")
     SCALAR(v->unstarted, gauge, "strata_dispatch_unstarted",
            "Attempts dispatched that no worker has reported started.")
+    SCALAR(v->unread, gauge, "strata_unread_partitions",
+           "Partitions of tier or delay topics assigned to this instance "
+           "beyond topic.partitions: their records are never read.")
 #undef SCALAR
   }
   if (!(v->admin = strata_admin_new(listen, err, size)))
@@ -328,6 +331,10 @@ void views_running(views_t *v, size_t running) {
   pthread_mutex_lock(&v->mu);
   v->running_n = running;
   pthread_mutex_unlock(&v->mu);
+}
+
+void views_unread_partitions(views_t *v, int n) {
+  strata_metrics_gauge_set(v->unread, (double)n);
 }
 
 void views_window(views_t *v, const decide_window_t *w) {

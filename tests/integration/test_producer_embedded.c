@@ -66,7 +66,7 @@ static int teardown(void **state) {
  * its end or `deadline_us` passes. Returns the count; decodes Tasks into
  * out[] when out is non-NULL. */
 static int read_topic(fixture_t *f, const char *topic, strata_task_t *out,
-                      int max, char keys[][64]) {
+                      int max, char keys[][64], int *partitions) {
   static const char *const defaults[] = {"group.id", "itest",
                                          "enable.partition.eof", "true", NULL};
   char err[512];
@@ -97,6 +97,8 @@ static int read_topic(fixture_t *f, const char *topic, strata_task_t *out,
       }
       if (keys)
         snprintf(keys[n], 64, "%.*s", (int)m->key_len, (const char *)m->key);
+      if (partitions)
+        partitions[n] = (int)m->partition;
       n++;
     }
     rd_kafka_message_destroy(m);
@@ -138,7 +140,7 @@ static void test_submitted_tasks_land_on_their_tier_topic_intact(void **state) {
   assert_int_equal(tally.ok, 1);
   assert_int_equal(tally.failed, 0);
 
-  n = read_topic(f, "strata.tasks.critical", back, 4, keys);
+  n = read_topic(f, "strata.tasks.critical", back, 4, keys, NULL);
   assert_int_equal(n, 1);
   assert_string_equal(back[0].id, t.id);
   assert_string_equal(keys[0], "idem-1"); /* routing key */
@@ -151,6 +153,49 @@ static void test_submitted_tasks_land_on_their_tier_topic_intact(void **state) {
   assert_memory_equal(back[0].payload, "payload", 7);
   strata_task_clear(&back[0]);
   strata_task_clear(&t);
+}
+
+/* The embedded cluster creates topics with 4 partitions; a producer
+ * configured with topic.partitions=2 writes only to partitions 0 and 1,
+ * each task on its key's murmur2 hash over 2, since the scheduler reads
+ * only the configured partitions. */
+static void test_tasks_go_to_the_configured_partitions_only(void **state) {
+  fixture_t *f = *state;
+  strata_config_t *cfg = strata_config_new();
+  strata_producer_t *p;
+  tally_t tally = {0, 0};
+  char err[512], keys[40][64];
+  int parts[40], n;
+
+  assert_int_equal(
+      strata_config_set(cfg, "bootstrap.servers",
+                        strata_config_get_str(f->cfg, "bootstrap.servers"), err,
+                        sizeof(err)),
+      STRATA_OK);
+  strata_config_set(cfg, "topic.partitions", "2", err, sizeof(err));
+  assert_non_null(p = strata_producer_new(cfg, err, sizeof(err)));
+  for (int i = 0; i < 40; i++) {
+    strata_task_t t;
+    char id[32];
+    strata_task_init(&t);
+    snprintf(id, sizeof(id), "part-%d", i);
+    t.id = strdup(id);
+    t.tier = strdup("background");
+    assert_int_equal(
+        strata_producer_submit(p, &t, on_delivered, &tally, err, sizeof(err)),
+        STRATA_OK);
+    strata_task_clear(&t);
+  }
+  assert_int_equal(strata_producer_flush(p, 10000), STRATA_OK);
+  assert_int_equal(tally.ok, 40);
+  n = read_topic(f, "strata.tasks.background", NULL, 40, keys, parts);
+  assert_int_equal(n, 40);
+  for (int i = 0; i < n; i++)
+    assert_int_equal(parts[i], rd_kafka_msg_partitioner_murmur2(NULL, keys[i],
+                                                                strlen(keys[i]),
+                                                                2, NULL, NULL));
+  strata_producer_destroy(p);
+  strata_config_destroy(cfg);
 }
 
 static void test_invalid_tasks_are_refused_naming_the_field(void **state) {
@@ -217,7 +262,7 @@ static void test_batch_with_one_invalid_task_sends_none(void **state) {
   assert_int_equal(queued, 3);
   assert_int_equal(strata_producer_flush(f->p, 10000), STRATA_OK);
   assert_int_equal(tally.ok, 3);
-  assert_int_equal(read_topic(f, "strata.tasks.low", NULL, 16, NULL), 3);
+  assert_int_equal(read_topic(f, "strata.tasks.low", NULL, 16, NULL, NULL), 3);
   for (int i = 0; i < 3; i++)
     strata_task_clear(&tasks[i]);
 }
@@ -241,6 +286,7 @@ static void test_cancel_writes_a_control_record(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_submitted_tasks_land_on_their_tier_topic_intact),
+      cmocka_unit_test(test_tasks_go_to_the_configured_partitions_only),
       cmocka_unit_test(test_invalid_tasks_are_refused_naming_the_field),
       cmocka_unit_test(test_batch_with_one_invalid_task_sends_none),
       cmocka_unit_test(test_cancel_writes_a_control_record),
