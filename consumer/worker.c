@@ -1115,8 +1115,7 @@ static int txn_turn(strata_worker_t *w) {
   return 0;
 }
 
-/* Everything finished so far, committed before returning (a revocation, the
- * end of run()): the transaction in flight, then one more on this thread. */
+/* Ends the committer thread (after the transaction in flight). */
 static void stop_committer(strata_worker_t *w) {
   if (!w->cstarted)
     return;
@@ -1128,6 +1127,8 @@ static void stop_committer(strata_worker_t *w) {
   w->cstarted = false;
 }
 
+/* Everything finished so far, committed before returning (a revocation, the
+ * end of run()): the transaction in flight, then one more on this thread. */
 static int txn_sync(strata_worker_t *w) {
   txn_batch_t *b;
   int ret = txn_wait(w);
