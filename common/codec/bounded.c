@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_int.h"
 #include "strata/codec.h"
 
 /* Texts (detail, last error, attempt errors) in a shortened dead letter. */
@@ -67,10 +68,9 @@ static char *shorten(char *s, size_t max, bool *owned) {
   return c;
 }
 
-strata_err_t strata_deadletter_encode_bounded(const strata_deadletter_t *in,
-                                              size_t max, void **out,
-                                              size_t *outlen, char *errstr,
-                                              size_t size) {
+static strata_err_t encode_bounded(const strata_deadletter_t *in, size_t max,
+                                   void **out, size_t *outlen, char *errstr,
+                                   size_t size) {
   strata_deadletter_t b = *in;
   strata_attempt_record_t att[ATTEMPTS_MAX];
   char idbuf[STRATA_DLQ_ID_MAX + 1];
@@ -129,5 +129,72 @@ strata_err_t strata_deadletter_encode_bounded(const strata_deadletter_t *in,
   for (size_t i = 0; i < b.attempts_count; i++)
     if (own_att[i])
       free(att[i].error);
+  return err;
+}
+
+/* A copy of `s` with every byte that is not part of valid UTF-8 replaced by
+ * '?' (NULL when memory is short); `s` itself, unowned, when it is valid or
+ * NULL. */
+static char *utf8_fixed(char *s, bool *owned) {
+  size_t n, bad;
+  char *c;
+
+  *owned = false;
+  if (!s || codec_utf8_valid((const uint8_t *)s, n = strlen(s), &bad))
+    return s;
+  if (!(c = strdup(s)))
+    return NULL;
+  while (!codec_utf8_valid((const uint8_t *)c, n, &bad))
+    c[bad] = '?';
+  *owned = true;
+  return c;
+}
+
+/* Texts Strata writes into a dead letter (details, errors) come from many
+ * places, some cut by a fixed-size buffer in the middle of a character:
+ * a dead letter the encoder refuses for one would be a record lost, so
+ * they are repaired and the encoding tried again. */
+strata_err_t strata_deadletter_encode_bounded(const strata_deadletter_t *in,
+                                              size_t max, void **out,
+                                              size_t *outlen, char *errstr,
+                                              size_t size) {
+  strata_deadletter_t c = *in;
+  strata_attempt_record_t *att = NULL;
+  bool own_d = false, own_e = false, *own_a = NULL;
+  strata_err_t err = encode_bounded(in, max, out, outlen, errstr, size);
+
+  if (err != STRATA_ERR_ENCODE)
+    return err;
+  if (in->attempts_count &&
+      (!(att = calloc(in->attempts_count, sizeof(*att))) ||
+       !(own_a = calloc(in->attempts_count, sizeof(*own_a))))) {
+    free(att);
+    return strata_errf(STRATA_ERR_NOMEM, errstr, size, "out of memory");
+  }
+  c.detail = utf8_fixed(in->detail, &own_d);
+  c.last_error = utf8_fixed(in->last_error, &own_e);
+  err = (in->detail && !c.detail) || (in->last_error && !c.last_error)
+            ? STRATA_ERR_NOMEM
+            : STRATA_OK;
+  for (size_t i = 0; i < in->attempts_count; i++) {
+    att[i] = in->attempts[i];
+    att[i].error = utf8_fixed(in->attempts[i].error, &own_a[i]);
+    if (in->attempts[i].error && !att[i].error)
+      err = STRATA_ERR_NOMEM;
+  }
+  c.attempts = att;
+  if (err)
+    strata_errf(err, errstr, size, "out of memory");
+  else
+    err = encode_bounded(&c, max, out, outlen, errstr, size);
+  if (own_d)
+    free(c.detail);
+  if (own_e)
+    free(c.last_error);
+  for (size_t i = 0; i < in->attempts_count; i++)
+    if (own_a[i])
+      free(att[i].error);
+  free(att);
+  free(own_a);
   return err;
 }

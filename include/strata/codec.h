@@ -156,8 +156,10 @@ size_t strata_record_budget(void);
  * it is written without its decoded task, with texts, the id and
  * the attempt list shortened, and if need be with only a prefix of the
  * original (original_truncated true). The reason and where the original
- * is (topic, partition, offset) are always kept. Errors: STRATA_ERR_NOMEM,
- * and those of strata_deadletter_encode() other than TOO_LARGE. */
+ * is (topic, partition, offset) are always kept, and bytes of the detail
+ * and error texts that are not valid UTF-8 are written as '?'. Errors:
+ * STRATA_ERR_NOMEM, and those of strata_deadletter_encode() other than
+ * TOO_LARGE and a text's invalid UTF-8. */
 strata_err_t strata_deadletter_encode_bounded(const strata_deadletter_t *in,
                                               size_t max, void **out,
                                               size_t *outlen, char *errstr,

@@ -441,10 +441,41 @@ static void test_bounded_deadletter_always_fits(void **state) {
   strata_codec_set_max_record_size(0);
 }
 
+/* A detail or error cut in the middle of a character (or with any byte
+ * that is not UTF-8) does not lose the dead letter: those bytes are '?'. */
+static void test_bounded_deadletter_repairs_invalid_utf8(void **state) {
+  (void)state;
+  char err[256];
+  strata_deadletter_t d, out;
+  void *b;
+  size_t blen;
+
+  fixture_deadletter_full(&d);
+  free(d.detail);
+  d.detail = strdup("cut in the middle of \xc3");
+  free(d.attempts[0].error);
+  d.attempts[0].error = strdup("bad \xff byte");
+  assert_int_equal(strata_deadletter_encode(&d, &b, &blen, err, sizeof(err)),
+                   STRATA_ERR_ENCODE);
+  assert_int_equal(
+      strata_deadletter_encode_bounded(&d, 0, &b, &blen, err, sizeof(err)),
+      STRATA_OK);
+  strata_deadletter_init(&out);
+  assert_int_equal(strata_deadletter_decode(b, blen, &out, err, sizeof(err)),
+                   STRATA_OK);
+  assert_string_equal(out.detail, "cut in the middle of ?");
+  assert_string_equal(out.attempts[0].error, "bad ? byte");
+  assert_non_null(out.task); /* it fits: nothing else is dropped */
+  free(b);
+  strata_deadletter_clear(&out);
+  strata_deadletter_clear(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_kind_round_trips_with_all_fields_set),
       cmocka_unit_test(test_bounded_deadletter_always_fits),
+      cmocka_unit_test(test_bounded_deadletter_repairs_invalid_utf8),
       cmocka_unit_test(test_deadletter_history_from_task_headers),
       cmocka_unit_test(test_next_attempt_records_the_history_header),
       cmocka_unit_test(test_every_kind_round_trips_with_only_required_fields),
