@@ -105,6 +105,7 @@ int main(int argc, char **argv) {
       !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)))) {
     fprintf(stderr, "put_record: %s\n", err);
     free(buf);
+    free(key);
     return 1;
   }
   kerr = rd_kafka_producev(
